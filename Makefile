@@ -1,0 +1,79 @@
+# colibri — one Makefile.
+#   make                 build build/colibri
+#   make test            unit + integration tests (installs missing packages first)
+#   make SAN=address,undefined test   the same under sanitizers (in build/san)
+#   make run             the local demo: SQLite with sample data, serving on :8080
+#   make bench           benchmarks against peers, results in bench/results/
+#   V=1                  show the compiler command lines
+
+CC      ?= cc
+SAN     ?=
+PKGS    := libmicrohttpd jansson libcrypto sqlite3
+BUILD   := build$(if $(SAN),/san)
+Q       := $(if $(V),,@)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 \
+           -Wpointer-arith -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) -MMD -MP \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+ifneq ($(SAN),)
+CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SAN)
+endif
+
+SRCS    := $(shell find src -name '*.c' | sort)
+OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
+LIBOBJS := $(filter-out $(BUILD)/src/main.o,$(OBJS))
+UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+TOOLS   := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
+
+.PHONY: all test unit integration deps run bench clean valgrind
+all: $(BUILD)/colibri $(TOOLS)
+
+$(BUILD)/colibri: $(OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS)
+	@mkdir -p $(@D)
+	@echo "  CC+LD   $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) -lcmocka
+
+$(BUILD)/%: tools/%.c
+	@mkdir -p $(@D)
+	@echo "  CC+LD   $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+deps:
+	@scripts/deps
+
+unit: $(UNITS)
+	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done
+
+integration: $(BUILD)/colibri $(TOOLS)
+	COLIBRI_BIN=$(BUILD)/colibri FLIGHTGEN=$(BUILD)/flightgen python3 -m pytest -q tests/integration
+
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory integration
+
+valgrind: $(UNITS)
+	@set -e; for t in $(UNITS); do valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 $$t; done
+
+run: deps all
+	scripts/run-local
+
+bench: deps all
+	bench/run
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(UNITS:=.d)

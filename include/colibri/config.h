@@ -1,0 +1,56 @@
+/*
+ * config.h — the effective configuration.
+ *
+ * One table in config.c lists every setting: name, environment variable,
+ * flag, type, default and bounds. Environment first, flags override, an
+ * empty value means unset. Every problem is reported with the variable or
+ * flag to fix.
+ */
+#ifndef COLIBRI_CONFIG_H
+#define COLIBRI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct config {
+    char *listen;           /* COLIBRI_LISTEN, host:port */
+    long port;              /* PORT (Cloud Run); used when COLIBRI_LISTEN is unset */
+    char *listen_host;      /* derived from the two above */
+    int listen_port;
+    char *store;            /* sqlite:PATH | bigquery:P.D.T */
+    char *subscribe;        /* "" | kafka://... | pubsub://... */
+    char *schema;           /* path */
+    char *event_time;       /* column name */
+    char *api_keys;         /* comma list or @file; "" = no auth */
+    char *cursor_secret;    /* "" = random per process */
+    long http_threads;
+    long http_max_conns;
+    long http_timeout_s;
+    long http_body_max;     /* bytes */
+    long batch_max;
+    long batch_ms;
+    char *dlq_topic;
+    char *log_level;
+    char *log_format;
+};
+
+/*
+ * Build the configuration from the environment (envp-style lookups through
+ * getenv) and then from flags argv[0..argc) ("--name=value" or "--name
+ * value"). Arguments that are not flags are returned in order through
+ * rest/nrest (pointers into argv). On error *err holds a message naming the
+ * variable or flag. Caller frees with config_free.
+ */
+int config_load(struct config *c, int argc, char **argv, char **rest, int *nrest,
+                char *err, size_t errlen);
+
+void config_free(struct config *c);
+
+/* Print "name=value" for every setting, secrets masked. */
+void config_print(const struct config *c, FILE *f);
+
+/* The flags and variables with their defaults, for --help. */
+void config_usage(FILE *f);
+
+#endif

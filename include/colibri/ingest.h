@@ -1,0 +1,60 @@
+/*
+ * ingest.h — the one path from a raw message to the store, shared by every
+ * source (colibri load, Kafka, Pub/Sub pull and push).
+ *
+ * ingest_message decodes and validates a message against the schema and adds
+ * it to the current batch as a row or, if invalid, as a dead letter; nothing
+ * is lost either way. ingest_flush writes the batch (rows, dead letters and
+ * source positions in one store transaction).
+ */
+#ifndef COLIBRI_INGEST_H
+#define COLIBRI_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "colibri/batch.h"
+#include "colibri/schema.h"
+#include "colibri/store.h"
+
+#define INGEST_MESSAGE_MAX (1024 * 1024)   /* larger messages are dead-lettered */
+
+struct ingest {
+    const struct schema *schema;   /* borrowed */
+    struct store *store;           /* borrowed */
+    struct batch batch;
+    struct insert_result total;    /* since ingest_init */
+};
+
+/* One message as a source delivers it. */
+struct message {
+    const char *id;         /* becomes _id: "kafka:t/p/o", a Pub/Sub messageId, "load:f:n" */
+    const char *source;     /* becomes _source: "kafka", "pubsub", "load", ... */
+    int64_t published_at;   /* µs, or 0 if unknown */
+    const char *payload;
+    size_t len;
+};
+
+void ingest_init(struct ingest *ing, const struct schema *s, struct store *st);
+
+/*
+ * Add m to the batch. Returns 0 when it became a row, COLIBRI_EINVAL when it
+ * became a dead letter (reason, if not NULL, says why), or ENOMEM.
+ */
+int ingest_message(struct ingest *ing, const struct message *m, char *reason, size_t reasonlen);
+
+/* Dead-letter m with reason without looking at it (e.g. it could not be read whole). */
+int ingest_reject(struct ingest *ing, const struct message *m, const char *reason);
+
+/* Rows + dead letters in the current batch. */
+size_t ingest_pending(const struct ingest *ing);
+
+/* Write the batch; on success it is cleared and out (may be NULL) says what happened. */
+int ingest_flush(struct ingest *ing, struct insert_result *out);
+
+void ingest_release(struct ingest *ing);
+
+/* Wall-clock time in µs since the epoch. */
+int64_t now_us(void);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * schema.h — the table schema, the single source of truth.
+ *
+ * Loads a BigQuery JSON table schema ([{"name","type","mode","description"}])
+ * and appends colibri's metadata columns (_id, _source, _published_at,
+ * _ingested_at). The same struct creates the store's table, validates and
+ * coerces every incoming message, types every filter value and documents
+ * /openapi.json.
+ */
+#ifndef COLIBRI_SCHEMA_H
+#define COLIBRI_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum col_type {
+    COL_STRING,     /* UTF-8 text */
+    COL_INT64,      /* BigQuery INTEGER / INT64 */
+    COL_FLOAT64,    /* BigQuery FLOAT / FLOAT64 */
+    COL_BOOL,       /* BigQuery BOOLEAN / BOOL */
+    COL_TIMESTAMP,  /* microseconds since the Unix epoch, UTC */
+    COL_DATE,       /* days since 1970-01-01 */
+};
+
+/* One typed cell. Strings are borrowed from whoever owns the row. */
+struct value {
+    bool is_null;
+    union {
+        int64_t i;          /* INT64, TIMESTAMP (µs), DATE (days) */
+        double f;           /* FLOAT64 */
+        bool b;             /* BOOL */
+        struct { const char *p; size_t n; } s;   /* STRING */
+    } u;
+};
+
+struct column {
+    char *name;
+    char *description;      /* may be "" */
+    enum col_type type;
+    bool required;          /* mode REQUIRED */
+    bool metadata;          /* added by colibri, not in the schema file */
+    bool cluster;           /* "x-cluster": true in the schema file: index it */
+};
+
+/* Indexes of the metadata columns, always the last four, in this order. */
+enum { META_ID, META_SOURCE, META_PUBLISHED_AT, META_INGESTED_AT, META_COUNT };
+
+struct schema {
+    char *table;            /* table name: the schema file's base name */
+    struct column *cols;    /* user columns, then the META_COUNT metadata columns */
+    size_t ncols;           /* all columns */
+    size_t nuser;           /* user columns: cols[0 .. nuser) */
+    size_t event_time;      /* index of the TIMESTAMP column used for order */
+};
+
+/* Index of metadata column m (META_ID, ...). */
+static inline size_t schema_meta(const struct schema *s, int m) { return s->nuser + (size_t)m; }
+
+/*
+ * Load the schema file at path; event_time names a TIMESTAMP column of it.
+ * On failure *out is NULL and err (errlen bytes) says what to fix.
+ * Caller frees with schema_free.
+ */
+int schema_load(const char *path, const char *event_time, struct schema **out,
+                char *err, size_t errlen);
+
+/* Same as schema_load but from a JSON text already in memory. */
+int schema_parse(const char *json, size_t len, const char *table, const char *event_time,
+                 struct schema **out, char *err, size_t errlen);
+
+void schema_free(struct schema *s);
+
+/* Column index of name, or -1. */
+int schema_find(const struct schema *s, const char *name);
+
+/* "STRING", "INT64", ... (BigQuery standard SQL names). */
+const char *col_type_name(enum col_type t);
+
+/*
+ * A coerced row: one value per schema column. Strings point into buf, which
+ * the row owns. row_release frees buf, meta and the values array.
+ */
+struct row {
+    struct value *vals;     /* ncols values */
+    char *buf;
+    char *meta;             /* metadata strings the ingest path sets (_id, _source); freed with the row */
+};
+
+/*
+ * Validate and coerce one message (a JSON object, len bytes, not necessarily
+ * NUL-terminated) into out. Required fields must be present and non-null;
+ * values are coerced to the column type (INT64 from an integer or integer
+ * string, FLOAT64 from a number or numeric string, BOOL from true/false or
+ * "true"/"false", TIMESTAMP from RFC 3339 or epoch seconds, DATE from
+ * YYYY-MM-DD, STRING from a string); unknown fields and metadata names are
+ * ignored. Metadata columns are left NULL for the caller to fill.
+ * On failure returns COLIBRI_EINVAL, out is zeroed, and reason holds a short
+ * English sentence naming the field.
+ */
+int schema_coerce(const struct schema *s, const char *msg, size_t len, struct row *out,
+                  char *reason, size_t reasonlen);
+
+void row_release(struct row *r);
+
+/*
+ * Parse one value of column type t from text (a filter value from a URL):
+ * same rules as schema_coerce for strings. Strings borrow text.
+ * COLIBRI_EINVAL with reason on failure.
+ */
+int value_parse(enum col_type t, const char *text, size_t len, struct value *out,
+                char *reason, size_t reasonlen);
+
+/* RFC 3339 text → µs since epoch; accepts 'Z' or ±hh:mm, up to 9 fraction digits. */
+int timestamp_parse(const char *text, size_t len, int64_t *out_us);
+
+/* µs since epoch → "YYYY-MM-DDTHH:MM:SS.ffffffZ" into buf (at least 32 bytes); returns length. */
+size_t timestamp_format(int64_t us, char *buf);
+
+/* "YYYY-MM-DD" ↔ days since epoch. */
+int date_parse(const char *text, size_t len, int64_t *out_days);
+size_t date_format(int64_t days, char *buf);   /* buf at least 16 bytes */
+
+/* Shortest text that reads back as the same double ("%.17g" at worst); buf at least 32. */
+size_t float_format(double f, char *buf);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * strbuf.h — a growable byte buffer (git's strbuf shape).
+ *
+ * Appends never fail visibly: on allocation failure the buffer sets
+ * `failed` and ignores further appends; check it once at the end.
+ * The buffer is always NUL-terminated when len > 0 and not failed.
+ */
+#ifndef COLIBRI_STRBUF_H
+#define COLIBRI_STRBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct strbuf {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+};
+
+#define STRBUF_INIT { NULL, 0, 0, false }
+
+void strbuf_add(struct strbuf *sb, const void *p, size_t n);
+void strbuf_adds(struct strbuf *sb, const char *s);
+void strbuf_addc(struct strbuf *sb, char c);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Append s as the inside of a JSON string (no quotes), escaping as needed. */
+void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n);
+
+/* Empty it, keep the memory. */
+void strbuf_reset(struct strbuf *sb);
+
+/* Hand the buffer to the caller (free() it); sb becomes empty. NULL if failed. */
+char *strbuf_detach(struct strbuf *sb, size_t *len);
+
+void strbuf_release(struct strbuf *sb);
+
+#endif

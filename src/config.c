@@ -1,0 +1,245 @@
+/*
+ * config.c — every setting in one table: environment variable, flag, type,
+ * default and bounds. Environment first, flags override, empty means unset.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colibri/config.h"
+#include "colibri/error.h"
+#include "colibri/log.h"
+
+enum setting_type { T_STR, T_LONG };
+
+struct setting {
+    const char *flag;       /* without the leading "--" */
+    const char *env;
+    enum setting_type type;
+    size_t offset;
+    const char *def;
+    long min, max;          /* T_LONG bounds */
+    const char *const *choices;   /* T_STR: allowed values, NULL-terminated, or NULL */
+    bool secret;
+    const char *help;
+};
+
+static const char *const log_levels[] = { "debug", "info", "warn", "warning", "error", NULL };
+static const char *const log_formats[] = { "json", "text", NULL };
+
+#define STR(f, e, field, d, h) \
+    { .flag = f, .env = e, .type = T_STR, .offset = offsetof(struct config, field), .def = d, .help = h }
+#define NUM(f, e, field, d, lo, hi, h) \
+    { .flag = f, .env = e, .type = T_LONG, .offset = offsetof(struct config, field), .def = d, \
+      .min = lo, .max = hi, .help = h }
+
+static const struct setting settings[] = {
+    STR("listen", "COLIBRI_LISTEN", listen, "", "host:port to listen on (default 0.0.0.0:$PORT)"),
+    NUM("port", "PORT", port, "8080", 1, 65535, "port, when --listen is not given (Cloud Run sets PORT)"),
+    STR("store", "COLIBRI_STORE", store, "sqlite:colibri.db", "sqlite:PATH or bigquery:PROJECT.DATASET.TABLE"),
+    STR("subscribe", "COLIBRI_SUBSCRIBE", subscribe, "", "kafka://HOST:PORT/TOPIC?group=G or pubsub://projects/P/subscriptions/S"),
+    STR("schema", "COLIBRI_SCHEMA", schema, "schema/flights.json", "table schema file (BigQuery JSON schema)"),
+    STR("event-time", "COLIBRI_EVENT_TIME", event_time, "event_time", "TIMESTAMP column for order, since and until"),
+    { .flag = "api-keys", .env = "COLIBRI_API_KEYS", .type = T_STR, .offset = offsetof(struct config, api_keys),
+      .def = "", .secret = true, .help = "comma list of API keys or @file; empty = no auth on /data" },
+    { .flag = "cursor-secret", .env = "COLIBRI_CURSOR_SECRET", .type = T_STR,
+      .offset = offsetof(struct config, cursor_secret), .def = "", .secret = true,
+      .help = "HMAC key for cursors; set it when several instances serve one table" },
+    NUM("http-threads", "COLIBRI_HTTP_THREADS", http_threads, "0", 0, 256, "HTTP worker threads, 0 = number of cores"),
+    NUM("http-max-connections", "COLIBRI_HTTP_MAX_CONNECTIONS", http_max_conns, "1024", 1, 65536, "concurrent connections"),
+    NUM("http-timeout", "COLIBRI_HTTP_TIMEOUT_S", http_timeout_s, "30", 1, 3600, "idle connection timeout, seconds"),
+    NUM("http-body-max", "COLIBRI_HTTP_BODY_MAX", http_body_max, "10485760", 1024, 1073741824, "largest request body, bytes"),
+    NUM("batch-max", "COLIBRI_BATCH_MAX", batch_max, "1000", 1, 100000, "flush a batch at this many rows"),
+    NUM("batch-ms", "COLIBRI_BATCH_MS", batch_ms, "100", 1, 60000, "flush a batch at this age, milliseconds"),
+    STR("dlq-topic", "COLIBRI_DLQ_TOPIC", dlq_topic, "", "where rejected messages are also published (Kafka default <topic>.dlq)"),
+    { .flag = "log-level", .env = "COLIBRI_LOG_LEVEL", .type = T_STR, .offset = offsetof(struct config, log_level),
+      .def = "info", .choices = log_levels, .help = "debug, info, warn or error" },
+    { .flag = "log-format", .env = "COLIBRI_LOG_FORMAT", .type = T_STR, .offset = offsetof(struct config, log_format),
+      .def = "json", .choices = log_formats, .help = "json (Cloud Logging) or text" },
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static char **str_field(struct config *c, const struct setting *s)
+{
+    return (char **)((char *)c + s->offset);
+}
+
+static long *long_field(struct config *c, const struct setting *s)
+{
+    return (long *)((char *)c + s->offset);
+}
+
+/* Where a value came from, for error messages. */
+static void origin(const struct setting *s, bool from_flag, char *buf, size_t n)
+{
+    if (from_flag)
+        snprintf(buf, n, "--%s", s->flag);
+    else
+        snprintf(buf, n, "%s", s->env);
+}
+
+static int set_value(struct config *c, const struct setting *s, const char *v, bool from_flag,
+                     char *err, size_t errlen)
+{
+    char where[64];
+    origin(s, from_flag, where, sizeof where);
+    if (s->type == T_LONG) {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end || n < s->min || n > s->max) {
+            snprintf(err, errlen, "%s: expected an integer from %ld to %ld, got '%.40s'",
+                     where, s->min, s->max, v);
+            return COLIBRI_ECONFIG;
+        }
+        *long_field(c, s) = n;
+        return 0;
+    }
+    if (s->choices) {
+        bool ok = false;
+        for (const char *const *ch = s->choices; *ch; ch++)
+            ok |= strcmp(*ch, v) == 0;
+        if (!ok) {
+            snprintf(err, errlen, "%s: unknown value '%.40s'; expected %s", where, v, s->help);
+            return COLIBRI_ECONFIG;
+        }
+    }
+    char *copy = strdup(v);
+    if (!copy)
+        return COLIBRI_ENOMEM;
+    free(*str_field(c, s));
+    *str_field(c, s) = copy;
+    return 0;
+}
+
+static const struct setting *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strlen(settings[i].flag) == len && strncmp(settings[i].flag, name, len) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+/* Split cfg->listen (or PORT) into host and port. */
+static int derive_listen(struct config *c, char *err, size_t errlen)
+{
+    const char *l = c->listen;
+    char host[256];
+    long port = c->port;
+    if (*l) {
+        const char *colon = strrchr(l, ':');
+        char *end;
+        if (!colon || colon == l || (size_t)(colon - l) >= sizeof host) {
+            snprintf(err, errlen, "COLIBRI_LISTEN/--listen: expected host:port, got '%.60s'", l);
+            return COLIBRI_ECONFIG;
+        }
+        errno = 0;
+        port = strtol(colon + 1, &end, 10);
+        if (errno || end == colon + 1 || *end || port < 1 || port > 65535) {
+            snprintf(err, errlen, "COLIBRI_LISTEN/--listen: bad port in '%.60s'", l);
+            return COLIBRI_ECONFIG;
+        }
+        memcpy(host, l, (size_t)(colon - l));
+        host[colon - l] = '\0';
+        if (host[0] == '[') {   /* [::1]:8080 */
+            size_t hl = strlen(host);
+            if (hl < 3 || host[hl - 1] != ']') {
+                snprintf(err, errlen, "COLIBRI_LISTEN/--listen: bad IPv6 address in '%.60s'", l);
+                return COLIBRI_ECONFIG;
+            }
+            memmove(host, host + 1, hl - 2);
+            host[hl - 2] = '\0';
+        }
+    } else {
+        strcpy(host, "0.0.0.0");
+    }
+    c->listen_host = strdup(host);
+    c->listen_port = (int)port;
+    return c->listen_host ? 0 : COLIBRI_ENOMEM;
+}
+
+int config_load(struct config *c, int argc, char **argv, char **rest, int *nrest,
+                char *err, size_t errlen)
+{
+    int rc;
+    memset(c, 0, sizeof *c);
+    *nrest = 0;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const char *env = getenv(settings[i].env);
+        bool from_env = env && *env;
+        if ((rc = set_value(c, &settings[i], from_env ? env : settings[i].def, false, err, errlen)))
+            goto fail;
+    }
+    bool flags_done = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (flags_done || strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (strcmp(a, "--") == 0 && !flags_done) {
+                flags_done = true;
+                continue;
+            }
+            rest[(*nrest)++] = argv[i];
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct setting *s = find_flag(name, len);
+        if (!s) {
+            snprintf(err, errlen, "unknown flag '%.60s' (see colibri --help)", a);
+            rc = COLIBRI_ECONFIG;
+            goto fail;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            snprintf(err, errlen, "flag --%s needs a value", s->flag);
+            rc = COLIBRI_ECONFIG;
+            goto fail;
+        }
+        if (!*v)
+            v = s->def;     /* empty = unset */
+        if ((rc = set_value(c, s, v, true, err, errlen)))
+            goto fail;
+    }
+    if ((rc = derive_listen(c, err, errlen)))
+        goto fail;
+    return 0;
+fail:
+    config_free(c);
+    return rc;
+}
+
+void config_free(struct config *c)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].type == T_STR)
+            free(*str_field(c, &settings[i]));
+    free(c->listen_host);
+    memset(c, 0, sizeof *c);
+}
+
+void config_print(const struct config *c, FILE *f)
+{
+    fprintf(f, "listen=%s:%d\n", c->listen_host, c->listen_port);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        if (s->type == T_LONG) {
+            fprintf(f, "%s=%ld\n", s->env, *long_field((struct config *)c, s));
+        } else {
+            const char *v = *str_field((struct config *)c, s);
+            fprintf(f, "%s=%s\n", s->env, s->secret && *v ? "********" : v);
+        }
+    }
+}
+
+void config_usage(FILE *f)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        fprintf(f, "  --%-22s %-28s %s", s->flag, s->env, s->help);
+        if (*s->def && !s->secret)
+            fprintf(f, " [%s]", s->def);
+        fputc('\n', f);
+    }
+}

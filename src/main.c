@@ -1,0 +1,283 @@
+/*
+ * main.c — parse the command line, load the configuration, block signals,
+ * start and stop the parts in order. The only place that exits.
+ *
+ *   colibri [serve]        HTTP API (+ subscriber when configured)
+ *   colibri load [FILE|-]  import NDJSON through the ingest path
+ *   colibri check-config   print the effective configuration, test the store
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "colibri/config.h"
+#include "colibri/error.h"
+#include "colibri/http.h"
+#include "colibri/ingest.h"
+#include "colibri/linereader.h"
+#include "colibri/log.h"
+#include "colibri/query.h"
+#include "colibri/schema.h"
+#include "colibri/store.h"
+#include "colibri/version.h"
+
+#define SHUTDOWN_GRACE_MS 8000   /* within Cloud Run's 10 s */
+#define LOAD_LINE_MAX (16 * 1024 * 1024)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "colibri %s — ingest a Kafka topic or Pub/Sub subscription into SQLite or BigQuery,\n"
+        "and serve it over HTTP.\n\n"
+        "usage: colibri [serve] [flags]\n"
+        "       colibri load [FILE|-] [flags]   import NDJSON; exit 1 if any line was rejected\n"
+        "       colibri check-config [flags]    print the configuration and test the store\n"
+        "       colibri --help | --version\n\n"
+        "flags (each also an environment variable; flags win, empty means unset):\n",
+        COLIBRI_VERSION);
+    config_usage(f);
+}
+
+/* The parts every command needs: configuration, logger, schema, store. */
+struct app {
+    struct config cfg;
+    struct schema *schema;
+    struct store *store;
+};
+
+static int app_open(struct app *a, int argc, char **argv, char **rest, int *nrest)
+{
+    char err[512];
+    enum log_level level;
+    memset(a, 0, sizeof *a);
+    if (config_load(&a->cfg, argc, argv, rest, nrest, err, sizeof err)) {
+        fprintf(stderr, "colibri: configuration: %s\n", err);
+        return COLIBRI_ECONFIG;
+    }
+    log_level_parse(a->cfg.log_level, &level);
+    log_setup(level, strcmp(a->cfg.log_format, "json") == 0);
+    if (schema_load(a->cfg.schema, a->cfg.event_time, &a->schema, err, sizeof err)) {
+        fprintf(stderr, "colibri: schema %s (COLIBRI_SCHEMA): %s\n", a->cfg.schema, err);
+        return COLIBRI_ECONFIG;
+    }
+    if (store_open(a->cfg.store, a->schema, &a->store)) {
+        fprintf(stderr, "colibri: cannot open the store '%s' (COLIBRI_STORE); see the log above\n",
+                a->cfg.store);
+        return COLIBRI_ECONFIG;
+    }
+    return 0;
+}
+
+static void app_close(struct app *a)
+{
+    store_close(a->store);
+    schema_free(a->schema);
+    config_free(&a->cfg);
+}
+
+static int cmd_serve(struct app *a)
+{
+    struct cursor_key key;
+    struct http_server *srv;
+    sigset_t stop;
+    int sig;
+
+    if (cursor_key_init(&key, a->cfg.cursor_secret)) {
+        fprintf(stderr, "colibri: cannot make a cursor key\n");
+        return 1;
+    }
+    if (!*a->cfg.cursor_secret)
+        log_info("COLIBRI_CURSOR_SECRET is unset: cursors are valid for this process only");
+    if (*a->cfg.subscribe) {
+        fprintf(stderr, "colibri: COLIBRI_SUBSCRIBE is not supported by this build yet\n");
+        return 2;
+    }
+    struct http_env env = { .cfg = &a->cfg, .schema = a->schema, .store = a->store, .cursor_key = &key };
+    if (http_start(&env, &srv))
+        return 2;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigwait(&stop, &sig);
+    log_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_stop(srv, SHUTDOWN_GRACE_MS);
+    log_info("stopped");
+    return 0;
+}
+
+/*
+ * "load:" + the first 128 bits of the line's SHA-256, in hex: the same line
+ * loaded twice, from a file or a pipe, is stored once.
+ */
+static void load_id(char *buf, const char *line, size_t len)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)line, len, md);
+    memcpy(buf, "load:", 5);
+    for (int i = 0; i < 16; i++)
+        snprintf(buf + 5 + 2 * i, 3, "%02x", md[i]);
+}
+
+static int flush_or_report(struct ingest *ing)
+{
+    int rc = ingest_flush(ing, NULL);
+    if (rc)
+        fprintf(stderr, "colibri load: the store failed: %s\n", colibri_strerror(rc));
+    return rc;
+}
+
+/* Ingest one line; count and report it if it was rejected. */
+static int load_line(struct ingest *ing, const char *line, size_t len, unsigned long lineno,
+                     unsigned long *rejected)
+{
+    char id[48], reason[256];
+    load_id(id, line, len);
+    struct message m = { .id = id, .source = "load", .payload = line, .len = len };
+    int rc = ingest_message(ing, &m, reason, sizeof reason);
+    if (rc == COLIBRI_EINVAL) {
+        (*rejected)++;
+        fprintf(stderr, "line %lu: %s\n", lineno, reason);
+        rc = 0;
+    }
+    return rc;
+}
+
+/*
+ * Read NDJSON from path (or stdin) in bounded memory. A batch is written when
+ * it is full or, on a quiet pipe, when it is COLIBRI_BATCH_MS old.
+ */
+static int cmd_load(struct app *a, int nargs, char **args)
+{
+    const char *path = nargs > 0 ? args[0] : "-";
+    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "colibri load: cannot open %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    struct ingest ing;
+    struct line_reader lr;
+    unsigned long rejected = 0;
+    int rc = line_reader_init(&lr, fd, LOAD_LINE_MAX);
+    ingest_init(&ing, a->schema, a->store);
+    int64_t batch_start = 0;    /* when the first line of the pending batch came */
+    while (rc == 0) {
+        const char *line;
+        size_t len;
+        int wait_ms = -1;
+        if (ingest_pending(&ing)) {
+            int64_t left = a->cfg.batch_ms * 1000 - (now_us() - batch_start);
+            wait_ms = left > 0 ? (int)(left / 1000) : 0;
+        } else {
+            batch_start = now_us();
+        }
+        rc = line_reader_next(&lr, wait_ms, &line, &len);
+        if (rc == 0 && len > 0) {
+            rc = load_line(&ing, line, len, lr.lineno, &rejected);
+        } else if (rc == COLIBRI_ETOOBIG) {
+            char id[48], why[96];
+            snprintf(why, sizeof why, "line longer than %d bytes; not kept", LOAD_LINE_MAX);
+            snprintf(id, sizeof id, "load:overlong:%" PRId64 ":%lu", now_us(), lr.lineno);
+            struct message m = { .id = id, .source = "load", .payload = "", .len = 0 };
+            rejected++;
+            fprintf(stderr, "line %lu: %s\n", lr.lineno, why);
+            rc = ingest_reject(&ing, &m, why);
+        } else if (rc == COLIBRI_ETIMEOUT) {
+            rc = flush_or_report(&ing);
+            continue;
+        }
+        size_t pending = ingest_pending(&ing);
+        if (rc == 0 && pending && (pending >= (size_t)a->cfg.batch_max ||
+                                   now_us() - batch_start >= a->cfg.batch_ms * 1000))
+            rc = flush_or_report(&ing);
+    }
+    if (rc == COLIBRI_ENOTFOUND)
+        rc = flush_or_report(&ing);
+    else if (rc == COLIBRI_EIO)
+        fprintf(stderr, "colibri load: reading %s: %s\n", path, strerror(errno));
+    fprintf(stderr, "colibri load: %lu lines: %zu rows stored, %zu already present, %lu rejected "
+            "(kept in _dead_letters)\n", lr.lineno, ing.total.stored, ing.total.duplicates, rejected);
+    ingest_release(&ing);
+    line_reader_release(&lr);
+    if (fd != STDIN_FILENO)
+        close(fd);
+    return rc ? 2 : rejected ? 1 : 0;
+}
+
+static int cmd_check_config(struct app *a)
+{
+    config_print(&a->cfg, stdout);
+    printf("schema: %s, table %s, %zu columns, event time %s\n", a->cfg.schema, a->schema->table,
+           a->schema->nuser, a->schema->cols[a->schema->event_time].name);
+    int rc = store_ping(a->store);
+    printf("store %s: %s\n", store_name(a->store), rc ? colibri_strerror(rc) : "reachable");
+    if (*a->cfg.subscribe) {
+        printf("source %s: not supported by this build yet\n", a->cfg.subscribe);
+        return 1;
+    }
+    return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = "serve";
+    int first = 1;
+    if (argc > 1 && argv[1][0] != '-') {
+        cmd = argv[1];
+        first = 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("colibri %s\n", COLIBRI_VERSION);
+            return 0;
+        }
+    }
+    if (strcmp(cmd, "serve") && strcmp(cmd, "load") && strcmp(cmd, "check-config")) {
+        fprintf(stderr, "colibri: unknown command '%s'\n\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+
+    /* block the stop signals before any thread starts; cmd_serve waits for them */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char **rest = calloc((size_t)argc, sizeof *rest);
+    int nrest = 0, rc;
+    struct app a;
+    if (!rest)
+        return 2;
+    if (app_open(&a, argc - first, argv + first, rest, &nrest)) {
+        app_close(&a);
+        free(rest);
+        return 2;
+    }
+    if (strcmp(cmd, "load") == 0) {
+        pthread_sigmask(SIG_UNBLOCK, &stop, NULL);   /* Ctrl-C stops a load at once */
+        rc = nrest > 1 ? (fprintf(stderr, "colibri load: one FILE at most\n"), 2) : cmd_load(&a, nrest, rest);
+    } else if (nrest > 0) {
+        fprintf(stderr, "colibri %s: unexpected argument '%s'\n", cmd, rest[0]);
+        rc = 2;
+    } else if (strcmp(cmd, "check-config") == 0) {
+        rc = cmd_check_config(&a);
+    } else {
+        rc = cmd_serve(&a) ? 1 : 0;
+    }
+    app_close(&a);
+    free(rest);
+    return rc;
+}

@@ -1,0 +1,728 @@
+/*
+ * query.c — GET /data query string → struct query; signed keyset cursors.
+ *
+ * One linear pass over at most QUERY_MAX_LEN bytes: split on '&', %-decode
+ * each name and value into q->buf (so every string a value points at lives
+ * as long as the query), handle the reserved names here and treat any other
+ * name as "column" or "column__op", typing its value by the column with
+ * value_parse. A parameter name always wins over a column of the same name.
+ * The cursor is checked last because it is bound to the digest of the rest.
+ *
+ * Limits: a string inside an `in` list cannot contain ',' (the list is split
+ * on every comma, encoded or not); decoded names and values must be UTF-8.
+ *
+ * Digest: SHA-256 (first 16 bytes) of order, since/until and the filters in
+ * a canonical order, so that parameter order, limit, fields, format and the
+ * cursor itself do not change it.
+ * Cursor: base64url(payload || HMAC-SHA256(key, payload)[0..16]), no padding,
+ * payload = version | desc | digest[16] | event time (int64 BE, µs) | _id.
+ */
+#include "colibri/query.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "colibri/error.h"
+
+#define QUERY_MAX_LEN 16384     /* raw query string bytes */
+#define SHOW_MAX 60             /* user input echoed in an error */
+#define SHOW_BUF (SHOW_MAX + 4)
+
+#define CURSOR_VERSION 1
+#define CURSOR_MAC 16
+#define CURSOR_HEAD (1 + 1 + 16 + 8)
+#define CURSOR_RAW_MAX ((CURSOR_MAX - 1) * 3 / 4)  /* bytes whose base64 fits */
+
+static const char cursor_bad[] = "cursor: invalid or does not belong to this query";
+
+enum param { P_LIMIT, P_CURSOR, P_ORDER, P_SINCE, P_UNTIL, P_FIELDS, P_FORMAT, P_COUNT };
+static const char *const param_names[P_COUNT] = {
+    "limit", "cursor", "order", "since", "until", "fields", "format",
+};
+
+static const char *const op_names[] = {
+    [OP_EQ] = "eq", [OP_NE] = "ne", [OP_GT] = "gt", [OP_GTE] = "gte", [OP_LT] = "lt",
+    [OP_LTE] = "lte", [OP_IN] = "in", [OP_PREFIX] = "prefix", [OP_ISNULL] = "isnull",
+};
+
+struct parser {
+    const struct schema *s;
+    struct query *q;
+    char *err;
+    size_t errlen;
+    char *w;                /* next free byte of q->buf */
+    unsigned seen;          /* bit per enum param already given */
+    char *cursor;           /* decoded cursor value, checked last */
+    size_t cursorlen;
+};
+
+__attribute__((format(printf, 2, 3)))
+static int fail(struct parser *p, const char *fmt, ...)
+{
+    if (p->err && p->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->err, p->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return COLIBRI_EINVAL;
+}
+
+/* At most SHOW_MAX bytes of user input, printable ASCII only, for messages. */
+static const char *show(char buf[SHOW_BUF], const char *s, size_t n)
+{
+    size_t i, m = n < SHOW_MAX ? n : SHOW_MAX;
+    for (i = 0; i < m; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = c >= 0x20 && c < 0x7f && c != '\'' ? (char)c : '?';
+    }
+    if (m < n)
+        memcpy(buf + i, "...", 3), i += 3;
+    buf[i] = '\0';
+    return buf;
+}
+
+static int hexval(char ch)
+{
+    unsigned char c = (unsigned char)ch;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* url_decode that also says where the broken escape is. */
+static long decode(const char *src, size_t len, char *dst, size_t *bad)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = src[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            int hi = len - i > 2 ? hexval(src[i + 1]) : -1;
+            int lo = len - i > 2 ? hexval(src[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi | lo) == 0) {
+                *bad = i;
+                return -1;
+            }
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        }
+        dst[o++] = c;
+    }
+    dst[o] = '\0';
+    return (long)o;
+}
+
+long url_decode(const char *src, size_t len, char *dst)
+{
+    size_t bad;
+    return decode(src, len, dst, &bad);
+}
+
+/* Strict UTF-8: no overlongs, surrogates or code points above U+10FFFF. */
+static bool utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i], min;
+        size_t k;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0)
+            k = 1, min = 0x80, c &= 0x1f;
+        else if ((c & 0xf0) == 0xe0)
+            k = 2, min = 0x800, c &= 0x0f;
+        else if ((c & 0xf8) == 0xf0)
+            k = 3, min = 0x10000, c &= 0x07;
+        else
+            return false;
+        if (n - i <= k)
+            return false;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return false;
+            c = c << 6 | (s[i + j] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return false;
+        i += k + 1;
+    }
+    return true;
+}
+
+static const char *type_hint(enum col_type t)
+{
+    switch (t) {
+    case COL_STRING: return "a string";
+    case COL_INT64: return "an integer";
+    case COL_FLOAT64: return "a number";
+    case COL_BOOL: return "true or false";
+    case COL_TIMESTAMP: return "an RFC 3339 timestamp";
+    case COL_DATE: return "a date YYYY-MM-DD";
+    }
+    return "a value";
+}
+
+/* A '+' in a URL is a space: the usual reason an RFC 3339 offset fails. */
+static const char *plus_hint(const char *v)
+{
+    return strchr(v, ' ') ? " (encode '+' as %2B)" : "";
+}
+
+/* label: the parameter name, already through show(). */
+static int parse_value(struct parser *p, const char *label, enum col_type t, const char *v,
+                       size_t n, struct value *out)
+{
+    char reason[128], a[SHOW_BUF];
+    if (value_parse(t, v, n, out, reason, sizeof reason) == 0)
+        return 0;
+    return fail(p, "%s: expected %s (%s), got '%s'%s", label, type_hint(t), col_type_name(t),
+                show(a, v, n), t == COL_TIMESTAMP ? plus_hint(v) : "");
+}
+
+static int parse_limit(struct parser *p, const char *v, size_t n)
+{
+    char a[SHOW_BUF];
+    size_t x = 0, i;
+    for (i = 0; i < n && x <= QUERY_LIMIT_MAX; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            break;
+        x = x * 10 + (size_t)(v[i] - '0');
+    }
+    if (n == 0 || i < n || x < 1 || x > QUERY_LIMIT_MAX)
+        return fail(p, "limit: must be an integer from 1 to %d, got '%s'", QUERY_LIMIT_MAX,
+                    show(a, v, n));
+    p->q->limit = x;
+    return 0;
+}
+
+static int parse_fields(struct parser *p, char *v, size_t n)
+{
+    const struct schema *s = p->s;
+    struct query *q = p->q;
+    char a[SHOW_BUF];
+    size_t count = 1;
+    for (size_t i = 0; i < n; i++)
+        count += v[i] == ',';
+    if (!(q->fields = malloc(count * sizeof *q->fields)))
+        return COLIBRI_ENOMEM;
+    for (char *name = v, *end = v + n; name <= end;) {
+        char *comma = memchr(name, ',', (size_t)(end - name));
+        size_t len = comma ? (size_t)(comma - name) : (size_t)(end - name);
+        name[len] = '\0';
+        if (len == 0)
+            return fail(p, "fields: empty column name (use fields=a,b)");
+        int col = schema_find(s, name);
+        if (col < 0)
+            return fail(p, "fields: unknown column '%s'", show(a, name, len));
+        for (size_t i = 0; i < q->nfields; i++)
+            if (q->fields[i] == (size_t)col)
+                return fail(p, "fields: column '%s' listed twice", s->cols[col].name);
+        q->fields[q->nfields++] = (size_t)col;
+        name += len + 1;
+    }
+    return 0;
+}
+
+static int parse_param(struct parser *p, enum param which, char *v, size_t n)
+{
+    struct query *q = p->q;
+    char a[SHOW_BUF];
+    int64_t t;
+
+    if (p->seen & 1u << which)
+        return fail(p, "%s: given more than once", param_names[which]);
+    p->seen |= 1u << which;
+    switch (which) {
+    case P_LIMIT:
+        return parse_limit(p, v, n);
+    case P_CURSOR:
+        p->cursor = v, p->cursorlen = n;
+        return 0;
+    case P_ORDER:
+        if (strcmp(v, "asc") && strcmp(v, "desc"))
+            return fail(p, "order: must be 'asc' or 'desc', got '%s'", show(a, v, n));
+        q->desc = v[0] == 'd';
+        return 0;
+    case P_SINCE:
+    case P_UNTIL:
+        if (timestamp_parse(v, n, &t) != 0)
+            return fail(p, "%s: must be an RFC 3339 timestamp like 2024-01-31T12:00:00Z, "
+                        "got '%s'%s", param_names[which], show(a, v, n), plus_hint(v));
+        if (which == P_SINCE)
+            q->has_since = true, q->since = t;
+        else
+            q->has_until = true, q->until = t;
+        return 0;
+    case P_FIELDS:
+        return parse_fields(p, v, n);
+    case P_FORMAT:
+        if (!strcmp(v, "json"))
+            q->format = FMT_JSON;
+        else if (!strcmp(v, "ndjson"))
+            q->format = FMT_NDJSON;
+        else if (!strcmp(v, "csv"))
+            q->format = FMT_CSV;
+        else
+            return fail(p, "format: must be 'json', 'ndjson' or 'csv', got '%s'", show(a, v, n));
+        return 0;
+    case P_COUNT:
+        break;
+    }
+    return 0;
+}
+
+/* name is "column" or "column__op"; v (n bytes, NUL-terminated) its value. */
+static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, size_t n)
+{
+    const struct schema *s = p->s;
+    struct query *q = p->q;
+    char a[SHOW_BUF], b[SHOW_BUF];
+    enum filter_op op = OP_EQ;
+    int col = schema_find(s, name);
+
+    if (col < 0) {
+        char *sep = NULL;
+        for (size_t i = namelen; i >= 2 && !sep; i--)
+            if (name[i - 1] == '_' && name[i - 2] == '_')
+                sep = name + i - 2;
+        if (!sep)
+            return fail(p, "unknown parameter or column '%s'", show(a, name, namelen));
+        *sep = '\0';
+        col = schema_find(s, name);
+        *sep = '_';
+        if (col < 0)
+            return fail(p, "unknown parameter or column '%s'", show(a, name, (size_t)(sep - name)));
+        const char *opname = sep + 2;
+        size_t k;
+        for (k = OP_NE; k < sizeof op_names / sizeof *op_names; k++)
+            if (!strcmp(opname, op_names[k]))
+                break;
+        if (k == sizeof op_names / sizeof *op_names)
+            return fail(p, "unknown operator '%s' (use ne, gt, gte, lt, lte, in, prefix or isnull)",
+                        show(a, opname, strlen(opname)));
+        op = (enum filter_op)k;
+    }
+    enum col_type t = s->cols[col].type;
+    const char *label = show(b, name, namelen);
+    if (q->nfilters == QUERY_MAX_FILTERS)
+        return fail(p, "too many filters: at most %d", QUERY_MAX_FILTERS);
+    if (op == OP_PREFIX && t != COL_STRING)
+        return fail(p, "%s: prefix applies to STRING columns only, '%s' is %s", label,
+                    s->cols[col].name, col_type_name(t));
+    if ((op == OP_GT || op == OP_GTE || op == OP_LT || op == OP_LTE) && t == COL_BOOL)
+        return fail(p, "%s: %s does not apply to BOOL columns", label, op_names[op]);
+
+    size_t nvals = 1;
+    if (op == OP_IN) {
+        for (size_t i = 0; i < n; i++)
+            nvals += v[i] == ',';
+        if (n == 0 || nvals > QUERY_MAX_IN)
+            return fail(p, "%s: needs 1 to %d comma-separated values", label, QUERY_MAX_IN);
+    }
+    struct filter *f = &q->filters[q->nfilters];
+    if (!(f->vals = calloc(nvals, sizeof *f->vals)))
+        return COLIBRI_ENOMEM;
+    q->nfilters++;
+    f->col = (size_t)col;
+    f->op = op;
+    f->nvals = nvals;
+
+    if (op == OP_ISNULL) {
+        if (strcmp(v, "true") && strcmp(v, "false"))
+            return fail(p, "%s: must be 'true' or 'false', got '%s'", label, show(a, v, n));
+        f->vals[0].u.b = v[0] == 't';
+        return 0;
+    }
+    char *item = v;
+    for (size_t i = 0; i < nvals; i++) {
+        char *comma = op == OP_IN ? memchr(item, ',', n - (size_t)(item - v)) : NULL;
+        size_t len = comma ? (size_t)(comma - item) : n - (size_t)(item - v);
+        item[len] = '\0';
+        int rc = parse_value(p, label, t, item, len, &f->vals[i]);
+        if (rc)
+            return rc;
+        item += len + 1;
+    }
+    return 0;
+}
+
+/* One "name=value" piece of n raw bytes. */
+static int parse_piece(struct parser *p, const char *raw, size_t n)
+{
+    char a[SHOW_BUF], b[SHOW_BUF];
+    const char *eq = memchr(raw, '=', n);
+    size_t rawname = eq ? (size_t)(eq - raw) : n, bad;
+    char *name = p->w, *v;
+    long namelen, vlen;
+
+    if ((namelen = decode(raw, rawname, name, &bad)) < 0)
+        goto broken;
+    v = name + namelen + 1;
+    if (!eq)
+        vlen = 0, v[0] = '\0';
+    else if ((vlen = decode(eq + 1, n - rawname - 1, v, &bad)) < 0) {
+        bad += rawname + 1;
+        goto broken;
+    }
+    p->w = v + vlen + 1;
+    if (!utf8_valid(name, (size_t)namelen) || !utf8_valid(v, (size_t)vlen))
+        return fail(p, "parameter '%s' is not valid UTF-8", show(a, raw, n));
+    for (int i = 0; i < P_COUNT; i++)
+        if (!strcmp(name, param_names[i]))
+            return parse_param(p, (enum param)i, v, (size_t)vlen);
+    return parse_filter(p, name, (size_t)namelen, v, (size_t)vlen);
+
+broken:
+    return fail(p, "invalid %%-escape '%s' in '%s' (use %%XX with two hex digits, not %%00)",
+                show(a, raw + bad, n - bad < 3 ? n - bad : 3), show(b, raw, n));
+}
+
+static unsigned char *put_u32(unsigned char *w, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--)
+        *w++ = (unsigned char)(v >> (8 * i));
+    return w;
+}
+
+static unsigned char *put_u64(unsigned char *w, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--)
+        *w++ = (unsigned char)(v >> (8 * i));
+    return w;
+}
+
+static uint64_t get_u64(const unsigned char *r)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | r[i];
+    return v;
+}
+
+struct slice {
+    const unsigned char *p;
+    size_t n;
+};
+
+static int slice_cmp(const void *a, const void *b)
+{
+    const struct slice *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+static size_t value_size(enum col_type t, const struct value *v)
+{
+    return t == COL_STRING ? 4 + v->u.s.n : t == COL_BOOL ? 1 : 8;
+}
+
+/* Self-delimiting bytes of a value, equal for equal values. */
+static unsigned char *put_value(unsigned char *w, enum col_type t, const struct value *v)
+{
+    uint64_t bits;
+    double d;
+    switch (t) {
+    case COL_STRING:
+        w = put_u32(w, (uint32_t)v->u.s.n);
+        if (v->u.s.n)
+            memcpy(w, v->u.s.p, v->u.s.n);
+        return w + v->u.s.n;
+    case COL_BOOL:
+        *w++ = v->u.b;
+        return w;
+    case COL_FLOAT64:
+        d = v->u.f == 0 ? 0.0 : v->u.f;     /* -0 == 0 */
+        memcpy(&bits, &d, sizeof bits);
+        return put_u64(w, bits);
+    default:
+        return put_u64(w, (uint64_t)v->u.i);
+    }
+}
+
+/*
+ * Encode each filter as column name, op, values (an `in` list sorted), sort
+ * those encodings and hash them after order and since/until.
+ */
+static int query_digest(const struct schema *s, struct query *q)
+{
+    size_t total = 0, maxv = 1;
+    int rc = COLIBRI_ENOMEM;
+
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const struct filter *f = &q->filters[i];
+        enum col_type t = f->op == OP_ISNULL ? COL_BOOL : s->cols[f->col].type;
+        total += 13 + strlen(s->cols[f->col].name);
+        for (size_t j = 0; j < f->nvals; j++)
+            total += value_size(t, &f->vals[j]);
+        if (f->nvals > maxv)
+            maxv = f->nvals;
+    }
+    /* filter encodings | staging for one filter's values | the hashed message */
+    size_t msgmax = 32 + total;
+    unsigned char *buf = malloc(2 * total + msgmax);
+    struct slice *fs = malloc((q->nfilters + 1) * sizeof *fs);
+    struct slice *vs = malloc(maxv * sizeof *vs);
+    if (!buf || !fs || !vs)
+        goto out;
+
+    unsigned char *w = buf, *stage = buf + total;
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const struct filter *f = &q->filters[i];
+        const char *name = s->cols[f->col].name;
+        enum col_type t = f->op == OP_ISNULL ? COL_BOOL : s->cols[f->col].type;
+        size_t namelen = strlen(name);
+        unsigned char *start = w, *sw = stage;
+
+        w = put_u32(w, (uint32_t)namelen);
+        memcpy(w, name, namelen);
+        w += namelen;
+        *w++ = (unsigned char)f->op;
+        w = put_u32(w, (uint32_t)f->nvals);
+        for (size_t j = 0; j < f->nvals; j++) {
+            vs[j].p = sw;
+            sw = put_value(sw, t, &f->vals[j]);
+            vs[j].n = (size_t)(sw - vs[j].p);
+        }
+        if (f->op == OP_IN)
+            qsort(vs, f->nvals, sizeof *vs, slice_cmp);
+        for (size_t j = 0; j < f->nvals; j++) {
+            memcpy(w, vs[j].p, vs[j].n);
+            w += vs[j].n;
+        }
+        fs[i].p = start;
+        fs[i].n = (size_t)(w - start);
+    }
+    qsort(fs, q->nfilters, sizeof *fs, slice_cmp);
+
+    unsigned char *msg = buf + 2 * total, *m = msg, md[SHA256_DIGEST_LENGTH];
+    memcpy(m, "colibri.q1", 10);
+    m += 10;
+    *m++ = q->desc;
+    *m++ = q->has_since;
+    m = put_u64(m, q->has_since ? (uint64_t)q->since : 0);
+    *m++ = q->has_until;
+    m = put_u64(m, q->has_until ? (uint64_t)q->until : 0);
+    for (size_t i = 0; i < q->nfilters; i++) {
+        m = put_u32(m, (uint32_t)fs[i].n);
+        memcpy(m, fs[i].p, fs[i].n);
+        m += fs[i].n;
+    }
+    SHA256(msg, (size_t)(m - msg), md);
+    memcpy(q->digest, md, sizeof q->digest);
+    rc = 0;
+out:
+    free(vs);
+    free(fs);
+    free(buf);
+    return rc;
+}
+
+static const char b64tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static size_t b64url_len(size_t n)
+{
+    return (4 * n + 2) / 3;
+}
+
+static void b64url_encode(const unsigned char *p, size_t n, char *out)
+{
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 8 | p[i]) & 0xffff;
+        for (bits += 8; bits >= 6;) {
+            bits -= 6;
+            *out++ = b64tab[acc >> bits & 63];
+        }
+    }
+    if (bits)
+        *out++ = b64tab[acc << (6 - bits) & 63];
+    *out = '\0';
+}
+
+/* Strict: alphabet only, no padding, unused trailing bits zero. */
+static long b64url_decode(const char *s, size_t n, unsigned char *out)
+{
+    unsigned acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    if (n % 4 == 1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *at = s[i] ? memchr(b64tab, s[i], 64) : NULL;
+        if (!at)
+            return -1;
+        acc = (acc << 6 | (unsigned)(at - b64tab)) & 0xffff;
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    if (acc & ((1u << bits) - 1))
+        return -1;
+    return (long)o;
+}
+
+static int cursor_mac(const struct cursor_key *k, const unsigned char *p, size_t n,
+                      unsigned char mac[EVP_MAX_MD_SIZE])
+{
+    unsigned maclen = 0;
+    if (!HMAC(EVP_sha256(), k->bytes, (int)sizeof k->bytes, p, n, mac, &maclen)
+        || maclen < CURSOR_MAC)
+        return COLIBRI_EIO;
+    return 0;
+}
+
+int cursor_key_init(struct cursor_key *k, const char *secret)
+{
+    if (secret && *secret) {
+        SHA256((const unsigned char *)secret, strlen(secret), k->bytes);
+        return 0;
+    }
+    for (size_t got = 0; got < sizeof k->bytes;) {
+        ssize_t r = getrandom(k->bytes + got, sizeof k->bytes - got, 0);
+        if (r < 0 && errno != EINTR) {
+            memset(k, 0, sizeof *k);
+            return COLIBRI_EIO;
+        }
+        got += r > 0 ? (size_t)r : 0;
+    }
+    return 0;
+}
+
+int cursor_encode(const struct cursor_key *k, const struct query *q, int64_t t,
+                  const char *id, size_t idlen, char *buf, size_t buflen)
+{
+    unsigned char raw[CURSOR_RAW_MAX], mac[EVP_MAX_MD_SIZE];
+    size_t n = CURSOR_HEAD + idlen;
+
+    if (buflen)
+        buf[0] = '\0';
+    if (idlen > CURSOR_RAW_MAX - CURSOR_HEAD - CURSOR_MAC
+        || b64url_len(n + CURSOR_MAC) >= buflen)
+        return COLIBRI_ETOOBIG;
+    if (idlen && memchr(id, '\0', idlen))
+        return COLIBRI_EINVAL;
+    raw[0] = CURSOR_VERSION;
+    raw[1] = q->desc;
+    memcpy(raw + 2, q->digest, sizeof q->digest);
+    put_u64(raw + 18, (uint64_t)t);
+    if (idlen)
+        memcpy(raw + CURSOR_HEAD, id, idlen);
+    int rc = cursor_mac(k, raw, n, mac);
+    if (rc)
+        return rc;
+    memcpy(raw + n, mac, CURSOR_MAC);
+    b64url_encode(raw, n + CURSOR_MAC, buf);
+    return 0;
+}
+
+/* tok (n bytes in q->buf) is overwritten with the NUL-terminated _id. */
+static int cursor_decode(struct parser *p, const struct cursor_key *k, char *tok, size_t n)
+{
+    struct query *q = p->q;
+    unsigned char raw[CURSOR_RAW_MAX + 3], mac[EVP_MAX_MD_SIZE];
+    long len = n < CURSOR_MAX ? b64url_decode(tok, n, raw) : -1;
+
+    if (len < CURSOR_HEAD + CURSOR_MAC)
+        return fail(p, "%s", cursor_bad);
+    size_t plen = (size_t)len - CURSOR_MAC, idlen = plen - CURSOR_HEAD;
+    int rc = cursor_mac(k, raw, plen, mac);
+    if (rc)
+        return rc;
+    int bad = CRYPTO_memcmp(mac, raw + plen, CURSOR_MAC);
+    bad |= raw[0] != CURSOR_VERSION;
+    bad |= raw[1] != q->desc;
+    bad |= CRYPTO_memcmp(raw + 2, q->digest, sizeof q->digest);
+    if (bad || (idlen && memchr(raw + CURSOR_HEAD, '\0', idlen)))
+        return fail(p, "%s", cursor_bad);
+    q->has_cursor = true;
+    q->cur_time = (int64_t)get_u64(raw + 18);
+    memcpy(tok, raw + CURSOR_HEAD, idlen);      /* idlen < n: fits */
+    tok[idlen] = '\0';
+    q->cur_id = tok;
+    return 0;
+}
+
+int query_parse(const struct schema *s, const struct cursor_key *key, const char *qs,
+                struct query *out, char *err, size_t errlen)
+{
+    struct query q = {.limit = QUERY_LIMIT_DEFAULT, .desc = true, .format = FMT_JSON};
+    struct parser p = {.s = s, .q = &q, .err = err, .errlen = errlen};
+    size_t len;
+    int rc = COLIBRI_ENOMEM;
+
+    if (!qs)
+        qs = "";
+    len = strnlen(qs, QUERY_MAX_LEN + 1);
+    memset(out, 0, sizeof *out);
+    if (err && errlen)
+        err[0] = '\0';
+    if (len > QUERY_MAX_LEN) {
+        fail(&p, "query string too long: at most %d bytes", QUERY_MAX_LEN);
+        return COLIBRI_ETOOBIG;
+    }
+    /* each piece decodes to at most its own length plus two NULs */
+    q.buf = malloc(2 * len + 2);
+    q.filters = calloc(QUERY_MAX_FILTERS, sizeof *q.filters);
+    if (!q.buf || !q.filters)
+        goto out;
+    p.w = q.buf;
+    for (const char *piece = qs, *end = qs + len;;) {
+        const char *amp = memchr(piece, '&', (size_t)(end - piece));
+        size_t n = amp ? (size_t)(amp - piece) : (size_t)(end - piece);
+        if (n && (rc = parse_piece(&p, piece, n)))
+            goto out;
+        if (!amp)
+            break;
+        piece = amp + 1;
+    }
+    if (q.has_since && q.has_until && q.since > q.until) {
+        rc = fail(&p, "since: must not be later than until");
+        goto out;
+    }
+    if (!q.fields) {
+        rc = COLIBRI_ENOMEM;
+        if (!(q.fields = malloc(s->ncols * sizeof *q.fields)))
+            goto out;
+        for (q.nfields = 0; q.nfields < s->ncols; q.nfields++)
+            q.fields[q.nfields] = q.nfields;
+    }
+    if ((rc = query_digest(s, &q)))
+        goto out;
+    if (p.cursor && (rc = cursor_decode(&p, key, p.cursor, p.cursorlen)))
+        goto out;
+    *out = q;
+    return 0;
+out:
+    if (rc == COLIBRI_ENOMEM)
+        fail(&p, "out of memory");
+    query_release(&q);
+    return rc;
+}
+
+void query_release(struct query *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; q->filters && i < q->nfilters; i++)
+        free(q->filters[i].vals);
+    free(q->filters);
+    free(q->fields);
+    free(q->buf);           /* cur_id points into buf */
+    memset(q, 0, sizeof *q);
+}

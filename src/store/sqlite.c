@@ -1,0 +1,730 @@
+/*
+ * sqlite.c — the SQLite store backend.
+ *
+ * One writer connection (behind a mutex) and one read connection per thread
+ * that queries, each with its own cache of prepared statements; WAL lets
+ * them run side by side. The table and its indexes come from the schema:
+ * TIMESTAMP as INTEGER microseconds, DATE as TEXT 'YYYY-MM-DD', BOOL as
+ * INTEGER 0/1. Inserts are idempotent on _id, and a batch's rows, dead
+ * letters and source positions commit in one transaction.
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colibri/error.h"
+#include "colibri/log.h"
+#include "colibri/strbuf.h"
+#include "store/store_int.h"
+
+#define STMT_CACHE 32
+#define BUSY_TIMEOUT_MS 5000
+
+struct stmt_cache {
+    char *sql[STMT_CACHE];
+    sqlite3_stmt *stmt[STMT_CACHE];
+    unsigned next;          /* round-robin victim */
+};
+
+struct reader {
+    sqlite3 *db;
+    struct stmt_cache cache;
+    struct reader *next;
+};
+
+struct sqlite_store {
+    const struct schema *schema;
+    char *path;
+    bool memory;            /* ":memory:": readers share the writer */
+    uint64_t id;            /* tells thread-local readers apart across stores */
+    pthread_mutex_t wlock;  /* the writer and, for :memory:, every read */
+    sqlite3 *w;
+    sqlite3_stmt *ins_row, *ins_dead, *ins_pos;
+    struct stmt_cache wcache;
+    pthread_mutex_t rlock;  /* the readers list */
+    struct reader *readers;
+};
+
+static atomic_uint_fast64_t next_store_id = 1;
+static _Thread_local struct { uint64_t store_id; struct reader *r; } tl_reader;
+
+static const char *sql_type(enum col_type t)
+{
+    switch (t) {
+    case COL_INT64: case COL_BOOL: case COL_TIMESTAMP: return "INTEGER";
+    case COL_FLOAT64: return "REAL";
+    case COL_STRING: case COL_DATE: default: return "TEXT";
+    }
+}
+
+/* Map a SQLite result code to ours: a store that cannot write is "unavailable". */
+static int map_err(sqlite3 *db, int rc, const char *what)
+{
+    log_error("sqlite %s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+    switch (rc & 0xff) {
+    case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_READONLY: case SQLITE_FULL:
+    case SQLITE_IOERR: case SQLITE_CANTOPEN: case SQLITE_PROTOCOL:
+        return COLIBRI_EUNAVAIL;
+    case SQLITE_NOMEM:
+        return COLIBRI_ENOMEM;
+    default:
+        return COLIBRI_EIO;
+    }
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        log_error("sqlite: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return map_err(NULL, rc, "exec");
+    }
+    return 0;
+}
+
+static void add_ident(struct strbuf *sb, const char *name)
+{
+    /* names are schema-validated ([A-Za-z_][A-Za-z0-9_]*); quote anyway */
+    strbuf_addc(sb, '"');
+    strbuf_adds(sb, name);
+    strbuf_addc(sb, '"');
+}
+
+static int open_conn(const struct sqlite_store *s, bool readonly, sqlite3 **out)
+{
+    int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY
+                                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(s->path, out, flags, NULL);
+    if (rc != SQLITE_OK) {
+        int err = map_err(*out, rc, s->path);
+        sqlite3_close(*out);
+        *out = NULL;
+        return err;
+    }
+    sqlite3_busy_timeout(*out, BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(*out, 1);
+    return 0;
+}
+
+/* Prepared statement for sql from cache c (owned by the cache). */
+static int cached_stmt(sqlite3 *db, struct stmt_cache *c, const char *sql, sqlite3_stmt **out)
+{
+    for (unsigned i = 0; i < STMT_CACHE; i++) {
+        if (c->sql[i] && strcmp(c->sql[i], sql) == 0) {
+            *out = c->stmt[i];
+            return 0;
+        }
+    }
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK)
+        return map_err(db, rc, "prepare");
+    char *copy = strdup(sql);
+    if (!copy) {
+        sqlite3_finalize(st);
+        return COLIBRI_ENOMEM;
+    }
+    unsigned v = c->next++ % STMT_CACHE;
+    sqlite3_finalize(c->stmt[v]);
+    free(c->sql[v]);
+    c->sql[v] = copy;
+    c->stmt[v] = st;
+    *out = st;
+    return 0;
+}
+
+static void cache_clear(struct stmt_cache *c)
+{
+    for (unsigned i = 0; i < STMT_CACHE; i++) {
+        sqlite3_finalize(c->stmt[i]);
+        free(c->sql[i]);
+    }
+    memset(c, 0, sizeof *c);
+}
+
+/* Add nullable schema columns missing from an existing table; fail on required ones. */
+static int evolve_table(struct sqlite_store *s)
+{
+    const struct schema *sc = s->schema;
+    struct strbuf sb = STRBUF_INIT;
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    bool *present = calloc(sc->ncols, sizeof *present);
+    if (!present)
+        return COLIBRI_ENOMEM;
+    strbuf_addf(&sb, "PRAGMA table_info(\"%s\")", sc->table);
+    if (sqlite3_prepare_v2(s->w, sb.buf, -1, &st, NULL) != SQLITE_OK) {
+        rc = map_err(s->w, sqlite3_errcode(s->w), "table_info");
+        goto out;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int c = schema_find(sc, (const char *)sqlite3_column_text(st, 1));
+        if (c >= 0)
+            present[c] = true;
+    }
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (present[i])
+            continue;
+        if (sc->cols[i].required || sc->cols[i].metadata) {
+            log_error("table %s in %s has no column %s, which the schema requires; "
+                      "migrate the table or use a new database file",
+                      sc->table, s->path, sc->cols[i].name);
+            rc = COLIBRI_ECONFIG;
+            goto out;
+        }
+        strbuf_reset(&sb);
+        strbuf_addf(&sb, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", sc->table,
+                    sc->cols[i].name, sql_type(sc->cols[i].type));
+        if ((rc = exec(s->w, sb.buf)))
+            goto out;
+        log_info("added column %s to table %s", sc->cols[i].name, sc->table);
+    }
+out:
+    sqlite3_finalize(st);
+    strbuf_release(&sb);
+    free(present);
+    return rc;
+}
+
+static int create_tables(struct sqlite_store *s)
+{
+    const struct schema *sc = s->schema;
+    struct strbuf sb = STRBUF_INIT;
+    int rc;
+
+    strbuf_adds(&sb, "CREATE TABLE IF NOT EXISTS ");
+    add_ident(&sb, sc->table);
+    strbuf_adds(&sb, " (");
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (i)
+            strbuf_adds(&sb, ", ");
+        add_ident(&sb, sc->cols[i].name);
+        strbuf_addf(&sb, " %s%s", sql_type(sc->cols[i].type),
+                    sc->cols[i].required ? " NOT NULL" : "");
+    }
+    strbuf_adds(&sb, ", UNIQUE(\"_id\"));\n");
+    strbuf_addf(&sb, "CREATE INDEX IF NOT EXISTS \"%s_by_time\" ON \"%s\"(\"%s\", \"_id\");\n",
+                sc->table, sc->table, sc->cols[sc->event_time].name);
+    for (size_t i = 0; i < sc->ncols; i++)
+        if (sc->cols[i].cluster)
+            strbuf_addf(&sb, "CREATE INDEX IF NOT EXISTS \"%s_by_%s\" ON \"%s\"(\"%s\", \"%s\", \"_id\");\n",
+                        sc->table, sc->cols[i].name, sc->table, sc->cols[i].name,
+                        sc->cols[sc->event_time].name);
+    strbuf_adds(&sb,
+        "CREATE TABLE IF NOT EXISTS _dead_letters (id TEXT PRIMARY KEY, source TEXT, reason TEXT,"
+        " payload TEXT, at INTEGER);\n"
+        "CREATE TABLE IF NOT EXISTS _positions (key TEXT PRIMARY KEY, next INTEGER NOT NULL);\n");
+    if (sb.failed) {
+        rc = COLIBRI_ENOMEM;
+        goto out;
+    }
+    if ((rc = exec(s->w, sb.buf)))
+        goto out;
+    rc = evolve_table(s);
+out:
+    strbuf_release(&sb);
+    return rc;
+}
+
+static int prepare_writes(struct sqlite_store *s)
+{
+    const struct schema *sc = s->schema;
+    struct strbuf sb = STRBUF_INIT;
+    int rc;
+
+    strbuf_adds(&sb, "INSERT INTO ");
+    add_ident(&sb, sc->table);
+    strbuf_adds(&sb, " (");
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (i)
+            strbuf_adds(&sb, ", ");
+        add_ident(&sb, sc->cols[i].name);
+    }
+    strbuf_adds(&sb, ") VALUES (");
+    for (size_t i = 0; i < sc->ncols; i++)
+        strbuf_adds(&sb, i ? ", ?" : "?");
+    strbuf_adds(&sb, ") ON CONFLICT(\"_id\") DO NOTHING");
+    if (sb.failed) {
+        rc = COLIBRI_ENOMEM;
+        goto out;
+    }
+    rc = sqlite3_prepare_v3(s->w, sb.buf, -1, SQLITE_PREPARE_PERSISTENT, &s->ins_row, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(s->w,
+            "INSERT INTO _dead_letters (id, source, reason, payload, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(id) DO NOTHING", -1, SQLITE_PREPARE_PERSISTENT, &s->ins_dead, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(s->w,
+            "INSERT INTO _positions (key, next) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET next = max(next, excluded.next)",
+            -1, SQLITE_PREPARE_PERSISTENT, &s->ins_pos, NULL);
+    rc = rc == SQLITE_OK ? 0 : map_err(s->w, rc, "prepare insert");
+out:
+    strbuf_release(&sb);
+    return rc;
+}
+
+static void sqlite_close(void *ctx);
+
+static int sqlite_open(const char *target, const struct schema *sc, void **ctx)
+{
+    *ctx = NULL;
+    if (!*target) {
+        log_error("sqlite store needs a path: sqlite:PATH (or sqlite::memory:)");
+        return COLIBRI_ECONFIG;
+    }
+    struct sqlite_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(target))) {
+        free(s);
+        return COLIBRI_ENOMEM;
+    }
+    s->schema = sc;
+    s->memory = strcmp(target, ":memory:") == 0;
+    s->id = atomic_fetch_add(&next_store_id, 1);
+    pthread_mutex_init(&s->wlock, NULL);
+    pthread_mutex_init(&s->rlock, NULL);
+    int rc = open_conn(s, false, &s->w);
+    if (!rc && !s->memory)
+        rc = exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                        " PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192;");
+    if (!rc)
+        rc = create_tables(s);
+    if (!rc)
+        rc = prepare_writes(s);
+    if (rc) {
+        log_error("cannot open the SQLite store at %s", target);
+        sqlite_close(s);
+        return rc;
+    }
+    *ctx = s;
+    return 0;
+}
+
+static void sqlite_close(void *ctx)
+{
+    struct sqlite_store *s = ctx;
+    if (!s)
+        return;
+    for (struct reader *r = s->readers, *next; r; r = next) {
+        next = r->next;
+        cache_clear(&r->cache);
+        sqlite3_close(r->db);
+        free(r);
+    }
+    cache_clear(&s->wcache);
+    sqlite3_finalize(s->ins_row);
+    sqlite3_finalize(s->ins_dead);
+    sqlite3_finalize(s->ins_pos);
+    sqlite3_close(s->w);
+    pthread_mutex_destroy(&s->wlock);
+    pthread_mutex_destroy(&s->rlock);
+    free(s->path);
+    free(s);
+}
+
+/* Bind v (of type t) to parameter i. */
+static int bind_value(sqlite3_stmt *st, int i, enum col_type t, const struct value *v)
+{
+    char buf[16];
+    if (v->is_null)
+        return sqlite3_bind_null(st, i);
+    switch (t) {
+    case COL_STRING:
+        return sqlite3_bind_text(st, i, v->u.s.p, (int)v->u.s.n, SQLITE_STATIC);
+    case COL_INT64: case COL_TIMESTAMP:
+        return sqlite3_bind_int64(st, i, v->u.i);
+    case COL_BOOL:
+        return sqlite3_bind_int(st, i, v->u.b ? 1 : 0);
+    case COL_FLOAT64:
+        return sqlite3_bind_double(st, i, v->u.f);
+    case COL_DATE:
+        return sqlite3_bind_text(st, i, buf, (int)date_format(v->u.i, buf), SQLITE_TRANSIENT);
+    }
+    return SQLITE_MISUSE;
+}
+
+/* Read column i of st (of type t) into v; strings borrow the statement's memory. */
+static void column_value(sqlite3_stmt *st, int i, enum col_type t, struct value *v)
+{
+    memset(v, 0, sizeof *v);
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        v->is_null = true;
+        return;
+    }
+    switch (t) {
+    case COL_STRING:
+        v->u.s.p = (const char *)sqlite3_column_text(st, i);
+        v->u.s.n = (size_t)sqlite3_column_bytes(st, i);
+        break;
+    case COL_INT64: case COL_TIMESTAMP:
+        v->u.i = sqlite3_column_int64(st, i);
+        break;
+    case COL_BOOL:
+        v->u.b = sqlite3_column_int(st, i) != 0;
+        break;
+    case COL_FLOAT64:
+        v->u.f = sqlite3_column_double(st, i);
+        break;
+    case COL_DATE:
+        if (date_parse((const char *)sqlite3_column_text(st, i),
+                       (size_t)sqlite3_column_bytes(st, i), &v->u.i))
+            v->is_null = true;   /* not written by colibri; show as null */
+        break;
+    }
+}
+
+static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : map_err(db, rc, what);
+}
+
+static int insert_locked(struct sqlite_store *s, const struct batch *b, struct insert_result *out)
+{
+    const struct schema *sc = s->schema;
+    int rc;
+    for (size_t r = 0; r < b->nrows; r++) {
+        for (size_t c = 0; c < sc->ncols; c++)
+            bind_value(s->ins_row, (int)c + 1, sc->cols[c].type, &b->rows[r].vals[c]);
+        if ((rc = step_done(s->w, s->ins_row, "insert row")))
+            return rc;
+        if (sqlite3_changes(s->w))
+            out->stored++;
+        else
+            out->duplicates++;
+    }
+    for (size_t d = 0; d < b->ndead; d++) {
+        const struct dead_letter *dl = &b->dead[d];
+        sqlite3_bind_text(s->ins_dead, 1, dl->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->ins_dead, 2, dl->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->ins_dead, 3, dl->reason, -1, SQLITE_STATIC);
+        /* text, so the sqlite3 shell shows it; bytes that are not UTF-8 survive all the same */
+        sqlite3_bind_text(s->ins_dead, 4, dl->payload, (int)dl->payload_len, SQLITE_STATIC);
+        sqlite3_bind_int64(s->ins_dead, 5, dl->at_us);
+        if ((rc = step_done(s->w, s->ins_dead, "insert dead letter")))
+            return rc;
+        out->dead += (size_t)sqlite3_changes(s->w);
+    }
+    for (size_t p = 0; p < b->npos; p++) {
+        sqlite3_bind_text(s->ins_pos, 1, b->pos[p].key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->ins_pos, 2, b->pos[p].next);
+        if ((rc = step_done(s->w, s->ins_pos, "store position")))
+            return rc;
+    }
+    return 0;
+}
+
+static int sqlite_insert(void *ctx, const struct batch *b, struct insert_result *out)
+{
+    struct sqlite_store *s = ctx;
+    pthread_mutex_lock(&s->wlock);
+    int rc = exec(s->w, "BEGIN IMMEDIATE");
+    if (!rc) {
+        rc = insert_locked(s, b, out);
+        if (!rc)
+            rc = exec(s->w, "COMMIT");
+        if (rc) {
+            sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+            memset(out, 0, sizeof *out);
+        }
+    }
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
+}
+
+/*
+ * The read connection of this thread: opened on first use and kept until
+ * the store closes. For :memory: there is only the writer; the caller then
+ * holds wlock.
+ */
+static int reader_get(struct sqlite_store *s, sqlite3 **db, struct stmt_cache **cache)
+{
+    if (s->memory) {
+        *db = s->w;
+        *cache = &s->wcache;
+        return 0;
+    }
+    if (tl_reader.store_id != s->id) {
+        struct reader *r = calloc(1, sizeof *r);
+        if (!r)
+            return COLIBRI_ENOMEM;
+        int rc = open_conn(s, true, &r->db);
+        if (rc) {
+            free(r);
+            return rc;
+        }
+        pthread_mutex_lock(&s->rlock);
+        r->next = s->readers;
+        s->readers = r;
+        pthread_mutex_unlock(&s->rlock);
+        tl_reader.store_id = s->id;
+        tl_reader.r = r;
+    }
+    *db = tl_reader.r->db;
+    *cache = &tl_reader.r->cache;
+    return 0;
+}
+
+static const char *const op_sql[] = {
+    [OP_EQ] = " = ?", [OP_NE] = " <> ?", [OP_GT] = " > ?", [OP_GTE] = " >= ?",
+    [OP_LT] = " < ?", [OP_LTE] = " <= ?",
+};
+
+/* Bytes of prefix p to keep for its range's upper bound: all but trailing 0xff; 0 = unbounded. */
+static size_t prefix_bound_len(const struct value *p)
+{
+    size_t len = p->u.s.n;
+    while (len > 0 && (unsigned char)p->u.s.p[len - 1] == 0xff)
+        len--;
+    return len;
+}
+
+struct sql_query {
+    struct strbuf sql;
+    size_t *cols;           /* selected columns: fields, event time, _id */
+    size_t ncols;
+};
+
+/* The SELECT for q; parameters are bound in the same order by bind_query. */
+static int build_select(const struct schema *sc, const struct query *q, struct sql_query *out)
+{
+    struct strbuf *sb = &out->sql;
+    const char *et = sc->cols[sc->event_time].name;
+    const char *cmp = q->desc ? "<" : ">";
+
+    out->ncols = q->nfields + 2;
+    out->cols = malloc(out->ncols * sizeof *out->cols);
+    if (!out->cols)
+        return COLIBRI_ENOMEM;
+    memcpy(out->cols, q->fields, q->nfields * sizeof *q->fields);
+    out->cols[q->nfields] = sc->event_time;
+    out->cols[q->nfields + 1] = schema_meta(sc, META_ID);
+
+    strbuf_adds(sb, "SELECT ");
+    for (size_t i = 0; i < out->ncols; i++) {
+        if (i)
+            strbuf_adds(sb, ", ");
+        add_ident(sb, sc->cols[out->cols[i]].name);
+    }
+    strbuf_adds(sb, " FROM ");
+    add_ident(sb, sc->table);
+    strbuf_adds(sb, " WHERE 1");
+    if (q->has_since)
+        strbuf_addf(sb, " AND \"%s\" >= ?", et);
+    if (q->has_until)
+        strbuf_addf(sb, " AND \"%s\" < ?", et);
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const struct filter *f = &q->filters[i];
+        const char *name = sc->cols[f->col].name;
+        strbuf_adds(sb, " AND ");
+        add_ident(sb, name);
+        switch (f->op) {
+        case OP_IN:
+            strbuf_adds(sb, " IN (");
+            for (size_t k = 0; k < f->nvals; k++)
+                strbuf_adds(sb, k ? ", ?" : "?");
+            strbuf_adds(sb, ")");
+            break;
+        case OP_PREFIX:     /* a range, so that the index serves it */
+            strbuf_adds(sb, " >= ?");
+            if (prefix_bound_len(&f->vals[0]))
+                strbuf_addf(sb, " AND \"%s\" < ?", name);
+            break;
+        case OP_ISNULL:
+            strbuf_adds(sb, f->vals[0].u.b ? " IS NULL" : " IS NOT NULL");
+            break;
+        default:
+            strbuf_adds(sb, op_sql[f->op]);
+            break;
+        }
+    }
+    if (q->has_cursor)
+        strbuf_addf(sb, " AND (\"%s\", \"_id\") %s (?, ?)", et, cmp);
+    strbuf_addf(sb, " ORDER BY \"%s\" %s, \"_id\" %s LIMIT ?", et,
+                q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC");
+    return sb->failed ? COLIBRI_ENOMEM : 0;
+}
+
+static void bind_query(sqlite3_stmt *st, const struct schema *sc, const struct query *q)
+{
+    int i = 1;
+    if (q->has_since)
+        sqlite3_bind_int64(st, i++, q->since);
+    if (q->has_until)
+        sqlite3_bind_int64(st, i++, q->until);
+    for (size_t k = 0; k < q->nfilters; k++) {
+        const struct filter *f = &q->filters[k];
+        enum col_type t = sc->cols[f->col].type;
+        if (f->op == OP_ISNULL)
+            continue;
+        for (size_t v = 0; v < f->nvals; v++)
+            bind_value(st, i++, t, &f->vals[v]);
+        size_t n = f->op == OP_PREFIX ? prefix_bound_len(&f->vals[0]) : 0;
+        if (n) {
+            /* the smallest string above every string with this prefix */
+            char *bound = malloc(n);
+            if (bound) {
+                memcpy(bound, f->vals[0].u.s.p, n);
+                bound[n - 1] = (char)((unsigned char)bound[n - 1] + 1);
+            }
+            sqlite3_bind_text(st, i++, bound, (int)n, free);
+        }
+    }
+    if (q->has_cursor) {
+        sqlite3_bind_int64(st, i++, q->cur_time);
+        sqlite3_bind_text(st, i++, q->cur_id, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, i, (sqlite3_int64)q->limit + 1);
+}
+
+/* Step st to the end, handing each row to sink. */
+static int emit_rows(sqlite3 *db, sqlite3_stmt *st, const struct schema *sc,
+                     const size_t *cols, size_t ncols, struct row_sink *sink, bool *any)
+{
+    struct value *vals = malloc(ncols * sizeof *vals);
+    int rc = vals ? 0 : COLIBRI_ENOMEM, step;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        for (size_t i = 0; i < ncols; i++)
+            column_value(st, (int)i, sc->cols[cols[i]].type, &vals[i]);
+        *any = true;
+        rc = sink->row(sink->ud, cols, ncols, vals);
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = map_err(db, step, "query");
+    free(vals);
+    return rc;
+}
+
+/* Run sql with bind(ctx) on this thread's connection and emit the rows. */
+static int run_select(struct sqlite_store *s, const char *sql,
+                      void (*bind)(sqlite3_stmt *, const void *), const void *arg,
+                      const size_t *cols, size_t ncols, struct row_sink *sink, bool *any)
+{
+    sqlite3 *db;
+    struct stmt_cache *cache;
+    sqlite3_stmt *st;
+    if (s->memory)
+        pthread_mutex_lock(&s->wlock);
+    int rc = reader_get(s, &db, &cache);
+    if (!rc)
+        rc = cached_stmt(db, cache, sql, &st);
+    if (!rc) {
+        bind(st, arg);
+        rc = emit_rows(db, st, s->schema, cols, ncols, sink, any);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (s->memory)
+        pthread_mutex_unlock(&s->wlock);
+    return rc;
+}
+
+struct query_args {
+    const struct schema *sc;
+    const struct query *q;
+};
+
+static void bind_query_args(sqlite3_stmt *st, const void *arg)
+{
+    const struct query_args *a = arg;
+    bind_query(st, a->sc, a->q);
+}
+
+static int sqlite_query(void *ctx, const struct query *q, struct row_sink *sink)
+{
+    struct sqlite_store *s = ctx;
+    struct sql_query sq = { .sql = STRBUF_INIT };
+    struct query_args args = { s->schema, q };
+    bool any = false;
+    int rc = build_select(s->schema, q, &sq);
+    if (!rc)
+        rc = run_select(s, sq.sql.buf, bind_query_args, &args, sq.cols, sq.ncols, sink, &any);
+    strbuf_release(&sq.sql);
+    free(sq.cols);
+    return rc;
+}
+
+static void bind_id(sqlite3_stmt *st, const void *arg)
+{
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+}
+
+static int sqlite_get(void *ctx, const char *id, struct row_sink *sink)
+{
+    struct sqlite_store *s = ctx;
+    const struct schema *sc = s->schema;
+    struct strbuf sql = STRBUF_INIT;
+    size_t *cols = malloc(sc->ncols * sizeof *cols);
+    bool any = false;
+    int rc = cols ? 0 : COLIBRI_ENOMEM;
+    strbuf_adds(&sql, "SELECT ");
+    for (size_t i = 0; cols && i < sc->ncols; i++) {
+        cols[i] = i;
+        if (i)
+            strbuf_adds(&sql, ", ");
+        add_ident(&sql, sc->cols[i].name);
+    }
+    strbuf_adds(&sql, " FROM ");
+    add_ident(&sql, sc->table);
+    strbuf_adds(&sql, " WHERE \"_id\" = ?");
+    if (!rc && sql.failed)
+        rc = COLIBRI_ENOMEM;
+    if (!rc)
+        rc = run_select(s, sql.buf, bind_id, id, cols, sc->ncols, sink, &any);
+    if (!rc && !any)
+        rc = COLIBRI_ENOTFOUND;
+    strbuf_release(&sql);
+    free(cols);
+    return rc;
+}
+
+static int sqlite_position(void *ctx, const char *key, int64_t *out_next)
+{
+    struct sqlite_store *s = ctx;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&s->wlock);
+    int rc = cached_stmt(s->w, &s->wcache, "SELECT next FROM _positions WHERE key = ?", &st);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            *out_next = sqlite3_column_int64(st, 0);
+        else
+            rc = step == SQLITE_DONE ? COLIBRI_ENOTFOUND : map_err(s->w, step, "position");
+        sqlite3_reset(st);
+    }
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
+}
+
+static int sqlite_ping(void *ctx)
+{
+    struct sqlite_store *s = ctx;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&s->wlock);
+    /* reading the schema page proves the file is there and readable */
+    int rc = cached_stmt(s->w, &s->wcache, "SELECT count(*) FROM sqlite_schema", &st);
+    if (!rc) {
+        int step = sqlite3_step(st);
+        rc = step == SQLITE_ROW ? 0 : map_err(s->w, step, "ping");
+        sqlite3_reset(st);
+    }
+    pthread_mutex_unlock(&s->wlock);
+    return rc ? COLIBRI_EUNAVAIL : 0;
+}
+
+const struct store_ops sqlite_store_ops = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .insert = sqlite_insert,
+    .query = sqlite_query,
+    .get = sqlite_get,
+    .position = sqlite_position,
+    .ping = sqlite_ping,
+    .close = sqlite_close,
+};

@@ -1,0 +1,90 @@
+/*
+ * store.c — finds a backend by the URL's scheme and wraps its ops: the one
+ * place that calls ->ops->, fills optional methods' defaults and checks
+ * post-conditions.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colibri/error.h"
+#include "colibri/log.h"
+#include "store/store_int.h"
+
+struct store {
+    const struct store_ops *ops;
+    void *ctx;
+};
+
+static const struct store_ops *const backends[] = { &sqlite_store_ops };
+
+int store_open(const char *url, const struct schema *s, struct store **out)
+{
+    *out = NULL;
+    const char *colon = strchr(url, ':');
+    for (size_t i = 0; colon && i < sizeof backends / sizeof backends[0]; i++) {
+        const struct store_ops *ops = backends[i];
+        if (strlen(ops->name) != (size_t)(colon - url) || strncmp(ops->name, url, strlen(ops->name)))
+            continue;
+        struct store *st = calloc(1, sizeof *st);
+        if (!st)
+            return COLIBRI_ENOMEM;
+        st->ops = ops;
+        int rc = ops->open(colon + 1, s, &st->ctx);
+        if (rc) {
+            free(st);
+            return rc;
+        }
+        *out = st;
+        return 0;
+    }
+    log_error("unknown store '%s': expected sqlite:PATH or bigquery:PROJECT.DATASET.TABLE", url);
+    return COLIBRI_ECONFIG;
+}
+
+int store_insert(struct store *st, const struct batch *b, struct insert_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (b->nrows == 0 && b->ndead == 0 && b->npos == 0)
+        return 0;
+    int rc = st->ops->insert(st->ctx, b, out);
+    if (rc == 0)
+        assert(out->stored + out->duplicates == b->nrows);
+    return rc;
+}
+
+int store_query(struct store *st, const struct query *q, struct row_sink *sink)
+{
+    return st->ops->query(st->ctx, q, sink);
+}
+
+int store_get(struct store *st, const char *id, struct row_sink *sink)
+{
+    return st->ops->get(st->ctx, id, sink);
+}
+
+int store_position(struct store *st, const char *key, int64_t *out_next)
+{
+    *out_next = 0;
+    if (!st->ops->position)
+        return COLIBRI_ENOTFOUND;
+    return st->ops->position(st->ctx, key, out_next);
+}
+
+int store_ping(struct store *st)
+{
+    return st->ops->ping ? st->ops->ping(st->ctx) : 0;
+}
+
+const char *store_name(const struct store *st)
+{
+    return st->ops->name;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    st->ops->close(st->ctx);
+    free(st);
+}

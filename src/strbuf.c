@@ -1,0 +1,120 @@
+/* strbuf.c — growable byte buffer with a sticky failure flag. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colibri/strbuf.h"
+
+static bool reserve(struct strbuf *sb, size_t extra)
+{
+    if (sb->failed)
+        return false;
+    if (sb->len + extra + 1 <= sb->cap)
+        return true;
+    size_t cap = sb->cap ? sb->cap : 256;
+    while (cap < sb->len + extra + 1)
+        cap *= 2;
+    char *p = realloc(sb->buf, cap);
+    if (!p) {
+        sb->failed = true;
+        return false;
+    }
+    sb->buf = p;
+    sb->cap = cap;
+    return true;
+}
+
+void strbuf_add(struct strbuf *sb, const void *p, size_t n)
+{
+    if (!reserve(sb, n))
+        return;
+    memcpy(sb->buf + sb->len, p, n);
+    sb->len += n;
+    sb->buf[sb->len] = '\0';
+}
+
+void strbuf_adds(struct strbuf *sb, const char *s)
+{
+    strbuf_add(sb, s, strlen(s));
+}
+
+void strbuf_addc(struct strbuf *sb, char c)
+{
+    if (!reserve(sb, 1))
+        return;
+    sb->buf[sb->len++] = c;
+    sb->buf[sb->len] = '\0';
+}
+
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+    char small[128];
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        strbuf_add(sb, small, (size_t)n);
+        return;
+    }
+    if (!reserve(sb, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb->len += (size_t)n;
+}
+
+void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!reserve(sb, n + 2))
+        return;
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        strbuf_add(sb, s + start, i - start);
+        start = i + 1;
+        char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+        switch (c) {
+        case '"':  strbuf_add(sb, "\\\"", 2); break;
+        case '\\': strbuf_add(sb, "\\\\", 2); break;
+        case '\n': strbuf_add(sb, "\\n", 2); break;
+        case '\r': strbuf_add(sb, "\\r", 2); break;
+        case '\t': strbuf_add(sb, "\\t", 2); break;
+        default:   strbuf_add(sb, esc, 6); break;
+        }
+    }
+    strbuf_add(sb, s + start, n - start);
+}
+
+void strbuf_reset(struct strbuf *sb)
+{
+    sb->len = 0;
+    if (sb->buf)
+        sb->buf[0] = '\0';
+}
+
+char *strbuf_detach(struct strbuf *sb, size_t *len)
+{
+    char *p = NULL;
+    if (sb->failed)
+        free(sb->buf);
+    else
+        p = sb->buf ? sb->buf : calloc(1, 1);
+    if (len)
+        *len = p ? sb->len : 0;
+    *sb = (struct strbuf)STRBUF_INIT;
+    return p;
+}
+
+void strbuf_release(struct strbuf *sb)
+{
+    free(sb->buf);
+    *sb = (struct strbuf)STRBUF_INIT;
+}

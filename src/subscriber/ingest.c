@@ -1,0 +1,93 @@
+/*
+ * ingest.c — decode → validate → batch → store, for every source.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "colibri/error.h"
+#include "colibri/ingest.h"
+
+int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void ingest_init(struct ingest *ing, const struct schema *s, struct store *st)
+{
+    memset(ing, 0, sizeof *ing);
+    ing->schema = s;
+    ing->store = st;
+    batch_init(&ing->batch);
+}
+
+/* Fill the metadata columns of r; _id and _source are copied into r->meta. */
+static int set_metadata(const struct schema *s, struct row *r, const struct message *m, int64_t now)
+{
+    size_t idn = strlen(m->id), srcn = strlen(m->source);
+    if (!(r->meta = malloc(idn + srcn + 2)))
+        return COLIBRI_ENOMEM;
+    memcpy(r->meta, m->id, idn + 1);
+    memcpy(r->meta + idn + 1, m->source, srcn + 1);
+    struct value *meta = &r->vals[s->nuser];
+    meta[META_ID] = (struct value){ .u.s = { r->meta, idn } };
+    meta[META_SOURCE] = (struct value){ .u.s = { r->meta + idn + 1, srcn } };
+    meta[META_PUBLISHED_AT] = (struct value){ .is_null = m->published_at == 0, .u.i = m->published_at };
+    meta[META_INGESTED_AT] = (struct value){ .u.i = now };
+    return 0;
+}
+
+int ingest_message(struct ingest *ing, const struct message *m, char *reason, size_t reasonlen)
+{
+    char why[256];
+    struct row r;
+    int64_t now = now_us();
+    int rc;
+
+    if (m->len > INGEST_MESSAGE_MAX) {
+        snprintf(why, sizeof why, "message of %zu bytes exceeds the %d-byte limit", m->len, INGEST_MESSAGE_MAX);
+    } else if (schema_coerce(ing->schema, m->payload, m->len, &r, why, sizeof why) == 0) {
+        if ((rc = set_metadata(ing->schema, &r, m, now)) == 0 &&
+            (rc = batch_add_row(&ing->batch, &r, m->len)) == 0)
+            return 0;
+        row_release(&r);
+        return rc;
+    }
+    if (reason)
+        snprintf(reason, reasonlen, "%s", why);
+    rc = ingest_reject(ing, m, why);
+    return rc ? rc : COLIBRI_EINVAL;
+}
+
+int ingest_reject(struct ingest *ing, const struct message *m, const char *reason)
+{
+    return batch_add_dead(&ing->batch, m->id, m->source, reason, m->payload, m->len, now_us());
+}
+
+size_t ingest_pending(const struct ingest *ing)
+{
+    return ing->batch.nrows + ing->batch.ndead;
+}
+
+int ingest_flush(struct ingest *ing, struct insert_result *out)
+{
+    struct insert_result res;
+    int rc = store_insert(ing->store, &ing->batch, &res);
+    if (rc)
+        return rc;
+    ing->total.stored += res.stored;
+    ing->total.duplicates += res.duplicates;
+    ing->total.dead += res.dead;
+    if (out)
+        *out = res;
+    batch_clear(&ing->batch);
+    return 0;
+}
+
+void ingest_release(struct ingest *ing)
+{
+    batch_release(&ing->batch);
+}

@@ -1,0 +1,146 @@
+"""colibri load, check-config, configuration errors and shutdown, as a user
+runs them."""
+import http.client
+import os
+import resource
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+
+from conftest import BIN, Server, base_env, generate, load, sql
+
+
+def test_load_reports_each_rejected_line_and_keeps_it(tmp_path):
+    db = str(tmp_path / "t.db")
+    good = generate(str(tmp_path / "good.ndjson"), 20, seed=3)
+    lines = open(good).read().splitlines()
+    bad = {
+        3: "this is not json",
+        6: "[1, 2, 3]",
+        9: lines[8].replace('"flight_number":', '"flight_number":"12abc","x":'),
+        12: '{"event_id": "only-this"}',
+        15: lines[14][: len(lines[14]) // 2],
+    }
+    for n, text in bad.items():
+        lines[n - 1] = text
+    src = tmp_path / "mixed.ndjson"
+    src.write_text("\n".join(lines) + "\n\n")
+    r = load(db, str(src))
+    assert r.returncode == 1
+    for n in bad:
+        assert f"line {n}: " in r.stderr
+    assert "15 rows stored" in r.stderr and "5 rejected" in r.stderr
+    assert sql(db, "SELECT count(*) FROM flights") == ["15"]
+    dead = sql(db, "SELECT payload FROM _dead_letters ORDER BY at, id")
+    assert sorted(dead) == sorted(bad.values())
+    reason = sql(db, "SELECT reason FROM _dead_letters WHERE payload = '{\"event_id\": \"only-this\"}'")
+    assert len(reason) == 1 and "missing required field" in reason[0]
+    # loading the same file again stores nothing twice
+    again = load(db, str(src))
+    assert again.returncode == 1 and "0 rows stored, 15 already present" in again.stderr
+    assert sql(db, "SELECT count(*) FROM flights") == ["15"]
+    assert sql(db, "SELECT count(*) FROM _dead_letters") == ["5"]
+
+
+def test_load_streams_in_bounded_memory(tmp_path):
+    """200,000 rows (~100 MB of NDJSON) through a pipe: peak RSS stays small."""
+    db = str(tmp_path / "big.db")
+    gen = subprocess.Popen([os.environ.get("FLIGHTGEN", "build/flightgen"), "--rows", "200000", "--seed", "11"],
+                           stdout=subprocess.PIPE)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r = subprocess.run([BIN, "load", "-"], stdin=gen.stdout, env=base_env(COLIBRI_STORE="sqlite:" + db),
+                       capture_output=True, text=True)
+    gen.stdout.close()
+    gen.wait()
+    assert r.returncode == 0, r.stderr
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert peak_kib < 64 * 1024 or peak_kib == before, f"peak RSS {peak_kib} KiB"
+    assert sql(db, "SELECT count(*) FROM flights") == ["200000"]
+
+
+def test_bad_configuration_fails_at_start_with_what_to_fix(tmp_path):
+    cases = [
+        ({"COLIBRI_STORE": "mysql://x"}, "COLIBRI_STORE"),
+        ({"COLIBRI_STORE": "sqlite:/nonexistent-dir/x.db"}, "COLIBRI_STORE"),
+        ({"PORT": "99999"}, "PORT"),
+        ({"COLIBRI_LISTEN": "nohostport"}, "COLIBRI_LISTEN"),
+        ({"COLIBRI_BATCH_MAX": "0"}, "COLIBRI_BATCH_MAX"),
+        ({"COLIBRI_LOG_LEVEL": "loud"}, "COLIBRI_LOG_LEVEL"),
+        ({"COLIBRI_SCHEMA": str(tmp_path / "missing.json")}, "COLIBRI_SCHEMA"),
+        ({"COLIBRI_EVENT_TIME": "carrier"}, "carrier"),
+    ]
+    for env, mention in cases:
+        r = subprocess.run([BIN, "check-config"], env=base_env(**{"COLIBRI_STORE": "sqlite:" + str(tmp_path / "c.db"), **env}),
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 2, (env, r.stderr)
+        assert mention in r.stderr, (env, r.stderr)
+    r = subprocess.run([BIN, "serve", "--no-such-flag"], env=base_env(), capture_output=True, text=True)
+    assert r.returncode == 2 and "--no-such-flag" in r.stderr
+
+
+def test_check_config_masks_secrets_and_flags_override_env(tmp_path):
+    r = subprocess.run([BIN, "check-config", "--batch-max", "77"],
+                       env=base_env(COLIBRI_STORE="sqlite:" + str(tmp_path / "c.db"), COLIBRI_API_KEYS="k1,k2",
+                                    COLIBRI_CURSOR_SECRET="s3cret", COLIBRI_BATCH_MAX="5"),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "COLIBRI_API_KEYS=********" in r.stdout and "s3cret" not in r.stdout and "k1" not in r.stdout
+    assert "COLIBRI_BATCH_MAX=77" in r.stdout
+    assert "store sqlite: reachable" in r.stdout
+
+
+def test_help_and_version():
+    h = subprocess.run([BIN, "--help"], capture_output=True, text=True)
+    assert h.returncode == 0 and "COLIBRI_STORE" in h.stdout and "colibri load" in h.stdout
+    v = subprocess.run([BIN, "--version"], capture_output=True, text=True)
+    assert v.returncode == 0 and v.stdout.startswith("colibri ")
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_0(dataset):
+    s = Server(dataset)
+    conns = [http.client.HTTPConnection("127.0.0.1", s.port, timeout=20) for _ in range(8)]
+    for c in conns:
+        c.connect()
+    results = []
+    ready = threading.Barrier(len(conns) + 1)
+
+    def fetch(c):
+        ready.wait()
+        c.request("GET", "/data?limit=1000")
+        r = c.getresponse()
+        results.append((r.status, len(r.read())))
+
+    threads = [threading.Thread(target=fetch, args=(c,)) for c in conns]
+    for t in threads:
+        t.start()
+    ready.wait()
+    t0 = time.time()
+    rc = s.stop(signal.SIGTERM)
+    for t in threads:
+        t.join()
+    assert rc == 0
+    assert time.time() - t0 < 10
+    assert len(results) == 8 and all(status == 200 and n > 100_000 for status, n in results)
+    # and it no longer accepts connections
+    try:
+        urllib.request.urlopen(s.url + "/healthz", timeout=2)
+        assert False, "still serving after SIGTERM"
+    except OSError:
+        pass
+
+
+def test_cursor_secret_makes_cursors_valid_across_instances(dataset):
+    a = Server(dataset, COLIBRI_CURSOR_SECRET="shared")
+    b = Server(dataset, COLIBRI_CURSOR_SECRET="shared")
+    c = Server(dataset, COLIBRI_CURSOR_SECRET="other")
+    try:
+        cur = a.get("/data?limit=5").json()["next_cursor"]
+        pa = a.get("/data?limit=5&cursor=" + cur).json()
+        pb = b.get("/data?limit=5&cursor=" + cur).json()
+        assert pa == pb and len(pa["data"]) == 5
+        assert c.get("/data?limit=5&cursor=" + cur).status == 400
+    finally:
+        for s in (a, b, c):
+            assert s.stop() == 0

@@ -1,0 +1,278 @@
+/*
+ * test_store.c — the store interface on the SQLite backend (":memory:" and a
+ * temporary file): idempotent inserts, dead letters, positions, queries with
+ * every filter kind, keyset order and cursors, get by id.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "colibri/error.h"
+#include "colibri/ingest.h"
+#include "colibri/query.h"
+#include "colibri/store.h"
+
+static const char schema_json[] =
+    "[{\"name\":\"carrier\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
+    " {\"name\":\"delay\",\"type\":\"INT64\"},"
+    " {\"name\":\"km\",\"type\":\"FLOAT64\"},"
+    " {\"name\":\"cancelled\",\"type\":\"BOOL\"},"
+    " {\"name\":\"day\",\"type\":\"DATE\"},"
+    " {\"name\":\"event_time\",\"type\":\"TIMESTAMP\",\"mode\":\"REQUIRED\"}]";
+
+struct fixture {
+    struct schema *s;
+    struct store *st;
+    struct cursor_key key;
+};
+
+/* Ten rows: ids m0..m9, event_time 2024-01-01T00:00:0<i/2>Z (pairs share a time). */
+static void load_rows(struct fixture *f, const char *prefix)
+{
+    struct ingest ing;
+    char id[32], msg[256];
+    ingest_init(&ing, f->s, f->st);
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        char delay[16];
+        snprintf(delay, sizeof delay, i == 4 ? "\"4x\"" : "%d", i * 10);   /* m4 is invalid */
+        int n = snprintf(msg, sizeof msg,
+            "{\"carrier\":\"%s\",\"delay\":%s,\"km\":%d.5,\"cancelled\":%s,\"day\":\"2024-01-0%d\","
+            "\"event_time\":\"2024-01-01T00:00:0%dZ\"}",
+            i % 3 == 0 ? "LA" : i % 3 == 1 ? "LAX" : "AA", delay, i * 100, i % 2 ? "true" : "false",
+            1 + i / 2, i / 2);
+        struct message m = { .id = id, .source = "test", .payload = msg, .len = (size_t)n };
+        assert_int_equal(ingest_message(&ing, &m, NULL, 0), i == 4 ? COLIBRI_EINVAL : 0);
+    }
+    struct insert_result r;
+    assert_int_equal(ingest_flush(&ing, &r), 0);
+    assert_int_equal(ingest_pending(&ing), 0);
+    ingest_release(&ing);
+}
+
+static int open_fixture(void **state, const char *url)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char err[256];
+    if (!f || schema_parse(schema_json, strlen(schema_json), "t", "event_time", &f->s, err, sizeof err))
+        return -1;
+    if (store_open(url, f->s, &f->st) || cursor_key_init(&f->key, "k"))
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int setup_memory(void **state) { return open_fixture(state, "sqlite::memory:"); }
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->st);
+    schema_free(f->s);
+    free(f);
+    return 0;
+}
+
+struct collected {
+    char ids[32][32];
+    size_t n;
+    int64_t last_time;
+};
+
+static int collect(void *ud, const size_t *cols, size_t ncols, const struct value *vals)
+{
+    struct collected *c = ud;
+    const struct value *id = &vals[ncols - 1];      /* _id comes last */
+    assert_true(c->n < 32);
+    snprintf(c->ids[c->n++], sizeof c->ids[0], "%.*s", (int)id->u.s.n, id->u.s.p);
+    c->last_time = vals[ncols - 2].u.i;
+    return 0;
+}
+
+/* Run qs and return the ids, joined by spaces. */
+static const char *run(struct fixture *f, const char *qs)
+{
+    static char out[512];
+    struct query q;
+    struct collected c = { .n = 0 };
+    char err[256];
+    assert_int_equal(query_parse(f->s, &f->key, qs, &q, err, sizeof err), 0);
+    struct row_sink sink = { .row = collect, .ud = &c };
+    assert_int_equal(store_query(f->st, &q, &sink), 0);
+    query_release(&q);
+    out[0] = '\0';
+    for (size_t i = 0; i < c.n; i++) {
+        strcat(out, i ? " " : "");
+        strcat(out, c.ids[i]);
+    }
+    return out;
+}
+
+static void test_insert_is_idempotent_and_counts(void **state)
+{
+    struct fixture *f = *state;
+    struct ingest ing;
+    char msg[] = "{\"carrier\":\"LA\",\"event_time\":\"2024-01-01T00:00:00Z\"}";
+    struct message m = { .id = "dup", .source = "test", .payload = msg, .len = strlen(msg) };
+    struct insert_result r;
+
+    ingest_init(&ing, f->s, f->st);
+    assert_int_equal(ingest_message(&ing, &m, NULL, 0), 0);
+    assert_int_equal(ingest_flush(&ing, &r), 0);
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(ingest_message(&ing, &m, NULL, 0), 0);
+    assert_int_equal(ingest_message(&ing, &m, NULL, 0), 0);
+    assert_int_equal(ingest_flush(&ing, &r), 0);
+    assert_int_equal(r.stored, 0);
+    assert_int_equal(r.duplicates, 2);
+    ingest_release(&ing);
+    assert_string_equal(run(f, "fields=_id"), "dup");
+}
+
+static void test_dead_letters_and_positions_commit_with_rows(void **state)
+{
+    struct fixture *f = *state;
+    struct ingest ing;
+    struct insert_result r;
+    char reason[128];
+    struct message bad = { .id = "kafka:t/0/7", .source = "kafka", .payload = "{oops", .len = 5 };
+    int64_t next;
+
+    ingest_init(&ing, f->s, f->st);
+    assert_int_equal(ingest_message(&ing, &bad, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_non_null(strstr(reason, "JSON"));
+    assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 8), 0);
+    assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 5), 0);    /* never goes back */
+    assert_int_equal(ingest_flush(&ing, &r), 0);
+    assert_int_equal(r.dead, 1);
+    assert_int_equal(store_position(f->st, "kafka:t/0", &next), 0);
+    assert_int_equal(next, 8);
+    assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 3), 0);     /* an older batch */
+    assert_int_equal(ingest_flush(&ing, &r), 0);
+    assert_int_equal(store_position(f->st, "kafka:t/0", &next), 0);
+    assert_int_equal(next, 8);
+    assert_int_equal(store_position(f->st, "kafka:t/1", &next), COLIBRI_ENOTFOUND);
+    /* the same dead letter again is stored once */
+    assert_int_equal(ingest_message(&ing, &bad, NULL, 0), COLIBRI_EINVAL);
+    assert_int_equal(ingest_flush(&ing, &r), 0);
+    assert_int_equal(r.dead, 0);
+    ingest_release(&ing);
+}
+
+static void test_order_and_filters(void **state)
+{
+    struct fixture *f = *state;
+    load_rows(f, "m");
+    assert_string_equal(run(f, "fields=_id&order=asc"), "m0 m1 m2 m3 m5 m6 m7 m8 m9");
+    assert_string_equal(run(f, "fields=_id"), "m9 m8 m7 m6 m5 m3 m2 m1 m0");
+    assert_string_equal(run(f, "fields=_id&order=asc&limit=2"), "m0 m1 m2");   /* limit + 1 */
+    assert_string_equal(run(f, "order=asc&carrier=LA"), "m0 m3 m6 m9");
+    assert_string_equal(run(f, "order=asc&carrier__ne=LA"), "m1 m2 m5 m7 m8");
+    assert_string_equal(run(f, "order=asc&carrier__prefix=LA"), "m0 m1 m3 m6 m7 m9");
+    assert_string_equal(run(f, "order=asc&carrier__in=AA,LAX"), "m1 m2 m5 m7 m8");
+    assert_string_equal(run(f, "order=asc&delay__gt=50"), "m6 m7 m8 m9");
+    assert_string_equal(run(f, "order=asc&delay__gte=50&delay__lt=80"), "m5 m6 m7");
+    assert_string_equal(run(f, "order=asc&delay__lte=10"), "m0 m1");
+    assert_string_equal(run(f, "order=asc&km__gt=700"), "m7 m8 m9");
+    assert_string_equal(run(f, "order=asc&cancelled=true"), "m1 m3 m5 m7 m9");
+    assert_string_equal(run(f, "order=asc&day=2024-01-02"), "m2 m3");
+    assert_string_equal(run(f, "order=asc&day__gte=2024-01-05"), "m8 m9");
+    assert_string_equal(run(f, "order=asc&since=2024-01-01T00:00:01Z&until=2024-01-01T00:00:03Z"), "m2 m3 m5");
+    assert_string_equal(run(f, "order=asc&delay__isnull=true"), "");
+    assert_string_equal(run(f, "order=asc&_id=m5"), "m5");
+    assert_string_equal(run(f, "order=asc&carrier__prefix=Z"), "");
+    assert_string_equal(run(f, "order=asc&carrier__prefix="), "m0 m1 m2 m3 m5 m6 m7 m8 m9");
+}
+
+static void test_cursor_continues_strictly_after(void **state)
+{
+    struct fixture *f = *state;
+    struct query q;
+    char err[256], tok[CURSOR_MAX], qs[700];
+    load_rows(f, "c");
+    /* c2 and c3 share an event time: the cursor must split them by _id */
+    assert_int_equal(query_parse(f->s, &f->key, "order=asc", &q, err, sizeof err), 0);
+    assert_int_equal(cursor_encode(&f->key, &q, INT64_C(1704067201000000), "c2", 2, tok, sizeof tok), 0);
+    query_release(&q);
+    snprintf(qs, sizeof qs, "order=asc&cursor=%s", tok);
+    assert_string_equal(run(f, qs), "c3 c5 c6 c7 c8 c9");
+    assert_int_equal(query_parse(f->s, &f->key, "", &q, err, sizeof err), 0);
+    assert_int_equal(cursor_encode(&f->key, &q, INT64_C(1704067201000000), "c3", 2, tok, sizeof tok), 0);
+    query_release(&q);
+    snprintf(qs, sizeof qs, "cursor=%s", tok);
+    assert_string_equal(run(f, qs), "c2 c1 c0");
+}
+
+static int by_id(void *ud, const size_t *cols, size_t ncols, const struct value *vals)
+{
+    struct fixture *f = ud;
+    assert_int_equal(ncols, f->s->ncols);
+    assert_memory_equal(vals[0].u.s.p, "LAX", 3);       /* carrier of g7 */
+    assert_int_equal(vals[1].u.i, 70);
+    assert_true(vals[3].u.b);
+    assert_int_equal(vals[4].u.i, 19726);                /* 2024-01-04 in days */
+    return 0;
+}
+
+static void test_get_by_id_and_ping(void **state)
+{
+    struct fixture *f = *state;
+    load_rows(f, "g");
+    struct row_sink sink = { .row = by_id, .ud = f };
+    assert_int_equal(store_get(f->st, "g7", &sink), 0);
+    assert_int_equal(store_get(f->st, "nope", &sink), COLIBRI_ENOTFOUND);
+    assert_int_equal(store_ping(f->st), 0);
+    assert_string_equal(store_name(f->st), "sqlite");
+}
+
+static void test_file_store_reopens_and_rejects_bad_urls(void **state)
+{
+    char path[] = "/tmp/colibri-test-XXXXXX", url[64];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    struct fixture *f;
+    assert_int_equal(open_fixture((void **)&f, url), 0);
+    load_rows(f, "f");
+    store_close(f->st);
+    assert_int_equal(store_open(url, f->s, &f->st), 0);     /* tables exist: reused */
+    assert_string_equal(run(f, "fields=_id&limit=3"), "f9 f8 f7 f6");
+    teardown((void **)&f);
+    char wal[80];
+    unlink(path);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", path);
+    unlink(wal);
+
+    struct store *st = (struct store *)0x1;
+    struct schema *s;
+    char err[128];
+    assert_int_equal(schema_parse(schema_json, strlen(schema_json), "t", "event_time", &s, err, sizeof err), 0);
+    assert_int_equal(store_open("postgres://x", s, &st), COLIBRI_ECONFIG);
+    assert_null(st);
+    assert_int_not_equal(store_open("sqlite:/nonexistent-dir/x.db", s, &st), 0);
+    assert_null(st);
+    schema_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_insert_is_idempotent_and_counts, setup_memory, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letters_and_positions_commit_with_rows, setup_memory, teardown),
+        cmocka_unit_test_setup_teardown(test_order_and_filters, setup_memory, teardown),
+        cmocka_unit_test_setup_teardown(test_cursor_continues_strictly_after, setup_memory, teardown),
+        cmocka_unit_test_setup_teardown(test_get_by_id_and_ping, setup_memory, teardown),
+        cmocka_unit_test(test_file_store_reopens_and_rejects_bad_urls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
