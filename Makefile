@@ -8,7 +8,7 @@
 
 CC      ?= cc
 SAN     ?=
-PKGS    := libmicrohttpd jansson libcrypto sqlite3
+PKGS    := libmicrohttpd jansson libcrypto sqlite3 rdkafka
 BUILD   := build$(if $(SAN),/san)
 Q       := $(if $(V),,@)
 
@@ -31,6 +31,9 @@ TOOLS   := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
 .PHONY: all test unit integration deps run bench clean valgrind
 all: $(BUILD)/colibri $(TOOLS)
+
+COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+$(BUILD)/src/metrics.o: CFLAGS += -DCOLIBRI_COMMIT='"$(COMMIT)"'
 
 $(BUILD)/colibri: $(OBJS)
 	@echo "  LD      $@"

@@ -28,6 +28,7 @@ struct setting {
 
 static const char *const log_levels[] = { "debug", "info", "warn", "warning", "error", NULL };
 static const char *const log_formats[] = { "json", "text", NULL };
+static const char *const on_off[] = { "on", "off", NULL };
 
 #define STR(f, e, field, d, h) \
     { .flag = f, .env = e, .type = T_STR, .offset = offsetof(struct config, field), .def = d, .help = h }
@@ -58,6 +59,8 @@ static const struct setting settings[] = {
       .def = "info", .choices = log_levels, .help = "debug, info, warn or error" },
     { .flag = "log-format", .env = "COLIBRI_LOG_FORMAT", .type = T_STR, .offset = offsetof(struct config, log_format),
       .def = "json", .choices = log_formats, .help = "json (Cloud Logging) or text" },
+    { .flag = "metrics", .env = "COLIBRI_METRICS", .type = T_STR, .offset = offsetof(struct config, metrics),
+      .def = "on", .choices = on_off, .help = "on or off: record and serve /metrics" },
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

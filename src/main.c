@@ -23,9 +23,11 @@
 #include "colibri/ingest.h"
 #include "colibri/linereader.h"
 #include "colibri/log.h"
+#include "colibri/metrics.h"
 #include "colibri/query.h"
 #include "colibri/schema.h"
 #include "colibri/store.h"
+#include "colibri/subscriber.h"
 #include "colibri/version.h"
 
 #define SHUTDOWN_GRACE_MS 8000   /* within Cloud Run's 10 s */
@@ -63,6 +65,7 @@ static int app_open(struct app *a, int argc, char **argv, char **rest, int *nres
     }
     log_level_parse(a->cfg.log_level, &level);
     log_setup(level, strcmp(a->cfg.log_format, "json") == 0);
+    metrics_enable(strcmp(a->cfg.metrics, "on") == 0);
     if (schema_load(a->cfg.schema, a->cfg.event_time, &a->schema, err, sizeof err)) {
         fprintf(stderr, "colibri: schema %s (COLIBRI_SCHEMA): %s\n", a->cfg.schema, err);
         return COLIBRI_ECONFIG;
@@ -85,9 +88,10 @@ static void app_close(struct app *a)
 static int cmd_serve(struct app *a)
 {
     struct cursor_key key;
-    struct http_server *srv;
+    struct http_server *srv = NULL;
+    struct subscriber *sub = NULL;
     sigset_t stop;
-    int sig;
+    int sig, rc = 1;
 
     if (cursor_key_init(&key, a->cfg.cursor_secret)) {
         fprintf(stderr, "colibri: cannot make a cursor key\n");
@@ -95,21 +99,29 @@ static int cmd_serve(struct app *a)
     }
     if (!*a->cfg.cursor_secret)
         log_info("COLIBRI_CURSOR_SECRET is unset: cursors are valid for this process only");
-    if (*a->cfg.subscribe) {
-        fprintf(stderr, "colibri: COLIBRI_SUBSCRIBE is not supported by this build yet\n");
+    if (*a->cfg.subscribe && subscriber_open(&a->cfg, a->schema, a->store, &sub)) {
+        fprintf(stderr, "colibri: cannot subscribe to '%s' (COLIBRI_SUBSCRIBE); see the log above\n",
+                a->cfg.subscribe);
         return 2;
     }
-    struct http_env env = { .cfg = &a->cfg, .schema = a->schema, .store = a->store, .cursor_key = &key };
+    struct http_env env = { .cfg = &a->cfg, .schema = a->schema, .store = a->store,
+                            .cursor_key = &key, .subscriber = sub };
     if (http_start(&env, &srv))
-        return 2;
+        goto out;
+    if (sub && subscriber_start(sub))
+        goto out;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     sigwait(&stop, &sig);
     log_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    rc = 0;
+out:
+    /* stop fetching, flush and commit; then quiesce HTTP and drain it */
+    subscriber_stop(sub);
     http_stop(srv, SHUTDOWN_GRACE_MS);
     log_info("stopped");
-    return 0;
+    return rc;
 }
 
 /*
@@ -165,7 +177,7 @@ static int cmd_load(struct app *a, int nargs, char **args)
     struct line_reader lr;
     unsigned long rejected = 0;
     int rc = line_reader_init(&lr, fd, LOAD_LINE_MAX);
-    ingest_init(&ing, a->schema, a->store);
+    ingest_init(&ing, "load", a->schema, a->store);
     int64_t batch_start = 0;    /* when the first line of the pending batch came */
     while (rc == 0) {
         const char *line;
@@ -218,8 +230,14 @@ static int cmd_check_config(struct app *a)
     int rc = store_ping(a->store);
     printf("store %s: %s\n", store_name(a->store), rc ? colibri_strerror(rc) : "reachable");
     if (*a->cfg.subscribe) {
-        printf("source %s: not supported by this build yet\n", a->cfg.subscribe);
-        return 1;
+        struct subscriber *sub;
+        char detail[512] = "";
+        int src = subscriber_open(&a->cfg, a->schema, a->store, &sub);
+        if (!src)
+            src = subscriber_check(sub, detail, sizeof detail);
+        printf("source %s: %s\n", a->cfg.subscribe, src ? (*detail ? detail : colibri_strerror(src)) : detail);
+        subscriber_stop(sub);
+        rc = rc ? rc : src;
     }
     return rc ? 1 : 0;
 }

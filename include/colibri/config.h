@@ -33,6 +33,7 @@ struct config {
     char *dlq_topic;
     char *log_level;
     char *log_format;
+    char *metrics;          /* "on" | "off" */
 };
 
 /*

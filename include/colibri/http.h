@@ -11,6 +11,7 @@
 #include "colibri/query.h"
 #include "colibri/schema.h"
 #include "colibri/store.h"
+#include "colibri/subscriber.h"
 
 struct http_server;
 
@@ -20,6 +21,7 @@ struct http_env {
     const struct schema *schema;
     struct store *store;
     const struct cursor_key *cursor_key;
+    struct subscriber *subscriber;      /* NULL when not subscribed */
 };
 
 /* Start listening on cfg->listen_host:listen_port. */

@@ -20,6 +20,7 @@
 #define INGEST_MESSAGE_MAX (1024 * 1024)   /* larger messages are dead-lettered */
 
 struct ingest {
+    const char *source;            /* metrics label: "kafka", "pubsub", "push", "load" */
     const struct schema *schema;   /* borrowed */
     struct store *store;           /* borrowed */
     struct batch batch;
@@ -33,9 +34,11 @@ struct message {
     int64_t published_at;   /* µs, or 0 if unknown */
     const char *payload;
     size_t len;
+    const char *position;   /* source partition this message advances ("kafka:t/3"), or NULL */
+    int64_t next_position;  /* the position after this message (offset + 1) */
 };
 
-void ingest_init(struct ingest *ing, const struct schema *s, struct store *st);
+void ingest_init(struct ingest *ing, const char *source, const struct schema *s, struct store *st);
 
 /*
  * Add m to the batch. Returns 0 when it became a row, COLIBRI_EINVAL when it

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "colibri/http.h"
+#include "colibri/metrics.h"
 #include "colibri/strbuf.h"
 
 struct request {
@@ -23,6 +24,7 @@ struct request {
     char request_id[72];
     struct timespec start;
     unsigned status;        /* set when the reply is queued, for the access log */
+    enum metric_route route;
 };
 
 struct reply {
@@ -54,6 +56,7 @@ int route_data_id(const struct route_ctx *ctx, struct request *req, struct reply
 int route_healthz(const struct route_ctx *ctx, struct request *req, struct reply *rep);
 int route_readyz(const struct route_ctx *ctx, struct request *req, struct reply *rep);
 int route_openapi(const struct route_ctx *ctx, struct request *req, struct reply *rep);
+int route_metrics(const struct route_ctx *ctx, struct request *req, struct reply *rep);
 
 /* Build the OpenAPI document for schema s once at start; NULL on failure. Caller frees. */
 char *openapi_build(const struct schema *s);

@@ -39,12 +39,14 @@ static const struct route {
     unsigned methods;
     const char *allow;      /* the Allow header for 405 */
     route_fn fn;
+    enum metric_route label;
 } routes[] = {
-    { "/data",         false, M_GET, "GET, HEAD", route_data },
-    { "/data/",        true,  M_GET, "GET, HEAD", route_data_id },
-    { "/healthz",      false, M_GET, "GET, HEAD", route_healthz },
-    { "/readyz",       false, M_GET, "GET, HEAD", route_readyz },
-    { "/openapi.json", false, M_GET, "GET, HEAD", route_openapi },
+    { "/data",         false, M_GET, "GET, HEAD", route_data,    ROUTE_DATA },
+    { "/data/",        true,  M_GET, "GET, HEAD", route_data_id, ROUTE_DATA_ID },
+    { "/healthz",      false, M_GET, "GET, HEAD", route_healthz, ROUTE_HEALTHZ },
+    { "/readyz",       false, M_GET, "GET, HEAD", route_readyz,  ROUTE_READYZ },
+    { "/metrics",      false, M_GET, "GET, HEAD", route_metrics, ROUTE_METRICS },
+    { "/openapi.json", false, M_GET, "GET, HEAD", route_openapi, ROUTE_OPENAPI },
 };
 
 static const struct {
@@ -174,6 +176,7 @@ static void dispatch(const struct route_ctx *ctx, struct request *req, struct re
     const struct route *r = find_route(req, &method_ok);
     int rc;
     *route_out = r;
+    req->route = r ? r->label : ROUTE_OTHER;
     if (strlen(req->query) > QUERY_STRING_MAX)
         rc = reply_fail(rep, COLIBRI_ETOOLONG, NULL, "query string longer than %d bytes", QUERY_STRING_MAX);
     else if (!r)
@@ -240,11 +243,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
-static void access_log(const struct request *req)
+static void access_log(const struct request *req, double secs)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double secs = (double)(now.tv_sec - req->start.tv_sec) + (double)(now.tv_nsec - req->start.tv_nsec) / 1e9;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const char *ua = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "User-Agent");
     char ip[INET6_ADDRSTRLEN] = "";
@@ -255,7 +255,7 @@ static void access_log(const struct request *req)
     strbuf_adds(&sb, "{\"requestMethod\":\"");
     strbuf_add_json_str(&sb, req->method, strlen(req->method));
     strbuf_adds(&sb, "\",\"requestUrl\":\"");
-    strbuf_add_json_str(&sb, req->uri, strnlen(req->uri, 2048));
+    strbuf_add_json_str(&sb, req->uri, strnlen(req->uri, 512));
     strbuf_addf(&sb, "\",\"status\":%u,\"latency\":\"%.6fs\",\"remoteIp\":\"%s\",\"userAgent\":\"",
                 req->status, secs, ip);
     if (ua)
@@ -273,8 +273,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct request *req = *con_cls;
     if (!req)
         return;
-    if (req->method && log_min_level <= LOG_INFO)
-        access_log(req);
+    if (req->method) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double secs = (double)(now.tv_sec - req->start.tv_sec) + (double)(now.tv_nsec - req->start.tv_nsec) / 1e9;
+        metrics_http(req->route, req->method, req->status, secs);
+        if (log_min_level <= LOG_INFO)
+            access_log(req, secs);
+    }
     strbuf_release(&req->body);
     free(req->uri);
     free(req);
@@ -313,6 +319,7 @@ int http_start(const struct http_env *env, struct http_server **out)
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG
                    | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(flags, (uint16_t)cfg->listen_port, NULL, NULL, on_request, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 1),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,
@@ -321,7 +328,6 @@ int http_start(const struct http_env *env, struct http_server **out)
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->d || !srv->ctx.openapi) {

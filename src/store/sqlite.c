@@ -211,7 +211,7 @@ static int create_tables(struct sqlite_store *s)
                 sc->table, sc->table, sc->cols[sc->event_time].name);
     for (size_t i = 0; i < sc->ncols; i++)
         if (sc->cols[i].cluster)
-            strbuf_addf(&sb, "CREATE INDEX IF NOT EXISTS \"%s_by_%s\" ON \"%s\"(\"%s\", \"%s\", \"_id\");\n",
+            strbuf_addf(&sb, "CREATE INDEX IF NOT EXISTS \"%s_by_%s\" ON \"%s\"(\"%s\", \"%s\");\n",
                         sc->table, sc->cols[i].name, sc->table, sc->cols[i].name,
                         sc->cols[sc->event_time].name);
     strbuf_adds(&sb,

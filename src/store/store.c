@@ -9,6 +9,7 @@
 
 #include "colibri/error.h"
 #include "colibri/log.h"
+#include "colibri/metrics.h"
 #include "store/store_int.h"
 
 struct store {
@@ -42,6 +43,14 @@ int store_open(const char *url, const struct schema *s, struct store **out)
     return COLIBRI_ECONFIG;
 }
 
+/* Count a failure in colibri_store_errors_total; "not found" is an answer, not a failure. */
+static int counted(const struct store *st, int rc)
+{
+    if (rc && rc != COLIBRI_ENOTFOUND)
+        metrics_store_error(st->ops->name, rc);
+    return rc;
+}
+
 int store_insert(struct store *st, const struct batch *b, struct insert_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -50,17 +59,17 @@ int store_insert(struct store *st, const struct batch *b, struct insert_result *
     int rc = st->ops->insert(st->ctx, b, out);
     if (rc == 0)
         assert(out->stored + out->duplicates == b->nrows);
-    return rc;
+    return counted(st, rc);
 }
 
 int store_query(struct store *st, const struct query *q, struct row_sink *sink)
 {
-    return st->ops->query(st->ctx, q, sink);
+    return counted(st, st->ops->query(st->ctx, q, sink));
 }
 
 int store_get(struct store *st, const char *id, struct row_sink *sink)
 {
-    return st->ops->get(st->ctx, id, sink);
+    return counted(st, st->ops->get(st->ctx, id, sink));
 }
 
 int store_position(struct store *st, const char *key, int64_t *out_next)
@@ -73,7 +82,7 @@ int store_position(struct store *st, const char *key, int64_t *out_next)
 
 int store_ping(struct store *st)
 {
-    return st->ops->ping ? st->ops->ping(st->ctx) : 0;
+    return counted(st, st->ops->ping ? st->ops->ping(st->ctx) : 0);
 }
 
 const char *store_name(const struct store *st)

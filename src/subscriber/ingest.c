@@ -8,6 +8,7 @@
 
 #include "colibri/error.h"
 #include "colibri/ingest.h"
+#include "colibri/metrics.h"
 
 int64_t now_us(void)
 {
@@ -16,9 +17,10 @@ int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void ingest_init(struct ingest *ing, const struct schema *s, struct store *st)
+void ingest_init(struct ingest *ing, const char *source, const struct schema *s, struct store *st)
 {
     memset(ing, 0, sizeof *ing);
+    ing->source = source;
     ing->schema = s;
     ing->store = st;
     batch_init(&ing->batch);
@@ -47,6 +49,9 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
     int64_t now = now_us();
     int rc;
 
+    if (m->position && (rc = batch_set_position(&ing->batch, m->position, m->next_position)))
+        return rc;
+
     if (m->len > INGEST_MESSAGE_MAX) {
         snprintf(why, sizeof why, "message of %zu bytes exceeds the %d-byte limit", m->len, INGEST_MESSAGE_MAX);
     } else if (schema_coerce(ing->schema, m->payload, m->len, &r, why, sizeof why) == 0) {
@@ -72,12 +77,25 @@ size_t ingest_pending(const struct ingest *ing)
     return ing->batch.nrows + ing->batch.ndead;
 }
 
+/* The newest event time among the batch's rows, for the freshness gauge. */
+static int64_t newest_event(const struct ingest *ing)
+{
+    size_t et = ing->schema->event_time;
+    int64_t newest = 0;
+    for (size_t i = 0; i < ing->batch.nrows; i++)
+        if (!ing->batch.rows[i].vals[et].is_null && ing->batch.rows[i].vals[et].u.i > newest)
+            newest = ing->batch.rows[i].vals[et].u.i;
+    return newest;
+}
+
 int ingest_flush(struct ingest *ing, struct insert_result *out)
 {
     struct insert_result res;
+    int64_t t0 = now_us();
     int rc = store_insert(ing->store, &ing->batch, &res);
     if (rc)
         return rc;
+    metrics_batch(ing->source, &res, ingest_pending(ing), (double)(now_us() - t0) / 1e6, newest_event(ing));
     ing->total.stored += res.stored;
     ing->total.duplicates += res.duplicates;
     ing->total.dead += res.dead;

@@ -38,7 +38,7 @@ static void load_rows(struct fixture *f, const char *prefix)
 {
     struct ingest ing;
     char id[32], msg[256];
-    ingest_init(&ing, f->s, f->st);
+    ingest_init(&ing, "load", f->s, f->st);
     for (int i = 0; i < 10; i++) {
         snprintf(id, sizeof id, "%s%d", prefix, i);
         char delay[16];
@@ -123,7 +123,7 @@ static void test_insert_is_idempotent_and_counts(void **state)
     struct message m = { .id = "dup", .source = "test", .payload = msg, .len = strlen(msg) };
     struct insert_result r;
 
-    ingest_init(&ing, f->s, f->st);
+    ingest_init(&ing, "load", f->s, f->st);
     assert_int_equal(ingest_message(&ing, &m, NULL, 0), 0);
     assert_int_equal(ingest_flush(&ing, &r), 0);
     assert_int_equal(r.stored, 1);
@@ -145,7 +145,7 @@ static void test_dead_letters_and_positions_commit_with_rows(void **state)
     struct message bad = { .id = "kafka:t/0/7", .source = "kafka", .payload = "{oops", .len = 5 };
     int64_t next;
 
-    ingest_init(&ing, f->s, f->st);
+    ingest_init(&ing, "load", f->s, f->st);
     assert_int_equal(ingest_message(&ing, &bad, reason, sizeof reason), COLIBRI_EINVAL);
     assert_non_null(strstr(reason, "JSON"));
     assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 8), 0);

@@ -1,0 +1,489 @@
+/*
+ * kafka.c — the Kafka source on librdkafka.
+ *
+ * A consumer in a group (cooperative-sticky) whose offsets live in the
+ * store: the subscriber writes each partition's next offset in the same
+ * transaction as the rows, and on assignment we seek to those stored
+ * offsets. That, with inserts idempotent on _id ("kafka:topic/partition/
+ * offset"), is what makes ingestion exactly-once across crashes and
+ * rebalances. Offsets are also committed to Kafka afterwards, only so that
+ * lag tools see them. Rejected messages are copied to a dead-letter topic
+ * with the reason in a header.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "colibri/error.h"
+#include "colibri/log.h"
+#include "colibri/metrics.h"
+#include "subscriber/source_int.h"
+
+extern char **environ;
+
+#define ENV_PREFIX "COLIBRI_KAFKA_"
+
+/* Per partition: where the uncommitted messages start and where we are. */
+struct part {
+    int32_t partition;
+    int64_t first;          /* offset of the first message since the last commit, -1 if none */
+    int64_t next;           /* offset after the last message delivered */
+};
+
+struct kafka {
+    const struct source_env *env;
+    char *brokers, *topic, *group, *dlq;
+    rd_kafka_t *consumer, *producer;
+    rd_kafka_message_t *current;    /* the message next() returned last */
+    struct part *parts;
+    size_t nparts, capparts;
+    char id[320], position[288];    /* strings of the current message */
+    atomic_bool joined;
+    atomic_long dlq_failed;
+};
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    enum log_level l = level <= 3 ? LOG_ERROR : level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    log_msg(l, "librdkafka", "%s: %s", fac, buf);
+}
+
+static struct part *part_get(struct kafka *k, int32_t partition)
+{
+    for (size_t i = 0; i < k->nparts; i++)
+        if (k->parts[i].partition == partition)
+            return &k->parts[i];
+    if (k->nparts == k->capparts) {
+        size_t cap = k->capparts ? k->capparts * 2 : 16;
+        struct part *p = realloc(k->parts, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        k->parts = p;
+        k->capparts = cap;
+    }
+    k->parts[k->nparts] = (struct part){ .partition = partition, .first = -1, .next = -1 };
+    return &k->parts[k->nparts++];
+}
+
+static void position_key(const struct kafka *k, int32_t partition, char *buf, size_t n)
+{
+    snprintf(buf, n, "kafka:%s/%" PRId32, k->topic, partition);
+}
+
+/* Seek each partition with uncommitted messages back to the first of them. */
+static void kafka_rewind(void *ctx)
+{
+    struct kafka *k = ctx;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)k->nparts);
+    for (size_t i = 0; i < k->nparts; i++) {
+        if (k->parts[i].first < 0)
+            continue;
+        rd_kafka_topic_partition_list_add(l, k->topic, k->parts[i].partition)->offset = k->parts[i].first;
+        k->parts[i].next = k->parts[i].first;
+        k->parts[i].first = -1;
+    }
+    if (l->cnt > 0) {
+        rd_kafka_error_t *err = rd_kafka_seek_partitions(k->consumer, l, 5000);
+        if (err) {
+            log_error("cannot seek back: %s", rd_kafka_error_string(err));
+            rd_kafka_error_destroy(err);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Start each newly assigned partition at the offset stored with the rows. */
+static void on_assign(struct kafka *k, rd_kafka_topic_partition_list_t *parts)
+{
+    char key[288];
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t next;
+        position_key(k, p->partition, key, sizeof key);
+        if (store_position(k->env->store, key, &next) == 0)
+            p->offset = next;
+        struct part *pp = part_get(k, p->partition);
+        if (pp)
+            *pp = (struct part){ .partition = p->partition, .first = -1, .next = p->offset };
+        log_info("assigned %s/%" PRId32 " from offset %" PRId64 "%s", k->topic, p->partition, p->offset,
+                 p->offset >= 0 ? " (stored)" : " (no stored offset: group's committed or earliest)");
+    }
+    rd_kafka_error_t *err = rd_kafka_incremental_assign(k->consumer, parts);
+    if (err) {
+        log_error("incremental assign: %s", rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+}
+
+/* Store (or drop and rewind) what we hold before the partitions go. */
+static void on_revoke(struct kafka *k, rd_kafka_topic_partition_list_t *parts)
+{
+    if (k->env->flush(k->env->sub) != 0)
+        kafka_rewind(k);
+    for (int i = 0; i < parts->cnt; i++) {
+        struct part *pp = part_get(k, parts->elems[i].partition);
+        if (pp)
+            pp->first = pp->next = -1;
+        log_info("revoked %s/%" PRId32, k->topic, parts->elems[i].partition);
+    }
+    rd_kafka_error_t *err = rd_kafka_incremental_unassign(k->consumer, parts);
+    if (err) {
+        log_error("incremental unassign: %s", rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque)
+{
+    struct kafka *k = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        on_assign(k, parts);
+    else
+        on_revoke(k, parts);
+    atomic_store(&k->joined, true);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct kafka *k = opaque;
+    if (m->err) {
+        atomic_fetch_add(&k->dlq_failed, 1);
+        log_error("dead-letter topic %s: %s (the message stays in _dead_letters)",
+                  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    }
+}
+
+/* "bootstrap.servers"-style name from COLIBRI_KAFKA_BOOTSTRAP_SERVERS. */
+static void prop_name(const char *env_name, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = env_name[i] == '_' ? '.' : (char)tolower((unsigned char)env_name[i]);
+    out[n] = '\0';
+}
+
+/* A conf with our settings, then every COLIBRI_KAFKA_<PROP> on top. */
+static int make_conf(struct kafka *k, bool consumer, rd_kafka_conf_t **out)
+{
+    char err[512], name[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *const common[][2] = {
+        { "bootstrap.servers", k->brokers },
+        { "client.id", "colibri" },
+    };
+    const char *const consumer_defaults[][2] = {
+        { "group.id", k->group },
+        { "enable.auto.commit", "false" },
+        { "enable.auto.offset.store", "false" },
+        { "auto.offset.reset", "earliest" },
+        { "partition.assignment.strategy", "cooperative-sticky" },
+        { "queued.max.messages.kbytes", "16384" },      /* backpressure: bounded prefetch */
+        { "fetch.wait.max.ms", "50" },
+    };
+    const char *const producer_defaults[][2] = {
+        { "enable.idempotence", "true" },
+        { "linger.ms", "5" },
+    };
+    *out = NULL;
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        rd_kafka_conf_set(conf, common[i][0], common[i][1], err, sizeof err);
+    const char *const (*defs)[2] = consumer ? consumer_defaults : producer_defaults;
+    size_t ndefs = consumer ? sizeof consumer_defaults / sizeof consumer_defaults[0]
+                            : sizeof producer_defaults / sizeof producer_defaults[0];
+    for (size_t i = 0; i < ndefs; i++)
+        rd_kafka_conf_set(conf, defs[i][0], defs[i][1], err, sizeof err);
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t plen = strlen(ENV_PREFIX);
+        if (!eq || strncmp(*e, ENV_PREFIX, plen) != 0 || eq[1] == '\0' || (size_t)(eq - *e) - plen >= sizeof name)
+            continue;
+        prop_name(*e + plen, (size_t)(eq - *e) - plen, name);
+        rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, name, eq + 1, err, sizeof err);
+        /* a consumer-only property is not an error for the producer, and the reverse */
+        if (r == RD_KAFKA_CONF_INVALID || (r == RD_KAFKA_CONF_UNKNOWN && consumer)) {
+            log_error("%.*s: %s", (int)(eq - *e), *e, err);
+            rd_kafka_conf_destroy(conf);
+            return COLIBRI_ECONFIG;
+        }
+    }
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_opaque(conf, k);
+    if (consumer)
+        rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    else
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    *out = conf;
+    return 0;
+}
+
+/* "HOST:PORT[,HOST:PORT]/TOPIC?group=G" */
+static int parse_url(struct kafka *k, const char *url)
+{
+    const char *slash = strchr(url, '/');
+    const char *q = slash ? strchr(slash, '?') : NULL;
+    const char *group = "colibri";
+    size_t glen = strlen(group);
+    if (!slash || slash == url || slash[1] == '\0' || slash[1] == '?')
+        goto bad;
+    if (q) {
+        if (strncmp(q + 1, "group=", 6) != 0 || q[7] == '\0' || strchr(q + 7, '&'))
+            goto bad;
+        group = q + 7;
+        glen = strlen(group);
+    }
+    size_t tlen = q ? (size_t)(q - slash - 1) : strlen(slash + 1);
+    k->brokers = strndup(url, (size_t)(slash - url));
+    k->topic = strndup(slash + 1, tlen);
+    k->group = strndup(group, glen);
+    if (!k->brokers || !k->topic || !k->group)
+        return COLIBRI_ENOMEM;
+    for (const char *c = k->topic; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
+            goto bad;
+    return 0;
+bad:
+    log_error("COLIBRI_SUBSCRIBE: expected kafka://HOST:PORT[,HOST:PORT]/TOPIC[?group=G], got kafka://%s", url);
+    return COLIBRI_ECONFIG;
+}
+
+static void kafka_close(void *ctx);
+
+static int kafka_open(const char *url, const struct source_env *env, void **ctx)
+{
+    char err[512];
+    rd_kafka_conf_t *cconf = NULL, *pconf = NULL;
+    struct kafka *k = calloc(1, sizeof *k);
+    int rc;
+    *ctx = NULL;
+    if (!k)
+        return COLIBRI_ENOMEM;
+    k->env = env;
+    if ((rc = parse_url(k, url)))
+        goto fail;
+    if (*env->cfg->dlq_topic)
+        k->dlq = strdup(env->cfg->dlq_topic);
+    else if (asprintf(&k->dlq, "%s.dlq", k->topic) < 0)
+        k->dlq = NULL;
+    if (!k->dlq) {
+        rc = COLIBRI_ENOMEM;
+        goto fail;
+    }
+    if ((rc = make_conf(k, true, &cconf)) || (rc = make_conf(k, false, &pconf)))
+        goto fail;
+    k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
+    if (!k->consumer) {
+        log_error("kafka consumer: %s", err);
+        rc = COLIBRI_ECONFIG;
+        goto fail;
+    }
+    cconf = NULL;       /* rd_kafka_new took it */
+    k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
+    if (!k->producer) {
+        log_error("kafka dead-letter producer: %s", err);
+        rc = COLIBRI_ECONFIG;
+        goto fail;
+    }
+    pconf = NULL;
+    rd_kafka_poll_set_consumer(k->consumer);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, k->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(k->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        log_error("subscribe to %s: %s", k->topic, rd_kafka_err2str(e));
+        rc = COLIBRI_ECONFIG;
+        goto fail;
+    }
+    log_info("consuming kafka topic %s from %s as group %s; dead letters to %s", k->topic, k->brokers,
+             k->group, k->dlq);
+    *ctx = k;
+    return 0;
+fail:
+    if (cconf)
+        rd_kafka_conf_destroy(cconf);
+    if (pconf)
+        rd_kafka_conf_destroy(pconf);
+    kafka_close(k);
+    return rc;
+}
+
+static int kafka_next(void *ctx, int timeout_ms, struct message *m)
+{
+    struct kafka *k = ctx;
+    if (k->current) {
+        rd_kafka_message_destroy(k->current);
+        k->current = NULL;
+    }
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(k->consumer, timeout_ms);
+    if (!msg)
+        return COLIBRI_ETIMEOUT;
+    if (msg->err) {
+        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            log_warn("kafka: %s", rd_kafka_message_errstr(msg));
+            metrics_upstream_error("kafka", "transient");
+        }
+        rd_kafka_message_destroy(msg);
+        return COLIBRI_ETIMEOUT;
+    }
+    k->current = msg;
+    struct part *p = part_get(k, msg->partition);
+    if (!p)
+        return COLIBRI_ENOMEM;
+    if (p->first < 0)
+        p->first = msg->offset;
+    p->next = msg->offset + 1;
+    snprintf(k->id, sizeof k->id, "kafka:%s/%" PRId32 "/%" PRId64, k->topic, msg->partition, msg->offset);
+    position_key(k, msg->partition, k->position, sizeof k->position);
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
+    *m = (struct message){
+        .id = k->id,
+        .source = "kafka",
+        .published_at = ts > 0 ? ts * 1000 : 0,
+        .payload = msg->payload ? msg->payload : "",
+        .len = msg->len,
+        .position = k->position,
+        .next_position = msg->offset + 1,
+    };
+    return 0;
+}
+
+static int kafka_dead_letter(void *ctx, const struct message *m, const char *reason)
+{
+    struct kafka *k = ctx;
+    const rd_kafka_message_t *src = k->current;
+    rd_kafka_resp_err_t e = rd_kafka_producev(k->producer,
+        RD_KAFKA_V_TOPIC(k->dlq),
+        RD_KAFKA_V_KEY(src ? src->key : NULL, src ? src->key_len : 0),
+        RD_KAFKA_V_VALUE((void *)m->payload, m->len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("colibri-reason", reason, -1),
+        RD_KAFKA_V_HEADER("colibri-id", m->id, -1),
+        RD_KAFKA_V_END);
+    if (e) {
+        atomic_fetch_add(&k->dlq_failed, 1);
+        log_error("dead-letter topic %s: %s (the message stays in _dead_letters)", k->dlq, rd_kafka_err2str(e));
+        return COLIBRI_EUNAVAIL;
+    }
+    rd_kafka_poll(k->producer, 0);
+    return 0;
+}
+
+static int kafka_dead_letter_flush(void *ctx)
+{
+    struct kafka *k = ctx;
+    if (rd_kafka_outq_len(k->producer) == 0)
+        return 0;
+    if (rd_kafka_flush(k->producer, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_warn("dead-letter topic %s: %d messages not yet delivered", k->dlq, rd_kafka_outq_len(k->producer));
+        return COLIBRI_EUNAVAIL;
+    }
+    return 0;
+}
+
+/* The stored batch is done: tell Kafka too (for lag tools; the store is the truth). */
+static int kafka_commit(void *ctx)
+{
+    struct kafka *k = ctx;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)k->nparts);
+    for (size_t i = 0; i < k->nparts; i++) {
+        if (k->parts[i].first < 0)
+            continue;
+        rd_kafka_topic_partition_list_add(l, k->topic, k->parts[i].partition)->offset = k->parts[i].next;
+        k->parts[i].first = -1;
+    }
+    if (l->cnt > 0)
+        rd_kafka_commit(k->consumer, l, 1);
+    for (int i = 0; i < l->cnt; i++) {
+        int64_t low, high;      /* the cached high watermark: no request to the broker */
+        if (rd_kafka_get_watermark_offsets(k->consumer, k->topic, l->elems[i].partition, &low, &high) == 0)
+            metrics_lag("kafka", l->elems[i].partition, high - l->elems[i].offset);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return 0;
+}
+
+static void kafka_pause(void *ctx, bool paused)
+{
+    struct kafka *k = ctx;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(k->consumer, &l) || !l)
+        return;
+    if (paused)
+        rd_kafka_pause_partitions(k->consumer, l);
+    else
+        rd_kafka_resume_partitions(k->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static bool kafka_ready(void *ctx, char *why, size_t whylen)
+{
+    struct kafka *k = ctx;
+    if (atomic_load(&k->joined))
+        return true;
+    snprintf(why, whylen, "kafka: not yet a member of group %s", k->group);
+    return false;
+}
+
+static int kafka_check(void *ctx, char *detail, size_t detaillen)
+{
+    struct kafka *k = ctx;
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(k->producer, k->topic, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(k->producer, 0, t, &md, 5000);
+    rd_kafka_topic_destroy(t);
+    if (e) {
+        snprintf(detail, detaillen, "kafka %s: %s", k->brokers, rd_kafka_err2str(e));
+        return COLIBRI_EUNAVAIL;
+    }
+    int parts = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : -1;
+    if (parts < 0)
+        snprintf(detail, detaillen, "kafka %s: topic %s: %s", k->brokers, k->topic,
+                 md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "no metadata");
+    else
+        snprintf(detail, detaillen, "kafka %s: topic %s has %d partitions; %d brokers", k->brokers,
+                 k->topic, parts, md->broker_cnt);
+    rd_kafka_metadata_destroy(md);
+    return parts < 0 ? COLIBRI_ENOTFOUND : 0;
+}
+
+static void kafka_close(void *ctx)
+{
+    struct kafka *k = ctx;
+    if (!k)
+        return;
+    if (k->current)
+        rd_kafka_message_destroy(k->current);
+    if (k->consumer) {
+        rd_kafka_consumer_close(k->consumer);   /* leaves the group; revokes through on_rebalance */
+        rd_kafka_destroy(k->consumer);
+    }
+    if (k->producer) {
+        rd_kafka_flush(k->producer, 5000);
+        rd_kafka_destroy(k->producer);
+    }
+    free(k->parts);
+    free(k->brokers);
+    free(k->topic);
+    free(k->group);
+    free(k->dlq);
+    free(k);
+}
+
+const struct source_ops kafka_source_ops = {
+    .scheme = "kafka",
+    .open = kafka_open,
+    .next = kafka_next,
+    .dead_letter = kafka_dead_letter,
+    .dead_letter_flush = kafka_dead_letter_flush,
+    .commit = kafka_commit,
+    .rewind = kafka_rewind,
+    .pause = kafka_pause,
+    .ready = kafka_ready,
+    .check = kafka_check,
+    .close = kafka_close,
+};

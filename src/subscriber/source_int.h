@@ -1,0 +1,50 @@
+/*
+ * source_int.h — what a message source implements (Kafka, Pub/Sub pull).
+ * Only subscriber.c calls these.
+ */
+#ifndef COLIBRI_SOURCE_INT_H
+#define COLIBRI_SOURCE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "colibri/config.h"
+#include "colibri/ingest.h"
+#include "colibri/store.h"
+
+/* What the subscriber lends a source. */
+struct source_env {
+    const struct config *cfg;
+    struct store *store;
+    /* write the pending batch now (a Kafka rebalance needs it); 0 if stored */
+    int (*flush)(void *sub);
+    void *sub;
+};
+
+struct source_ops {
+    const char *scheme;     /* "kafka" for kafka://... */
+    /* Parse url (after "scheme://") and connect; consumption starts with next(). */
+    int  (*open)(const char *url, const struct source_env *env, void **ctx);
+    /*
+     * The next message, waiting up to timeout_ms: 0 with *m filled (valid
+     * until the next call), COLIBRI_ETIMEOUT if none came.
+     */
+    int  (*next)(void *ctx, int timeout_ms, struct message *m);
+    /* Also publish a rejected message where the source keeps dead letters (optional). */
+    int  (*dead_letter)(void *ctx, const struct message *m, const char *reason);
+    /* Make dead letters published so far durable; called before the batch is stored (optional). */
+    int  (*dead_letter_flush)(void *ctx);
+    /* Everything returned by next() so far is stored: acknowledge it. */
+    int  (*commit)(void *ctx);
+    /* The batch was not stored and is dropped: deliver its messages again. */
+    void (*rewind)(void *ctx);
+    /* Wait while the store is down without losing our place (pause fetching). */
+    void (*pause)(void *ctx, bool paused);
+    bool (*ready)(void *ctx, char *why, size_t whylen);
+    int  (*check)(void *ctx, char *detail, size_t detaillen);
+    void (*close)(void *ctx);
+};
+
+extern const struct source_ops kafka_source_ops;
+
+#endif

@@ -1,0 +1,208 @@
+/*
+ * subscriber.c — the ingest loop shared by every source:
+ *
+ *     next message → validate (row or dead letter) → batch
+ *     batch full or old → dead letters durable at the source → store → commit
+ *
+ * A batch that the store refuses is retried with capped exponential backoff
+ * and full jitter while the source is paused, so memory does not grow and
+ * nothing is acknowledged before it is stored.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "colibri/error.h"
+#include "colibri/log.h"
+#include "colibri/subscriber.h"
+#include "subscriber/source_int.h"
+
+#define POLL_MS 100
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 5000
+#define SHUTDOWN_FLUSH_MS 5000
+
+struct subscriber {
+    const struct config *cfg;
+    const struct source_ops *ops;
+    void *ctx;
+    struct source_env env;
+    struct ingest ing;
+    int64_t batch_start;    /* µs, when the pending batch got its first message */
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+};
+
+static const struct source_ops *const sources[] = { &kafka_source_ops };
+
+/* Dead letters durable at the source, then the batch in the store, then acknowledge. */
+static int store_batch(struct subscriber *sub)
+{
+    struct insert_result res;
+    if (ingest_pending(&sub->ing) == 0 && sub->ing.batch.npos == 0)
+        return 0;
+    int rc = sub->ops->dead_letter_flush ? sub->ops->dead_letter_flush(sub->ctx) : 0;
+    if (!rc)
+        rc = ingest_flush(&sub->ing, &res);
+    if (rc)
+        return rc;
+    log_debug("stored %zu rows (%zu duplicates), %zu dead letters", res.stored, res.duplicates, res.dead);
+    return sub->ops->commit(sub->ctx);
+}
+
+/* For a source that must settle now (Kafka revoking partitions): store or drop. */
+static int settle(void *ud)
+{
+    struct subscriber *sub = ud;
+    int rc = store_batch(sub);
+    if (rc) {
+        log_warn("dropping a batch of %zu messages that could not be stored; they will be read again",
+                 ingest_pending(&sub->ing));
+        batch_clear(&sub->ing.batch);
+    }
+    return rc;
+}
+
+static void sleep_ms(long ms)
+{
+    usleep((useconds_t)ms * 1000);
+}
+
+/*
+ * Store the batch, retrying while the store is down. Gives up only when
+ * stopping and the shutdown budget is spent: the batch is then dropped and
+ * the source rewound, so it is delivered again on the next start.
+ */
+static void store_with_retry(struct subscriber *sub)
+{
+    long backoff = RETRY_MIN_MS, waited_stopping = 0;
+    bool paused = false;
+    int rc;
+    while ((rc = store_batch(sub)) != 0) {
+        if (atomic_load(&sub->stop) && waited_stopping >= SHUTDOWN_FLUSH_MS) {
+            log_error("stopping with %zu messages not stored; they were not acknowledged",
+                      ingest_pending(&sub->ing));
+            batch_clear(&sub->ing.batch);
+            sub->ops->rewind(sub->ctx);
+            break;
+        }
+        if (!paused && sub->ops->pause) {
+            sub->ops->pause(sub->ctx, true);
+            paused = true;
+        }
+        unsigned r = 0;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            r = 0;
+        long delay = 1 + (long)(r % (unsigned)backoff);     /* full jitter */
+        log_warn("store failed (%s): consumption paused, retrying in %ld ms", colibri_strerror(rc), delay);
+        sleep_ms(delay);
+        if (atomic_load(&sub->stop))
+            waited_stopping += delay;
+        backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+    }
+    if (paused)
+        sub->ops->pause(sub->ctx, false);
+}
+
+static void *run(void *arg)
+{
+    struct subscriber *sub = arg;
+    const struct config *cfg = sub->cfg;
+    char reason[256];
+    while (!atomic_load(&sub->stop)) {
+        struct message m;
+        size_t pending = ingest_pending(&sub->ing);
+        int wait = POLL_MS;
+        if (pending) {
+            int64_t left = cfg->batch_ms * 1000 - (now_us() - sub->batch_start);
+            wait = left > 0 ? (int)(left / 1000) : 0;
+        }
+        int rc = sub->ops->next(sub->ctx, wait, &m);
+        if (rc == 0) {
+            if (pending == 0)
+                sub->batch_start = now_us();
+            rc = ingest_message(&sub->ing, &m, reason, sizeof reason);
+            if (rc == COLIBRI_EINVAL) {
+                log_debug("dead letter %s: %s", m.id, reason);
+                if (sub->ops->dead_letter)
+                    sub->ops->dead_letter(sub->ctx, &m, reason);
+            } else if (rc) {
+                log_error("cannot batch message %s: %s", m.id, colibri_strerror(rc));
+            }
+        }
+        pending = ingest_pending(&sub->ing);
+        if (pending && (pending >= (size_t)cfg->batch_max ||
+                        now_us() - sub->batch_start >= cfg->batch_ms * 1000))
+            store_with_retry(sub);
+    }
+    store_with_retry(sub);
+    return NULL;
+}
+
+int subscriber_open(const struct config *cfg, const struct schema *s, struct store *st,
+                    struct subscriber **out)
+{
+    *out = NULL;
+    const char *url = cfg->subscribe;
+    const char *sep = strstr(url, "://");
+    for (size_t i = 0; sep && i < sizeof sources / sizeof sources[0]; i++) {
+        const struct source_ops *ops = sources[i];
+        if (strlen(ops->scheme) != (size_t)(sep - url) || strncmp(ops->scheme, url, (size_t)(sep - url)))
+            continue;
+        struct subscriber *sub = calloc(1, sizeof *sub);
+        if (!sub)
+            return COLIBRI_ENOMEM;
+        sub->cfg = cfg;
+        sub->ops = ops;
+        sub->env = (struct source_env){ .cfg = cfg, .store = st, .flush = settle, .sub = sub };
+        ingest_init(&sub->ing, ops->scheme, s, st);
+        int rc = ops->open(sep + 3, &sub->env, &sub->ctx);
+        if (rc) {
+            ingest_release(&sub->ing);
+            free(sub);
+            return rc;
+        }
+        *out = sub;
+        return 0;
+    }
+    log_error("COLIBRI_SUBSCRIBE: unknown source '%s'; expected kafka://HOST:PORT/TOPIC?group=G "
+              "or pubsub://projects/P/subscriptions/S", url);
+    return COLIBRI_ECONFIG;
+}
+
+int subscriber_start(struct subscriber *sub)
+{
+    if (pthread_create(&sub->thread, NULL, run, sub) != 0)
+        return COLIBRI_ENOMEM;
+    sub->started = true;
+    return 0;
+}
+
+bool subscriber_ready(struct subscriber *sub, char *why, size_t whylen)
+{
+    return sub->ops->ready(sub->ctx, why, whylen);
+}
+
+int subscriber_check(struct subscriber *sub, char *detail, size_t detaillen)
+{
+    return sub->ops->check(sub->ctx, detail, detaillen);
+}
+
+void subscriber_stop(struct subscriber *sub)
+{
+    if (!sub)
+        return;
+    atomic_store(&sub->stop, true);
+    if (sub->started)
+        pthread_join(sub->thread, NULL);
+    sub->ops->close(sub->ctx);
+    log_info("subscriber stopped: %zu rows stored, %zu duplicates skipped, %zu dead letters",
+             sub->ing.total.stored, sub->ing.total.duplicates, sub->ing.total.dead);
+    ingest_release(&sub->ing);
+    free(sub);
+}
