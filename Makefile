@@ -29,7 +29,7 @@ LIBOBJS := $(filter-out $(BUILD)/src/main.o,$(OBJS))
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
-.PHONY: all test unit integration deps run bench clean valgrind
+.PHONY: all test unit integration monitoring deps run bench clean valgrind
 all: $(BUILD)/colibri $(TOOLS)
 
 COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -63,8 +63,12 @@ unit: $(UNITS)
 integration: $(BUILD)/colibri $(TOOLS)
 	COLIBRI_BIN=$(BUILD)/colibri FLIGHTGEN=$(BUILD)/flightgen python3 -m pytest -q tests/integration
 
+monitoring:
+	tests/monitoring/run
+
 test: deps
 	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory monitoring
 	@$(MAKE) --no-print-directory integration
 
 valgrind: $(UNITS)

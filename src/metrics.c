@@ -255,7 +255,10 @@ void metrics_render(struct strbuf *out, const struct metrics_probe *probe)
         for (size_t mi = 0; mi < COUNT(method_names); mi++)
             for (size_t s = 0; s < COUNT(status_codes); s++) {
                 unsigned long long v = GET(m.requests[r][mi][s]);
-                if (!v)
+                /* the usual outcomes exist from the start, so that rate() sees their first increase */
+                bool usual = mi == 0 && (status_codes[s] == 200 || status_codes[s] == 400 ||
+                                         status_codes[s] == 404 || status_codes[s] >= 500);
+                if (!v && !usual)
                     continue;
                 if (status_codes[s])
                     strbuf_addf(out, "colibri_http_requests_total{route=\"%s\",method=\"%s\",code=\"%u\"} %llu\n",

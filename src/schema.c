@@ -31,7 +31,8 @@
 #define TS_MIN_US (DAYS_0001_TO_1970 * US_PER_DAY)
 #define TS_MAX_US (DAYS_10000_TO_1970 * US_PER_DAY - 1)
 
-static void setmsg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void setmsg(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void setmsg(char *buf, size_t len, const char *fmt, ...)
 {
@@ -359,6 +360,7 @@ static int parse_int64(const char *p, size_t n, int64_t *out, bool *range)
  */
 static int parse_float(const char *p, size_t n, double *out, bool *range)
 {
+    /* Longer numeric strings are refused rather than copied to the heap. */
     char tmp[128];
     size_t i = 0, mant = 0;
     double f;

@@ -63,13 +63,14 @@ static const unsigned char regions[] = {0, 20, 30, 46, 51, NAIR};
 
 static const struct carrier carriers[] = {
     {"AA", "N", "DFW CLT MIA ORD", false}, {"DL", "N", "ATL DTW MSP JFK", false},
-    {"UA", "N", "ORD EWR SFO IAH DEN", false}, {"WN", "N", "DEN LAS PHX", true},
-    {"B6", "N", "JFK BOS", true}, {"AS", "N", "SEA", true}, {"AC", "C-F", "YYZ YVR", false},
-    {"AM", "XA-", "MEX", false}, {"LA", "CC-", "SCL LIM GRU", false}, {"AV", "HK-", "BOG MDE", false},
-    {"CM", "HP-", "PTY", false}, {"BA", "G-", "LHR", false}, {"AF", "F-G", "CDG", false},
-    {"KL", "PH-", "AMS", false}, {"LH", "D-A", "FRA MUC", false}, {"IB", "EC-", "MAD", false},
-    {"TK", "TC-", "IST", false}, {"EK", "A6-", "DXB", false}, {"QR", "A7-", "DOH", false},
-    {"SQ", "9V-", "SIN", false}, {"NH", "JA", "HND NRT", false}, {"QF", "VH-", "SYD MEL", false},
+    {"UA", "N", "ORD EWR SFO IAH DEN", false},
+    {"WN", "N", "DEN LAS PHX", true}, {"B6", "N", "JFK BOS", true}, {"AS", "N", "SEA", true},
+    {"AC", "C-F", "YYZ YVR", false}, {"AM", "XA-", "MEX", false}, {"LA", "CC-", "SCL LIM GRU", false},
+    {"AV", "HK-", "BOG MDE", false}, {"CM", "HP-", "PTY", false}, {"BA", "G-", "LHR", false},
+    {"AF", "F-G", "CDG", false}, {"KL", "PH-", "AMS", false}, {"LH", "D-A", "FRA MUC", false},
+    {"IB", "EC-", "MAD", false}, {"TK", "TC-", "IST", false}, {"EK", "A6-", "DXB", false},
+    {"QR", "A7-", "DOH", false}, {"SQ", "9V-", "SIN", false}, {"NH", "JA", "HND NRT", false},
+    {"QF", "VH-", "SYD MEL", false},
 };
 #define NCARRIER (sizeof carriers / sizeof carriers[0])
 

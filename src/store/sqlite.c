@@ -21,6 +21,7 @@
 
 #define STMT_CACHE 32
 #define BUSY_TIMEOUT_MS 5000
+#define PING_WAIT_MS 500
 
 struct stmt_cache {
     char *sql[STMT_CACHE];
@@ -702,20 +703,23 @@ static int sqlite_position(void *ctx, const char *key, int64_t *out_next)
     return rc;
 }
 
+/*
+ * Ready means the store can take a write now: take the write lock (waiting
+ * at most PING_WAIT_MS for another writer) and let it go at once.
+ */
 static int sqlite_ping(void *ctx)
 {
     struct sqlite_store *s = ctx;
-    sqlite3_stmt *st;
     pthread_mutex_lock(&s->wlock);
-    /* reading the schema page proves the file is there and readable */
-    int rc = cached_stmt(s->w, &s->wcache, "SELECT count(*) FROM sqlite_schema", &st);
-    if (!rc) {
-        int step = sqlite3_step(st);
-        rc = step == SQLITE_ROW ? 0 : map_err(s->w, step, "ping");
-        sqlite3_reset(st);
-    }
+    sqlite3_busy_timeout(s->w, PING_WAIT_MS);
+    int rc = sqlite3_exec(s->w, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+    else
+        log_warn("sqlite %s: not writable: %s", s->path, sqlite3_errmsg(s->w));
+    sqlite3_busy_timeout(s->w, BUSY_TIMEOUT_MS);
     pthread_mutex_unlock(&s->wlock);
-    return rc ? COLIBRI_EUNAVAIL : 0;
+    return rc == SQLITE_OK ? 0 : COLIBRI_EUNAVAIL;
 }
 
 const struct store_ops sqlite_store_ops = {

@@ -590,6 +590,7 @@ static void test_value_parse(void **state)
     struct value v;
     char reason[128];
     static const char text[] = "12abc";
+#define VP(t, lit) value_parse(t, lit, sizeof lit - 1, &v, reason, sizeof reason)
 
     assert_int_equal(value_parse(COL_INT64, text, 2, &v, reason, sizeof reason), 0);
     assert_int_equal(v.u.i, 12);
@@ -599,34 +600,36 @@ static void test_value_parse(void **state)
     assert_int_equal(value_parse(COL_STRING, text, 3, &v, reason, sizeof reason), 0);
     assert_ptr_equal(v.u.s.p, text);        /* borrowed */
     assert_int_equal(v.u.s.n, 3);
-    assert_int_equal(value_parse(COL_STRING, "", 0, &v, reason, sizeof reason), 0);
+    assert_int_equal(VP(COL_STRING, ""), 0);
     assert_int_equal(v.u.s.n, 0);
-    assert_int_equal(value_parse(COL_STRING, "a\xff", 2, &v, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_int_equal(VP(COL_STRING, "a\xff"), COLIBRI_EINVAL);
     assert_non_null(strstr(reason, "not valid UTF-8"));
-    assert_int_equal(value_parse(COL_STRING, "a\0b", 3, &v, reason, sizeof reason), COLIBRI_EINVAL);
-    assert_int_equal(value_parse(COL_STRING, "\xed\xa0\x80", 3, &v, reason, sizeof reason), COLIBRI_EINVAL);
-    assert_int_equal(value_parse(COL_STRING, "\xc0\xaf", 2, &v, reason, sizeof reason), COLIBRI_EINVAL);
-    assert_int_equal(value_parse(COL_STRING, "\xe2\x82", 2, &v, reason, sizeof reason), COLIBRI_EINVAL);
-    assert_int_equal(value_parse(COL_STRING, "\xf4\x90\x80\x80", 4, &v, reason, sizeof reason), COLIBRI_EINVAL);
-    assert_int_equal(value_parse(COL_STRING, "\xe2\x82\xac\xf0\x9f\x98\x80", 7, &v, reason, sizeof reason), 0);
-    assert_int_equal(value_parse(COL_FLOAT64, "-2.5e1", 6, &v, reason, sizeof reason), 0);
+    assert_int_equal(VP(COL_STRING, "a\0b"), COLIBRI_EINVAL);
+    assert_int_equal(VP(COL_STRING, "\xed\xa0\x80"), COLIBRI_EINVAL);
+    assert_int_equal(VP(COL_STRING, "\xc0\xaf"), COLIBRI_EINVAL);
+    assert_int_equal(VP(COL_STRING, "\xe2\x82"), COLIBRI_EINVAL);
+    assert_int_equal(VP(COL_STRING, "\xf4\x90\x80\x80"), COLIBRI_EINVAL);
+    assert_int_equal(VP(COL_STRING, "\xe2\x82\xac\xf0\x9f\x98\x80"), 0);
+    assert_int_equal(VP(COL_FLOAT64, "-2.5e1"), 0);
     assert_true(v.u.f == -25.0);
-    assert_int_equal(value_parse(COL_FLOAT64, "Infinity", 8, &v, reason, sizeof reason), COLIBRI_EINVAL);
-    assert_int_equal(value_parse(COL_BOOL, "TRUE", 4, &v, reason, sizeof reason), 0);
+    assert_int_equal(VP(COL_FLOAT64, "Infinity"), COLIBRI_EINVAL);
+    assert_int_equal(VP(COL_BOOL, "TRUE"), 0);
     assert_true(v.u.b);
-    assert_int_equal(value_parse(COL_BOOL, "false", 5, &v, reason, sizeof reason), 0);
+    assert_int_equal(VP(COL_BOOL, "false"), 0);
     assert_false(v.u.b);
-    assert_int_equal(value_parse(COL_BOOL, "1", 1, &v, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_int_equal(VP(COL_BOOL, "1"), COLIBRI_EINVAL);
     assert_string_equal(reason, "expected BOOL, got \"1\"");
-    assert_int_equal(value_parse(COL_TIMESTAMP, "2026-01-01T00:00:00Z", 20, &v, reason, sizeof reason), 0);
+    assert_int_equal(VP(COL_TIMESTAMP, "2026-01-01T00:00:00Z"), 0);
     assert_int_equal(v.u.i, T2026);
-    assert_int_equal(value_parse(COL_TIMESTAMP, "1767225600", 10, &v, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_int_equal(VP(COL_TIMESTAMP, "1767225600"), COLIBRI_EINVAL);
     assert_string_equal(reason, "expected TIMESTAMP (RFC 3339), got \"1767225600\"");
-    assert_int_equal(value_parse(COL_DATE, "2026-01-01", 10, &v, reason, sizeof reason), 0);
+    assert_int_equal(VP(COL_DATE, "2026-01-01"), 0);
     assert_int_equal(v.u.i, 20454);
-    assert_int_equal(value_parse(COL_DATE, "2026-01-01", 9, &v, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_int_equal(value_parse(COL_DATE, "2026-01-01", 9, &v, reason, sizeof reason),
+                     COLIBRI_EINVAL);
     assert_string_equal(reason, "expected DATE (YYYY-MM-DD), got \"2026-01-0\"");
     assert_int_equal(value_parse(COL_INT64, "x", 1, &v, NULL, 0), COLIBRI_EINVAL);
+#undef VP
 }
 
 /* ---- timestamps, dates, floats ------------------------------------------- */
