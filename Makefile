@@ -8,7 +8,7 @@
 
 CC      ?= cc
 SAN     ?=
-PKGS    := libmicrohttpd jansson libcrypto sqlite3 rdkafka
+PKGS    := libmicrohttpd jansson libcrypto sqlite3 rdkafka libcurl libjwt
 BUILD   := build$(if $(SAN),/san)
 Q       := $(if $(V),,@)
 

@@ -61,6 +61,14 @@ static const struct setting settings[] = {
       .def = "json", .choices = log_formats, .help = "json (Cloud Logging) or text" },
     { .flag = "metrics", .env = "COLIBRI_METRICS", .type = T_STR, .offset = offsetof(struct config, metrics),
       .def = "on", .choices = on_off, .help = "on or off: record and serve /metrics" },
+    { .flag = "metrics-key", .env = "COLIBRI_METRICS_KEY", .type = T_STR, .offset = offsetof(struct config, metrics_key),
+      .def = "", .secret = true, .help = "key for /metrics (Bearer or X-API-Key); empty = open" },
+    NUM("rate-limit", "COLIBRI_RATE_LIMIT", rate_limit, "0", 0, 1000000,
+        "requests per second per API key (or client address without keys); 0 = off"),
+    NUM("rate-burst", "COLIBRI_RATE_BURST", rate_burst, "100", 1, 1000000, "requests allowed at once above the rate"),
+    STR("cors-origins", "COLIBRI_CORS_ORIGINS", cors_origins, "", "origins allowed by CORS: * or a comma list; empty = off"),
+    NUM("query-timeout-ms", "COLIBRI_QUERY_TIMEOUT_MS", query_timeout_ms, "5000", 10, 600000,
+        "longest a query may run before it is stopped with 503"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

@@ -34,6 +34,11 @@ struct config {
     char *log_level;
     char *log_format;
     char *metrics;          /* "on" | "off" */
+    char *metrics_key;      /* "" = /metrics open */
+    long rate_limit;        /* requests per second per key or client address; 0 = off */
+    long rate_burst;
+    char *cors_origins;     /* "" = CORS off; "*" or a comma list */
+    long query_timeout_ms;
 };
 
 /*

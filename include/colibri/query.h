@@ -47,6 +47,7 @@ struct query {
     bool has_cursor;        /* start strictly after (cur_time, cur_id) in the order */
     int64_t cur_time;
     char *cur_id;
+    long timeout_ms;        /* stop the query after this long (0 = never); set by the caller */
     unsigned char digest[16]; /* of order, since/until and filters: binds cursors */
     char *buf;              /* owns decoded strings the values point into */
 };

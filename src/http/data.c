@@ -174,6 +174,7 @@ int route_data(const struct route_ctx *ctx, struct request *req, struct reply *r
     if (rc)
         return reply_fail(rep, rc, NULL, "%s", err);
 
+    q.timeout_ms = env->cfg->query_timeout_ms;
     struct page pg = { .s = s, .q = &q, .out = &rep->body, .last_id = STRBUF_INIT };
     struct row_sink sink = { .row = page_row, .ud = &pg };
     if (q.format == FMT_JSON) {
@@ -186,6 +187,11 @@ int route_data(const struct route_ctx *ctx, struct request *req, struct reply *r
         strbuf_add(&rep->body, "\r\n", 2);
     }
     rc = store_query(env->store, &q, &sink);
+    if (rc == COLIBRI_ETIMEOUT) {
+        rc = reply_fail(rep, rc, "query_timeout", "the query ran longer than %ld ms; narrow it with "
+                        "since/until or an indexed filter", q.timeout_ms);
+        goto out;
+    }
     if (rc) {
         rc = reply_fail(rep, rc, NULL, "the store could not answer: %s", colibri_strerror(rc));
         goto out;

@@ -25,6 +25,8 @@ struct request {
     struct timespec start;
     unsigned status;        /* set when the reply is queued, for the access log */
     enum metric_route route;
+    unsigned char caller[32];   /* SHA-256 of the API key presented, when it matched */
+    bool has_caller;
 };
 
 struct reply {
@@ -32,6 +34,7 @@ struct reply {
     const char *content_type;
     struct strbuf body;
     char *link;             /* Link header value, owned, or NULL */
+    int retry_after;        /* seconds, for 429 and 503; 0 = the default */
     const char *err_code;   /* set by reply_fail */
     char err_msg[512];
 };
@@ -49,6 +52,17 @@ typedef int (*route_fn)(const struct route_ctx *ctx, struct request *req, struct
 /* Record an error for server.c to render; returns code. */
 int reply_fail(struct reply *rep, int code, const char *err_code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* access.c: API keys, rate limits, CORS. */
+struct access;
+int access_init(const struct config *cfg, struct access **out, char *err, size_t errlen);
+void access_free(struct access *a);
+/* 0 if route needs no key or the right one was presented; else COLIBRI_EAUTH via reply_fail. */
+int access_authorize(struct access *a, struct request *req, enum metric_route route, struct reply *rep);
+/* 0 if the caller has a token left; else COLIBRI_ELIMIT with rep->retry_after. */
+int access_limit(struct access *a, struct request *req, struct reply *rep);
+/* The value for Access-Control-Allow-Origin, or NULL when CORS does not apply. */
+const char *access_cors_origin(const struct access *a, struct MHD_Connection *c);
 
 /* Route groups. */
 int route_data(const struct route_ctx *ctx, struct request *req, struct reply *rep);

@@ -28,6 +28,7 @@
 struct http_server {
     struct MHD_Daemon *d;
     struct route_ctx ctx;
+    struct access *access;
     atomic_int inflight;
 };
 
@@ -142,7 +143,8 @@ static void set_request_id(struct request *req)
     }
 }
 
-static enum MHD_Result queue(struct request *req, struct reply *rep, const struct route *r)
+static enum MHD_Result queue(const struct http_server *srv, struct request *req, struct reply *rep,
+                             const struct route *r)
 {
     size_t len;
     char *body = strbuf_detach(&rep->body, &len);
@@ -155,28 +157,54 @@ static enum MHD_Result queue(struct request *req, struct reply *rep, const struc
     }
     MHD_add_response_header(resp, "Content-Type", rep->content_type ? rep->content_type : "application/json");
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    static const char *const security[][2] = {
+        { "X-Content-Type-Options", "nosniff" },
+        { "Cache-Control", "no-store" },
+        { "X-Frame-Options", "DENY" },
+        { "Referrer-Policy", "no-referrer" },
+        { "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'" },
+    };
+    for (size_t i = 0; i < sizeof security / sizeof security[0]; i++)
+        MHD_add_response_header(resp, security[i][0], security[i][1]);
     if (rep->link)
         MHD_add_response_header(resp, "Link", rep->link);
     if (rep->status == 405 && r)
         MHD_add_response_header(resp, "Allow", r->allow);
-    if (rep->status == 503 || rep->status == 429)
-        MHD_add_response_header(resp, "Retry-After", "1");
+    if (rep->status == 503 || rep->status == 429) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", rep->retry_after > 0 ? rep->retry_after : 1);
+        MHD_add_response_header(resp, "Retry-After", secs);
+    }
+    const char *origin = access_cors_origin(srv->access, req->conn);
+    if (origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(resp, "Vary", "Origin");
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Link, X-Request-Id, Retry-After");
+        if (strcmp(req->method, "OPTIONS") == 0) {
+            MHD_add_response_header(resp, "Access-Control-Allow-Methods", r ? r->allow : "GET, HEAD");
+            MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization, X-API-Key, X-Request-Id");
+            MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+        }
+    }
     req->status = rep->status;
     enum MHD_Result ok = MHD_queue_response(req->conn, rep->status, resp);
     MHD_destroy_response(resp);
     return ok;
 }
 
-static void dispatch(const struct route_ctx *ctx, struct request *req, struct reply *rep,
+static void dispatch(const struct http_server *srv, struct request *req, struct reply *rep,
                      const struct route **route_out)
 {
+    const struct route_ctx *ctx = &srv->ctx;
     bool method_ok;
     const struct route *r = find_route(req, &method_ok);
     int rc;
     *route_out = r;
     req->route = r ? r->label : ROUTE_OTHER;
+    if (r && strcmp(req->method, "OPTIONS") == 0 && access_cors_origin(srv->access, req->conn)) {
+        rep->status = 204;      /* a CORS preflight */
+        return;
+    }
     if (strlen(req->query) > QUERY_STRING_MAX)
         rc = reply_fail(rep, COLIBRI_ETOOLONG, NULL, "query string longer than %d bytes", QUERY_STRING_MAX);
     else if (!r)
@@ -186,7 +214,9 @@ static void dispatch(const struct route_ctx *ctx, struct request *req, struct re
     else if (req->body_too_big)
         rc = reply_fail(rep, COLIBRI_ETOOBIG, NULL, "request body larger than %ld bytes",
                         ctx->env->cfg->http_body_max);
-    else
+    else if ((rc = access_authorize(srv->access, req, r->label, rep)) == 0 &&
+             (r->label == ROUTE_HEALTHZ || r->label == ROUTE_READYZ ||
+              (rc = access_limit(srv->access, req, rep)) == 0))
         rc = r->fn(ctx, req, rep);
     if (rc)
         render_error(rep, rc);
@@ -219,8 +249,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     struct reply rep = { .body = STRBUF_INIT };
     const struct route *r;
-    dispatch(&srv->ctx, req, &rep, &r);
-    enum MHD_Result ok = queue(req, &rep, r);
+    dispatch(srv, req, &rep, &r);
+    enum MHD_Result ok = queue(srv, req, &rep, r);
     strbuf_release(&rep.body);
     free(rep.link);
     return ok;
@@ -313,6 +343,13 @@ int http_start(const struct http_env *env, struct http_server **out)
         return COLIBRI_ENOMEM;
     }
     srv->ctx.env = env;
+    char err[256];
+    if (access_init(cfg, &srv->access, err, sizeof err)) {
+        log_error("%s", err);
+        freeaddrinfo(ai);
+        free(srv);
+        return COLIBRI_ECONFIG;
+    }
     srv->ctx.openapi = openapi_build(env->schema);
     srv->ctx.openapi_len = srv->ctx.openapi ? strlen(srv->ctx.openapi) : 0;
     long threads = cfg->http_threads ? cfg->http_threads : sysconf(_SC_NPROCESSORS_ONLN);
@@ -356,5 +393,6 @@ void http_stop(struct http_server *srv, int grace_ms)
         MHD_stop_daemon(srv->d);
     }
     free(srv->ctx.openapi);
+    access_free(srv->access);
     free(srv);
 }

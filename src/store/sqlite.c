@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "colibri/error.h"
 #include "colibri/log.h"
@@ -50,6 +51,20 @@ struct sqlite_store {
 
 static atomic_uint_fast64_t next_store_id = 1;
 static _Thread_local struct { uint64_t store_id; struct reader *r; } tl_reader;
+static _Thread_local int64_t tl_deadline_us;   /* 0 = no limit on this thread's query */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* SQLite calls this every few thousand VM steps; non-zero interrupts the query. */
+static int past_deadline(void *unused)
+{
+    return tl_deadline_us && mono_us() > tl_deadline_us;
+}
 
 static const char *sql_type(enum col_type t)
 {
@@ -70,6 +85,8 @@ static int map_err(sqlite3 *db, int rc, const char *what)
         return COLIBRI_EUNAVAIL;
     case SQLITE_NOMEM:
         return COLIBRI_ENOMEM;
+    case SQLITE_INTERRUPT:
+        return COLIBRI_ETIMEOUT;
     default:
         return COLIBRI_EIO;
     }
@@ -108,6 +125,7 @@ static int open_conn(const struct sqlite_store *s, bool readonly, sqlite3 **out)
     }
     sqlite3_busy_timeout(*out, BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(*out, 1);
+    sqlite3_progress_handler(*out, 4000, past_deadline, NULL);
     return 0;
 }
 
@@ -643,8 +661,10 @@ static int sqlite_query(void *ctx, const struct query *q, struct row_sink *sink)
     struct query_args args = { s->schema, q };
     bool any = false;
     int rc = build_select(s->schema, q, &sq);
+    tl_deadline_us = q->timeout_ms ? mono_us() + q->timeout_ms * 1000 : 0;
     if (!rc)
         rc = run_select(s, sq.sql.buf, bind_query_args, &args, sq.cols, sq.ncols, sink, &any);
+    tl_deadline_us = 0;
     strbuf_release(&sq.sql);
     free(sq.cols);
     return rc;

@@ -82,9 +82,11 @@ class Server:
             return Response(e.code, e.headers, e.read())
 
     def stop(self, sig=signal.SIGTERM):
+        """Stop it; returns the exit code and keeps what it logged in self.log."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
+            self.log = self.proc.stderr.read()
             rc = self.proc.wait(timeout=15)
         finally:
             self.proc.stderr.close()
