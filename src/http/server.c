@@ -291,8 +291,16 @@ static void access_log(const struct request *req, double secs)
     if (ua)
         strbuf_add_json_str(&sb, ua, strnlen(ua, 256));
     strbuf_adds(&sb, "\"}");
+    /* with a W3C traceparent and a known project, Cloud Logging links the line to its trace */
+    char trace[160] = "";
+    const char *tp = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "traceparent");
+    const char *project = getenv("GOOGLE_CLOUD_PROJECT");
+    if (tp && project && *project && strlen(tp) >= 55 &&
+        strncmp(tp + 3, req->request_id, 32) == 0)
+        snprintf(trace, sizeof trace, "projects/%.64s/traces/%s", project, req->request_id);
     if (!sb.failed)
-        log_fields(LOG_INFO, "http", "request", "#httpRequest", sb.buf, "requestId", req->request_id, NULL);
+        log_fields(LOG_INFO, "http", "request", "#httpRequest", sb.buf, "requestId", req->request_id,
+                   *trace ? "logging.googleapis.com/trace" : NULL, trace, NULL);
     strbuf_release(&sb);
 }
 

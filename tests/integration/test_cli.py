@@ -1,6 +1,7 @@
 """colibri load, check-config, configuration errors and shutdown, as a user
 runs them."""
 import http.client
+import json
 import os
 import resource
 import signal
@@ -144,3 +145,21 @@ def test_cursor_secret_makes_cursors_valid_across_instances(dataset):
     finally:
         for s in (a, b, c):
             assert s.stop() == 0
+
+
+def test_logs_are_cloud_logging_json_lines_with_one_access_line_per_request(dataset):
+    s = Server(dataset, COLIBRI_LOG_LEVEL="info", GOOGLE_CLOUD_PROJECT="demo-project")
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    assert s.get("/data?limit=2", headers={"traceparent": tp, "User-Agent": "probe/1"}).status == 200
+    assert s.get("/data?limit=0", headers={"X-Request-Id": "req-42"}).status == 400
+    assert s.stop() == 0
+    lines = [json.loads(line) for line in s.log.splitlines()]
+    assert all({"time", "severity", "message"} <= set(e) for e in lines)
+    access = [e for e in lines if e["message"] == "request" and e["httpRequest"]["requestUrl"].startswith("/data")]
+    assert len(access) == 2
+    first, second = access
+    assert first["httpRequest"]["status"] == 200 and first["httpRequest"]["userAgent"] == "probe/1"
+    assert first["httpRequest"]["latency"].endswith("s")
+    assert first["logging.googleapis.com/trace"] == "projects/demo-project/traces/0af7651916cd43dd8448eb211c80319c"
+    assert second["requestId"] == "req-42" and second["httpRequest"]["status"] == 400
+    assert "logging.googleapis.com/trace" not in second
