@@ -6,7 +6,7 @@
 
 #include "colibri/strbuf.h"
 
-static bool reserve(struct strbuf *sb, size_t extra)
+bool strbuf_grow(struct strbuf *sb, size_t extra)
 {
     if (sb->failed)
         return false;
@@ -25,26 +25,17 @@ static bool reserve(struct strbuf *sb, size_t extra)
     return true;
 }
 
-void strbuf_add(struct strbuf *sb, const void *p, size_t n)
+void strbuf_add_int(struct strbuf *sb, int64_t v)
 {
-    if (!reserve(sb, n))
-        return;
-    memcpy(sb->buf + sb->len, p, n);
-    sb->len += n;
-    sb->buf[sb->len] = '\0';
-}
-
-void strbuf_adds(struct strbuf *sb, const char *s)
-{
-    strbuf_add(sb, s, strlen(s));
-}
-
-void strbuf_addc(struct strbuf *sb, char c)
-{
-    if (!reserve(sb, 1))
-        return;
-    sb->buf[sb->len++] = c;
-    sb->buf[sb->len] = '\0';
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    strbuf_add(sb, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
@@ -60,7 +51,7 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
         strbuf_add(sb, small, (size_t)n);
         return;
     }
-    if (!reserve(sb, (size_t)n))
+    if (!strbuf_grow(sb, (size_t)n))
         return;
     va_start(ap, fmt);
     vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
@@ -71,7 +62,7 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (!reserve(sb, n + 2))
+    if (!strbuf_grow(sb, n + 2))
         return;
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {

@@ -19,9 +19,34 @@ struct strbuf {
 
 #define STRBUF_INIT { NULL, 0, 0, false }
 
-void strbuf_add(struct strbuf *sb, const void *p, size_t n);
-void strbuf_adds(struct strbuf *sb, const char *s);
-void strbuf_addc(struct strbuf *sb, char c);
+#include <stdint.h>
+#include <string.h>
+
+/* Make room for extra more bytes (and the NUL); false if that failed. */
+bool strbuf_grow(struct strbuf *sb, size_t extra);
+
+/* Inline: the response writer calls these a few dozen times per row. */
+static inline void strbuf_add(struct strbuf *sb, const void *p, size_t n)
+{
+    if (sb->len + n + 1 > sb->cap && !strbuf_grow(sb, n))
+        return;
+    memcpy(sb->buf + sb->len, p, n);
+    sb->len += n;
+    sb->buf[sb->len] = '\0';
+}
+
+static inline void strbuf_adds(struct strbuf *sb, const char *s)
+{
+    strbuf_add(sb, s, strlen(s));
+}
+
+static inline void strbuf_addc(struct strbuf *sb, char c)
+{
+    strbuf_add(sb, &c, 1);
+}
+
+/* Append v in decimal. */
+void strbuf_add_int(struct strbuf *sb, int64_t v);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Append s as the inside of a JSON string (no quotes), escaping as needed. */

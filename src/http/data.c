@@ -29,7 +29,7 @@ static void json_value(struct strbuf *sb, enum col_type t, const struct value *v
         strbuf_addc(sb, '"');
         break;
     case COL_INT64:
-        strbuf_addf(sb, "%" PRId64, v->u.i);
+        strbuf_add_int(sb, v->u.i);
         break;
     case COL_FLOAT64:
         strbuf_add(sb, buf, float_format(v->u.f, buf));
@@ -176,6 +176,7 @@ int route_data(const struct route_ctx *ctx, struct request *req, struct reply *r
 
     q.timeout_ms = env->cfg->query_timeout_ms;
     struct page pg = { .s = s, .q = &q, .out = &rep->body, .last_id = STRBUF_INIT };
+    strbuf_grow(&rep->body, q.limit * 32 * q.nfields);   /* one allocation for most pages */
     struct row_sink sink = { .row = page_row, .ud = &pg };
     if (q.format == FMT_JSON) {
         strbuf_adds(&rep->body, "{\"data\":[");
