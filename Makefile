@@ -4,6 +4,7 @@
 #   make SAN=address,undefined test   the same under sanitizers (in build/san)
 #   make run             the local demo: SQLite with sample data, serving on :8080
 #   make bench           benchmarks against peers, results in bench/results/
+#   make lint | image | image-test | deploy ENV=dev | smoke   delivery (see README)
 #   V=1                  show the compiler command lines
 
 CC      ?= cc
@@ -29,7 +30,8 @@ LIBOBJS := $(filter-out $(BUILD)/src/main.o,$(OBJS))
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
-.PHONY: all test unit integration monitoring deps run bench clean valgrind
+.PHONY: all test unit integration monitoring deps run bench clean valgrind \
+        lint image image-test push deploy smoke diagrams
 all: $(BUILD)/colibri $(TOOLS)
 
 COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -69,7 +71,29 @@ monitoring:
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory monitoring
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory integration
+
+lint:        # compose, CircleCI, Terraform + checkov, Dockerfile, diagram validators
+	tests/delivery/run
+
+image:       # the container image (buildah here; docker where an engine runs)
+	scripts/image-build
+
+image-test:  # build and run the image; the compose topology with a real Kafka
+	tests/delivery/check-image && SKIP_RUNTIME_BUILD=1 tests/delivery/check-stack
+
+push:        # IMAGE=<region>-docker.pkg.dev/<project>/colibri/colibri:<tag>
+	scripts/image-push $(IMAGE)
+
+deploy:      # ENV=dev|prod
+	scripts/deploy $(ENV)
+
+smoke:       # ENV=dev|prod, or URL=... TOPIC=...
+	scripts/smoke
+
+diagrams:
+	diagrams/render
 
 valgrind: $(UNITS)
 	@set -e; for t in $(UNITS); do valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 $$t; done
