@@ -34,6 +34,8 @@ struct value {
     } u;
 };
 
+struct schema_index;
+
 struct column {
     char *name;
     char *description;      /* may be "" */
@@ -52,6 +54,7 @@ struct schema {
     size_t ncols;           /* all columns */
     size_t nuser;           /* user columns: cols[0 .. nuser) */
     size_t event_time;      /* index of the TIMESTAMP column used for order */
+    struct schema_index *index;     /* private to schema.c: key → column for schema_coerce */
 };
 
 /* Index of metadata column m (META_ID, ...). */

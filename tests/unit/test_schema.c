@@ -583,6 +583,247 @@ static void test_coerce_reason_bounds(void **state)
     assert_int_equal(schema_coerce(s, "[", 1, &r, NULL, 0), COLIBRI_EINVAL);
 }
 
+/* The JSON grammar, checked everywhere in the message: unknown fields too. */
+static void test_coerce_json_syntax(void **state)
+{
+    const struct schema *s = *state;
+#define M(rest) "{\"ts\":0,\"req\":\"x\"" rest "}"
+    static const struct { const char *msg; size_t len; bool ok; } cases[] = {
+        /* accepted */
+        {" \t\r\n{ \"ts\" : 0 ,\n\"req\" :\t\"x\" } \r\n", 0, true},
+        {M(",\"zz\":{\"a\":[1,-0,0.5,1E+2,-1e-400,true,false,null,\"\",{},[]],\"b\":{\"a\":1}}"), 0, true},
+        {M(",\"zz\":[{\"a\":1},{\"a\":1}],\"yy\":{\"a\":{\"a\":{}}}"), 0, true},   /* same key, other objects */
+        {M(",\"zz\":\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\uD83D\\uDE00 \x7f\""), 0, true},
+        {M(",\"\":1,\"\\u00e9\":2,\"\xc3\xa8\":3"), 0, true},
+        {M(",\"zz\":99999999999999999999.5,\"yy\":123456789012345678901234567890e-30"), 0, true},
+        {M(",\"_id\":{\"nested\":true}"), 0, true},
+        /* refused anywhere in the message */
+        {M(",\"zz\":[1,2,]"), 0, false}, {M(",\"zz\":{\"a\":1,}"), 0, false},
+        {M(",\"zz\":{\"a\" 1}"), 0, false}, {M(",\"zz\":{1:1}"), 0, false},
+        {M(",\"zz\":[1 2]"), 0, false}, {M(",\"zz\":[1}"), 0, false}, {M(",\"zz\":{\"a\":1]"), 0, false},
+        {M(",\"zz\":{\"a\":1,\"a\":2}"), 0, false},                 /* duplicates at any depth */
+        {M(",\"zz\":[{\"a\":1,\"b\":{},\"a\":2}]"), 0, false},
+        {M(",\"zz\":1,\"zz\":1"), 0, false}, {M(",\"zz\":1,\"z\\u007a\":1"), 0, false},
+        {M(",\"t\\u0073\":1"), 0, false},                         /* "ts" spelt with an escape */
+        {M(",\"zz\":01"), 0, false}, {M(",\"zz\":-"), 0, false}, {M(",\"zz\":1."), 0, false},
+        {M(",\"zz\":.5"), 0, false}, {M(",\"zz\":1e"), 0, false}, {M(",\"zz\":1e+"), 0, false},
+        {M(",\"zz\":+1"), 0, false}, {M(",\"zz\":-01"), 0, false}, {M(",\"zz\":0x10"), 0, false},
+        {M(",\"zz\":1e400"), 0, false}, {M(",\"zz\":-1e400"), 0, false},
+        {M(",\"zz\":9223372036854775808"), 0, false}, {M(",\"zz\":-9223372036854775809"), 0, false},
+        {M(",\"zz\":NaN"), 0, false}, {M(",\"zz\":Infinity"), 0, false},
+        {M(",\"zz\":tru"), 0, false}, {M(",\"zz\":True"), 0, false}, {M(",\"zz\":nulll"), 0, false},
+        {M(",\"zz\":\"\\x\""), 0, false}, {M(",\"zz\":\"\\u12\""), 0, false},
+        {M(",\"zz\":\"\\u12G4\""), 0, false}, {M(",\"zz\":\"\\ud800\""), 0, false},
+        {M(",\"zz\":\"\\ud800\\u0041\""), 0, false}, {M(",\"zz\":\"\\udc00\""), 0, false},
+        {M(",\"zz\":\"\\ud800\\ud800\""), 0, false}, {M(",\"zz\":\"\\u0000\""), 0, false},
+        {M(",\"\\u0000\":1"), 0, false}, {M(",\"zz\":\"a\tb\""), 0, false},
+        {M(",\"zz\":\"\xc0\xaf\""), 0, false}, {M(",\"zz\":\"\xed\xa0\x80\""), 0, false},
+        {M(",\"zz\":\"\xf4\x90\x80\x80\""), 0, false}, {M(",\"zz\":\"\xe2\x82\""), 0, false},
+        {M(",\"zz\":\"\x80\""), 0, false}, {M(",\"zz\":'a'"), 0, false},
+        {M(",\"zz\":[\"\xff\"]"), 0, false}, {M(",\"zz\":{\"\xff\":1}"), 0, false},
+        {"\xef\xbb\xbf{\"ts\":0,\"req\":\"x\"}", 0, false},                  /* BOM */
+        {"{\"ts\":0,\"req\":\"x\"}\n}", 0, false}, {"{\"ts\":0,\"req\":\"x\",}", 0, false},
+        {"{\"ts\":0 \"req\":\"x\"}", 0, false}, {"{\"ts\":0,\"req\":\"x\"", 0, false},
+        {"{\"ts\":0,\"req\":\"x", 0, false}, {"{\"ts\":0,\"req\":", 0, false},
+        {"{\"ts\":0,\"req\"", 0, false}, {"{\"ts\":0,\"re", 0, false}, {"{\"ts\":0,", 0, false},
+        {"[1,2", 0, false}, {"\"abc", 0, false}, {"{\"ts\":0,\"req\":\"x\\", 0, false},
+        /* RFC 8259 has no NUL byte outside a string either (jansson skipped one after a number) */
+        {"{\"ts\":0\0,\"req\":\"x\"}", 20, false}, {"{\"ts\":0,\"req\":\"x\",\"b\":true\0}", 28, false},
+    };
+#undef M
+    char reason[256];
+    struct row r;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].msg);
+        char *msg = malloc(len);         /* exact size: ASan sees any overread */
+        assert_non_null(msg);
+        memcpy(msg, cases[i].msg, len);
+        memset(&r, 0xa5, sizeof r);
+        int rc = schema_coerce(s, msg, len, &r, reason, sizeof reason);
+        free(msg);
+        if (cases[i].ok) {
+            if (rc != 0)
+                fail_msg("case %zu %s: %s", i, cases[i].msg, reason);
+            assert_int_equal(r.vals[0].u.i, 0);
+            assert_string_equal(r.vals[1].u.s.p, "x");
+            row_release(&r);
+        } else if (rc != COLIBRI_EINVAL || r.vals || r.buf ||
+                   !strstr(reason, "message is not valid JSON: ")) {
+            fail_msg("case %zu %s: rc %d, reason \"%s\"", i, cases[i].msg, rc, reason);
+        }
+    }
+
+    /* an invalid document is reported as such even when a field is also wrong */
+    static const char both[] = "{\"ts\":\"x\",\"req\":1,\"zz\":[}";
+    assert_int_equal(schema_coerce(s, both, strlen(both), &r, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_non_null(strstr(reason, "not valid JSON"));
+    /* ... and the first wrong column in schema order wins, not the first in the message */
+    static const char order[] = "{\"d\":1,\"i\":\"x\",\"ts\":0,\"req\":\"x\"}";
+    assert_int_equal(schema_coerce(s, order, strlen(order), &r, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_string_equal(reason, "field 'i': expected INT64, got \"x\"");
+    static const char order2[] = "{\"i\":\"x\",\"ts\":0}";
+    assert_int_equal(schema_coerce(s, order2, strlen(order2), &r, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_string_equal(reason, "missing required field 'req'");
+}
+
+/* Nesting: jansson refused values more than 2048 deep; so does the reader, without recursing. */
+static void test_coerce_depth(void **state)
+{
+    const struct schema *s = *state;
+    char reason[256];
+    struct row r;
+
+    static const struct { int arrays; bool scalar, ok; } cases[] = {
+        {2047, false, true}, {2048, false, false}, {2046, true, true}, {2047, true, false},
+        {100000, false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int n = cases[i].arrays;
+        char *msg = malloc((size_t)n * 2 + 64), *p = msg;
+        assert_non_null(msg);
+        p += sprintf(p, "{\"ts\":0,\"req\":\"x\",\"zz\":");      /* zz is 2 deep */
+        memset(p, '[', (size_t)n);
+        p += n;
+        if (cases[i].scalar)
+            *p++ = '1';
+        memset(p, ']', (size_t)n);
+        p += n;
+        *p++ = '}';
+        int rc = schema_coerce(s, msg, (size_t)(p - msg), &r, reason, sizeof reason);
+        if (cases[i].ok != (rc == 0))
+            fail_msg("case %zu: %d arrays: rc %d, %s", i, n, rc, reason);
+        if (rc == 0)
+            row_release(&r);
+        else
+            assert_non_null(strstr(reason, "not valid JSON"));
+        free(msg);
+    }
+    /* objects count the same: 2046 nested in the message put "b" 2048 deep */
+    for (int objects = 2046; objects <= 2047; objects++) {
+        char msg[40000], *p = msg;
+        p += sprintf(p, "{\"ts\":0,\"req\":\"x\"");
+        for (int d = 0; d < objects; d++)
+            p += sprintf(p, ",\"a\":{\"b\":0");
+        memset(p, '}', (size_t)objects + 1);
+        p += objects + 1;
+        int rc = schema_coerce(s, msg, (size_t)(p - msg), &r, reason, sizeof reason);
+        assert_int_equal(rc, objects == 2046 ? 0 : COLIBRI_EINVAL);
+        if (rc == 0)
+            row_release(&r);
+    }
+}
+
+/* FLOAT64 from a number token reads exactly as strtod reads it, fast path or not. */
+static void test_coerce_float_exact(void **state)
+{
+    const struct schema *s = *state;
+    static const char *const texts[] = {
+        "0.1", "0.3", "1.7976931348623157e308", "2.2250738585072014e-308",
+        "2.2250738585072011e-308", "4.9406564584124654e-324", "5e-324", "2e-324", "1e-400",
+        "9007199254740993", "9007199254740993.0", "9007199254740992.5", "123456789012345678901.5",
+        "0.000000000000000000000000000001", "1e22", "1e23", "8.5e22", "9007199254740991e22",
+        "9007199254740993e-22", "1.00000000000000011102230246251565404236316680908203125",
+        "1.00000000000000011102230246251565404236316680908203124", "0.0", "-0.0", "-0e5",
+        "0e999999999999", "1e-999999999999", "100000000000000000000000000000000000000000000.0",
+        "3.14159265358979323846264338327950288419716939937510582097494459",
+    };
+    char msg[512], reason[256];
+    struct row r;
+    int k = schema_find(s, "f");
+
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        double want = strtod(texts[i], NULL);
+        snprintf(msg, sizeof msg, "{\"ts\":0,\"req\":\"x\",\"f\":%s}", texts[i]);
+        assert_int_equal(schema_coerce(s, msg, strlen(msg), &r, reason, sizeof reason), 0);
+        if (memcmp(&r.vals[k].u.f, &want, sizeof want) != 0)
+            fail_msg("%s: got %.17g, want %.17g", texts[i], r.vals[k].u.f, want);
+        row_release(&r);
+    }
+    /* random doubles written every way a producer might: %.17g, %.15g, %.6f, %e */
+    uint64_t x = 0x2545f4914f6cdd1du;
+    for (int i = 0; i < 20000; i++) {
+        double f;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy(&f, &x, sizeof f);
+        if (i % 2)
+            f = (double)(x % 100000000) / 1000.0;      /* the common short decimals */
+        if (!isfinite(f))
+            continue;
+        char num[400];
+        switch (i % 6) {
+        case 0:  snprintf(num, sizeof num, "%.17g", f); break;
+        case 1:  snprintf(num, sizeof num, "%.15g", f); break;
+        case 2:  snprintf(num, sizeof num, "%.6f", f); break;
+        case 3:  snprintf(num, sizeof num, "%.3e", f); break;
+        case 4:  snprintf(num, sizeof num, "%.0f", f); break;
+        default: snprintf(num, sizeof num, "%.1f", f); break;
+        }
+        if (strlen(num) > 300 || strchr(num, 'n') || strchr(num, 'i'))
+            continue;
+        double want = strtod(num, NULL);
+        if (!strpbrk(num, ".eE") && fabs(want) < 0x1p63)
+            want = (double)strtoll(num, NULL, 10);      /* an integer token: "-0" is 0 */
+        snprintf(msg, sizeof msg, "{\"ts\":0,\"req\":\"x\",\"f\":%s}", num);
+        int rc = schema_coerce(s, msg, strlen(msg), &r, reason, sizeof reason);
+        if (!strpbrk(num, ".eE") && fabs(want) >= 0x1p63) {
+            assert_int_equal(rc, COLIBRI_EINVAL);       /* an integer token, too big for int64 */
+            continue;
+        }
+        if (rc != 0 || memcmp(&r.vals[k].u.f, &want, sizeof want) != 0)
+            fail_msg("%s: rc %d got %.17g, want %.17g", num, rc, rc ? 0 : r.vals[k].u.f, want);
+        row_release(&r);
+    }
+}
+
+/* Keys: escapes, many unknown ones, a large message with little to keep. */
+static void test_coerce_keys_and_buffer(void **state)
+{
+    const struct schema *s = *state;
+    char reason[256];
+    struct row r;
+
+    /* a column's name written with escapes is that column */
+    static const char esc[] = "{\"t\\u0073\":0,\"\\u0072eq\":\"\\u00e9\",\"\\u0073\":\"a\\\"b\"}";
+    assert_int_equal(schema_coerce(s, esc, strlen(esc), &r, reason, sizeof reason), 0);
+    assert_string_equal(r.vals[1].u.s.p, "\xc3\xa9");
+    assert_string_equal(r.vals[schema_find(s, "s")].u.s.p, "a\"b");
+    row_release(&r);
+
+    /* 3000 unknown keys (escaped and not, flat and nested), then a duplicate of the first */
+    size_t cap = 200000, n = 0;
+    char *msg = malloc(cap);
+    assert_non_null(msg);
+    n += (size_t)sprintf(msg + n, "{\"ts\":0,\"req\":\"x\",\"s\":\"kept\"");
+    for (int i = 0; i < 3000; i++)
+        n += (size_t)sprintf(msg + n, i % 2 ? ",\"k%d\":{\"k%d\":%d}" : ",\"\\u006b%d\":[{\"k\\u0025%d\":1}]",
+                             i, i, i);
+    memcpy(msg + n, "}", 2);
+    assert_int_equal(schema_coerce(s, msg, n + 1, &r, reason, sizeof reason), 0);
+    assert_string_equal(r.vals[schema_find(s, "s")].u.s.p, "kept");
+    row_release(&r);
+    n += (size_t)sprintf(msg + n, ",\"k0\":1}");
+    assert_int_equal(schema_coerce(s, msg, n, &r, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_non_null(strstr(reason, "duplicate object key"));
+
+    /* a large unknown value: the row keeps its strings, and they stay valid */
+    n = (size_t)sprintf(msg, "{\"req\":\"\\u00e9t\\u00e9\",\"blob\":\"");
+    memset(msg + n, 'z', 150000);
+    n += 150000;
+    n += (size_t)sprintf(msg + n, "\",\"s\":\"end\",\"ts\":\"2026-01-01T00:00:00Z\"}");
+    char *exact = malloc(n);
+    assert_non_null(exact);
+    memcpy(exact, msg, n);
+    free(msg);
+    assert_int_equal(schema_coerce(s, exact, n, &r, reason, sizeof reason), 0);
+    free(exact);
+    assert_string_equal(r.vals[1].u.s.p, "\xc3\xa9t\xc3\xa9");
+    assert_string_equal(r.vals[schema_find(s, "s")].u.s.p, "end");
+    assert_true(r.vals[1].u.s.p >= r.buf && r.vals[1].u.s.p < r.buf + 32);
+    assert_int_equal(r.vals[0].u.i, T2026);
+    row_release(&r);
+}
+
 /* ---- filter values ------------------------------------------------------- */
 
 static void test_value_parse(void **state)
@@ -906,6 +1147,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_coerce_full_row, setup_schema, teardown_schema),
         cmocka_unit_test_setup_teardown(test_coerce_rejects_message, setup_schema, teardown_schema),
         cmocka_unit_test_setup_teardown(test_coerce_reason_bounds, setup_schema, teardown_schema),
+        cmocka_unit_test_setup_teardown(test_coerce_json_syntax, setup_schema, teardown_schema),
+        cmocka_unit_test_setup_teardown(test_coerce_depth, setup_schema, teardown_schema),
+        cmocka_unit_test_setup_teardown(test_coerce_float_exact, setup_schema, teardown_schema),
+        cmocka_unit_test_setup_teardown(test_coerce_keys_and_buffer, setup_schema, teardown_schema),
         cmocka_unit_test(test_value_parse),
         cmocka_unit_test(test_timestamp_text),
         cmocka_unit_test(test_date_text),
