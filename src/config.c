@@ -69,6 +69,14 @@ static const struct setting settings[] = {
     STR("cors-origins", "COLIBRI_CORS_ORIGINS", cors_origins, "", "origins allowed by CORS: * or a comma list; empty = off"),
     NUM("query-timeout-ms", "COLIBRI_QUERY_TIMEOUT_MS", query_timeout_ms, "5000", 10, 600000,
         "longest a query may run before it is stopped with 503"),
+    STR("pubsub-endpoint", "COLIBRI_PUBSUB_ENDPOINT", pubsub_endpoint, "",
+        "Pub/Sub API base URL, with auth (default https://pubsub.googleapis.com; PUBSUB_EMULATOR_HOST wins)"),
+    STR("push-audience", "COLIBRI_PUSH_AUDIENCE", push_audience, "",
+        "audience that POST /pubsub/push OIDC tokens must carry; empty = tokens not verified"),
+    STR("push-jwks-url", "COLIBRI_PUSH_JWKS_URL", push_jwks_url, "https://www.googleapis.com/oauth2/v3/certs",
+        "where the keys that sign push tokens are published"),
+    STR("push-service-account", "COLIBRI_PUSH_SERVICE_ACCOUNT", push_service_account, "",
+        "the email push tokens must be issued for; empty = any"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

@@ -39,6 +39,10 @@ struct config {
     long rate_burst;
     char *cors_origins;     /* "" = CORS off; "*" or a comma list */
     long query_timeout_ms;
+    char *pubsub_endpoint;  /* "" = https://pubsub.googleapis.com; PUBSUB_EMULATOR_HOST wins */
+    char *push_audience;    /* "" = push tokens not verified */
+    char *push_jwks_url;
+    char *push_service_account;   /* "" = any signer */
 };
 
 /*

@@ -55,11 +55,19 @@ int rest_client_new(const char *api, struct gcp_auth *auth, const struct rest_op
  * the deadline; a 401 refreshes the token once. Otherwise COLIBRI_EINVAL
  * (4xx: invalid, notFound, ...), COLIBRI_EAUTH (401/403), COLIBRI_EUNAVAIL
  * (retries exhausted) or COLIBRI_ETIMEOUT, with *status the last HTTP status
- * (0 = network) and errmsg Google's error.message when there is one.
+ * (0 = network) and errmsg Google's error.message when there is one;
+ * COLIBRI_EIO when a 2xx body is not JSON. 429 and 503 honour Retry-After.
  * Not thread-safe: one client per thread.
  */
 int rest_call(struct rest_client *c, const char *method, const char *url, json_t *body,
               json_t **resp, long *status, char *errmsg, size_t errlen);
+
+/*
+ * rest_call with a body that is already JSON text (payload, may be NULL;
+ * borrowed): for callers that build large bodies once, e.g. insertAll.
+ */
+int rest_call_raw(struct rest_client *c, const char *method, const char *url, const char *payload,
+                  json_t **resp, long *status, char *errmsg, size_t errlen);
 
 void rest_client_free(struct rest_client *c);
 

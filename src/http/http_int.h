@@ -71,6 +71,7 @@ int route_healthz(const struct route_ctx *ctx, struct request *req, struct reply
 int route_readyz(const struct route_ctx *ctx, struct request *req, struct reply *rep);
 int route_openapi(const struct route_ctx *ctx, struct request *req, struct reply *rep);
 int route_metrics(const struct route_ctx *ctx, struct request *req, struct reply *rep);
+int route_pubsub_push(const struct route_ctx *ctx, struct request *req, struct reply *rep);
 
 /* Build the OpenAPI document for schema s once at start; NULL on failure. Caller frees. */
 char *openapi_build(const struct schema *s);

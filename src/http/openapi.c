@@ -121,6 +121,15 @@ char *openapi_build(const struct schema *s)
         "status", "type", "integer", "code", "type", "string", "message", "type", "string");
     if (!doc)
         return NULL;
+    json_object_set_new(json_object_get(doc, "paths"), "/pubsub/push", json_pack(
+        "{s:{s:s,s:s,s:{s:b,s:{s:{s:{s:s}}}},s:{s:{s:s},s:o,s:o,s:o}}}",
+        "post", "summary", "Pub/Sub push endpoint: one envelope, stored or dead-lettered",
+        "description", "The documented push envelope {message:{data,attributes,messageId,publishTime},"
+        " subscription}. With COLIBRI_PUSH_AUDIENCE set, an OIDC token from Google is required.",
+        "requestBody", "required", 1, "content", "application/json", "schema", "type", "object",
+        "responses", "204", "description", "Stored, already stored, or dead-lettered",
+        "400", error_response("Not a push envelope"), "401", error_response("Token missing or invalid"),
+        "503", error_response("Store unavailable: Pub/Sub will redeliver")));
     char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(doc);
     return text;

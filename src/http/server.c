@@ -48,6 +48,7 @@ static const struct route {
     { "/readyz",       false, M_GET, "GET, HEAD", route_readyz,  ROUTE_READYZ },
     { "/metrics",      false, M_GET, "GET, HEAD", route_metrics, ROUTE_METRICS },
     { "/openapi.json", false, M_GET, "GET, HEAD", route_openapi, ROUTE_OPENAPI },
+    { "/pubsub/push",  false, M_POST, "POST",     route_pubsub_push, ROUTE_PUSH },
 };
 
 static const struct {
@@ -214,8 +215,9 @@ static void dispatch(const struct http_server *srv, struct request *req, struct 
     else if (req->body_too_big)
         rc = reply_fail(rep, COLIBRI_ETOOBIG, NULL, "request body larger than %ld bytes",
                         ctx->env->cfg->http_body_max);
+    /* probes are never limited, nor is Pub/Sub push: OIDC guards it and Pub/Sub paces itself */
     else if ((rc = access_authorize(srv->access, req, r->label, rep)) == 0 &&
-             (r->label == ROUTE_HEALTHZ || r->label == ROUTE_READYZ ||
+             (r->label == ROUTE_HEALTHZ || r->label == ROUTE_READYZ || r->label == ROUTE_PUSH ||
               (rc = access_limit(srv->access, req, rep)) == 0))
         rc = r->fn(ctx, req, rep);
     if (rc)

@@ -20,5 +20,6 @@ struct store_ops {
 };
 
 extern const struct store_ops sqlite_store_ops;
+extern const struct store_ops bigquery_store_ops;
 
 #endif

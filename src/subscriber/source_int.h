@@ -46,5 +46,6 @@ struct source_ops {
 };
 
 extern const struct source_ops kafka_source_ops;
+extern const struct source_ops pubsub_source_ops;
 
 #endif

@@ -38,7 +38,7 @@ struct subscriber {
     atomic_bool stop;
 };
 
-static const struct source_ops *const sources[] = { &kafka_source_ops };
+static const struct source_ops *const sources[] = { &kafka_source_ops, &pubsub_source_ops };
 
 /* Dead letters durable at the source, then the batch in the store, then acknowledge. */
 static int store_batch(struct subscriber *sub)
@@ -80,11 +80,14 @@ static void sleep_ms(long ms)
  */
 static void store_with_retry(struct subscriber *sub)
 {
-    long backoff = RETRY_MIN_MS, waited_stopping = 0;
+    long backoff = RETRY_MIN_MS;
+    int64_t stopping_since = 0;     /* µs; the budget counts store attempts and sleeps alike */
     bool paused = false;
     int rc;
     while ((rc = store_batch(sub)) != 0) {
-        if (atomic_load(&sub->stop) && waited_stopping >= SHUTDOWN_FLUSH_MS) {
+        if (atomic_load(&sub->stop) && !stopping_since)
+            stopping_since = now_us();
+        if (stopping_since && now_us() - stopping_since >= SHUTDOWN_FLUSH_MS * 1000) {
             log_error("stopping with %zu messages not stored; they were not acknowledged",
                       ingest_pending(&sub->ing));
             batch_clear(&sub->ing.batch);
@@ -101,8 +104,6 @@ static void store_with_retry(struct subscriber *sub)
         long delay = 1 + (long)(r % (unsigned)backoff);     /* full jitter */
         log_warn("store failed (%s): consumption paused, retrying in %ld ms", colibri_strerror(rc), delay);
         sleep_ms(delay);
-        if (atomic_load(&sub->stop))
-            waited_stopping += delay;
         backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
     }
     if (paused)
@@ -132,7 +133,10 @@ static void *run(void *arg)
                 if (sub->ops->dead_letter)
                     sub->ops->dead_letter(sub->ctx, &m, reason);
             } else if (rc) {
-                log_error("cannot batch message %s: %s", m.id, colibri_strerror(rc));
+                /* the message is not in the batch: drop the batch and read it all again */
+                log_error("cannot batch message %s: %s; reading the batch again", m.id, colibri_strerror(rc));
+                batch_clear(&sub->ing.batch);
+                sub->ops->rewind(sub->ctx);
             }
         }
         pending = ingest_pending(&sub->ing);

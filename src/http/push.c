@@ -1,0 +1,106 @@
+/*
+ * push.c — POST /pubsub/push: a Pub/Sub push subscription delivers one
+ * message per request as {"message":{"data","attributes","messageId",
+ * "publishTime"},"subscription":"…"}.
+ *
+ * The message goes through the same ingest path as pulled ones (a row, or a
+ * dead letter when the payload does not fit the schema) and is written
+ * before we answer; Pub/Sub takes any 2xx as the acknowledgement:
+ *   204  stored, already stored (a redelivery), or dead-lettered: a payload
+ *        that will never fit is kept in _dead_letters, not retried forever;
+ *   400  the envelope itself is unreadable (not JSON, no message object, no
+ *        messageId): Pub/Sub never sends that, so it is the caller's bug;
+ *   401  COLIBRI_PUSH_AUDIENCE is set and the OIDC token is missing or does
+ *        not verify;
+ *   503  the store (or the token keys) cannot be reached: Pub/Sub retries
+ *        with backoff until the message's retention runs out.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "colibri/error.h"
+#include "colibri/ingest.h"
+#include "colibri/log.h"
+#include "colibri/pubsub.h"
+#include "http/http_int.h"
+#include "http/oidc.h"
+
+static pthread_mutex_t verifier_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct oidc *verifier;   /* made on first use; lives as long as the process */
+
+static int get_verifier(const struct config *cfg, struct oidc **out)
+{
+    int rc = 0;
+    pthread_mutex_lock(&verifier_lock);
+    if (!verifier)
+        rc = oidc_new(cfg->push_jwks_url, cfg->push_audience, cfg->push_service_account, &verifier);
+    *out = verifier;
+    pthread_mutex_unlock(&verifier_lock);
+    return rc;
+}
+
+static int authenticate(const struct config *cfg, struct request *req, struct reply *rep)
+{
+    const char *authz = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+    char why[160];
+    struct oidc *v;
+    if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || !authz[7])
+        return reply_fail(rep, COLIBRI_EAUTH, NULL, "push requests must carry an OIDC token (Authorization: Bearer)");
+    int rc = get_verifier(cfg, &v);
+    if (rc)
+        return reply_fail(rep, rc, NULL, "cannot set up token verification");
+    rc = oidc_verify(v, authz + 7, why, sizeof why);
+    if (rc == COLIBRI_EAUTH) {
+        log_warn("push: token rejected: %s", why);
+        return reply_fail(rep, rc, NULL, "push token rejected: %s", why);
+    }
+    if (rc)
+        return reply_fail(rep, rc, NULL, "cannot verify the push token now: %s", why);
+    return 0;
+}
+
+int route_pubsub_push(const struct route_ctx *ctx, struct request *req, struct reply *rep)
+{
+    const struct http_env *env = ctx->env;
+    char err[256];
+    json_error_t je;
+    struct pubsub_msg pm;
+    struct ingest ing;
+    struct insert_result res;
+    int rc;
+
+    if (*env->cfg->push_audience && (rc = authenticate(env->cfg, req, rep)))
+        return rc;
+    json_t *root = json_loadb(req->body.buf ? req->body.buf : "", req->body.len, 0, &je);
+    if (!root)
+        return reply_fail(rep, COLIBRI_EINVAL, "invalid_envelope", "body is not JSON: %s", je.text);
+    rc = pubsub_msg_parse(json_object_get(root, "message"), &pm, err, sizeof err);
+    json_decref(root);
+    if (rc == COLIBRI_EINVAL)
+        return reply_fail(rep, rc, "invalid_envelope", "not a Pub/Sub push envelope: %s", err);
+    if (rc)
+        return rc;
+
+    struct message m = { .id = pm.id, .source = "push", .published_at = pm.published_at,
+                         .payload = pm.data, .len = pm.len };
+    ingest_init(&ing, "push", env->schema, env->store);
+    if (!pm.data_ok)
+        rc = ingest_reject(&ing, &m, err);
+    else if ((rc = ingest_message(&ing, &m, err, sizeof err)) == COLIBRI_EINVAL)
+        rc = 0;     /* a dead letter: stored all the same */
+    if (rc == 0)
+        rc = ingest_flush(&ing, &res);
+    ingest_release(&ing);
+    if (rc) {
+        log_warn("push: message %s not stored: %s", pm.id, colibri_strerror(rc));
+        pubsub_msg_release(&pm);
+        return reply_fail(rep, rc == COLIBRI_EIO ? COLIBRI_EUNAVAIL : rc, NULL,
+                          "the message could not be stored; retry later");
+    }
+    log_debug("push: message %s: %s", pm.id, res.stored ? "stored" : res.dead ? "dead-lettered" : "already stored");
+    pubsub_msg_release(&pm);
+    rep->status = 204;
+    return 0;
+}

@@ -1,0 +1,472 @@
+"""The BigQuery store, black-box.
+
+Equivalence: the same generated rows loaded with `colibri load` into SQLite and
+into the BigQuery emulator (bqemulator, scripts/bq-emulator-up) give
+byte-identical GET /data responses — bodies, Link headers and cursors — for a
+battery of queries covering every parameter, operator, column type and both
+orders, followed to the last page; GET /data/{id} too.
+
+Faults: against tests/fakes/bigquery_faults.py (BigQuery REST + metadata
+server), 429/503 bursts are retried, rows BigQuery stops are resent, rows it
+calls invalid are dead-lettered and never resent, jobs that are not complete
+are polled, and tokens that expire are refreshed.
+
+Set COLIBRI_SKIP_BQ_EMULATOR=1 to skip the emulator tests where PyPI is not
+reachable (the fault tests need nothing but Python).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import BIN, ROOT, base_env, free_port, generate, load, sql, Response
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
+import bigquery_faults  # noqa: E402
+
+SCRIPTS = os.path.join(ROOT, "scripts")
+SECRET = "equivalence-test-secret"
+INGESTED = 1767225600000000          # 2026-01-01T00:00:00Z: both stores get this _ingested_at
+
+
+class Colibri:
+    """colibri serve on a free loopback port with the given store URL."""
+
+    def __init__(self, store, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [BIN, "serve"], env=base_env(COLIBRI_STORE=store, COLIBRI_LISTEN=f"127.0.0.1:{self.port}",
+                                         COLIBRI_CURSOR_SECRET=SECRET, **env),
+            stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if self.get("/healthz").status == 200:
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("colibri did not start:\n" + self.log)
+
+    def get(self, path):
+        req = urllib.request.Request(self.url + path)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return Response(r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, e.headers, e.read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.log = self.proc.stderr.read()
+        self.proc.stderr.close()
+        return self.proc.wait(timeout=15)
+
+
+def bq_load(path, emulator, table="test.ds.flights", **env):
+    return subprocess.run([BIN, "load", path], capture_output=True, text=True, timeout=300,
+                          env=base_env(COLIBRI_STORE="bigquery:" + table, BIGQUERY_EMULATOR_HOST=emulator, **env))
+
+
+def bq_dml(emulator, query):
+    req = urllib.request.Request(f"http://{emulator}/bigquery/v2/projects/test/queries", method="POST",
+                                 data=json.dumps({"query": query, "useLegacySql": False}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        body = json.loads(r.read())
+    assert not body.get("errors"), body
+    return body
+
+
+# ---------------------------------------------------------------- the emulator
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    if os.environ.get("COLIBRI_SKIP_BQ_EMULATOR") == "1":
+        pytest.skip("COLIBRI_SKIP_BQ_EMULATOR=1")
+    env = dict(os.environ, BQ_EMULATOR_DIR=str(tmp_path_factory.mktemp("bqemu")))
+    up = subprocess.run([os.path.join(SCRIPTS, "bq-emulator-up")], env=env, capture_output=True,
+                        text=True, timeout=900)
+    assert up.returncode == 0, up.stderr
+    addr = up.stdout.strip().splitlines()[-1]
+    yield addr
+    subprocess.run([os.path.join(SCRIPTS, "bq-emulator-down")], env=env, timeout=60, check=True)
+
+
+# Rows whose strings and numbers test the wire formats: escapes, non-ASCII, a value past
+# 2^53, a float that needs 17 digits, a negative delay, equal event times (tie broken by _id).
+EXTRA = [
+    {"event_id": "x-1", "event_time": "2026-01-01T00:05:00.000001Z", "flight_id": "XX1-2026-01-01",
+     "flight_date": "2026-01-01", "carrier": "XX", "flight_number": 1, "origin": "SCL",
+     "destination": "LIM", "scheduled_departure": "2026-01-01T06:00:00Z", "status": "delayed",
+     "tail_number": "Ñandú \"q\" \\ 日本 😀", "aircraft": "tab\there", "passengers": 9007199254740993,
+     "distance_km": 0.30000000000000004, "delay_minutes": -7, "on_time": True},
+    {"event_id": "x-2", "event_time": "2026-01-01T00:05:00.000001Z", "flight_id": "XX2-2026-01-01",
+     "flight_date": "1999-12-31", "carrier": "XX", "flight_number": 9999, "origin": "SCL",
+     "destination": "LIM", "scheduled_departure": "1970-01-01T00:00:00Z", "status": "cancelled",
+     "tail_number": "comma,and\nnewline", "distance_km": 1e-7, "capacity": 0, "on_time": False},
+    {"event_id": "x-3", "event_time": "2026-01-01T00:05:00.000001Z", "flight_id": "XX3-2026-01-01",
+     "flight_date": "2026-01-01", "carrier": "XY", "flight_number": 2, "origin": "SCL",
+     "destination": "LIM", "scheduled_departure": "2026-01-01T06:00:00.123456Z", "status": "landed",
+     "distance_km": 12345678.9, "delay_minutes": 0},
+]
+
+
+@pytest.fixture(scope="module")
+def stores(emulator, tmp_path_factory):
+    """The same rows in SQLite and in the emulator; returns (sqlite db path, emulator address)."""
+    d = tmp_path_factory.mktemp("equiv")
+    src = generate(str(d / "flights.ndjson"), 2000, seed=11)
+    with open(src, "a") as f:
+        for r in EXTRA:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    db = str(d / "flights.db")
+    r = load(db, src)
+    assert r.returncode == 0, r.stderr
+    r = bq_load(src, emulator)
+    assert r.returncode == 0, r.stderr
+    assert "2003 rows stored" in r.stderr
+    # the one column that records when a row was loaded differs by construction: pin it on both
+    subprocess.run(["sqlite3", db, f"UPDATE flights SET _ingested_at = {INGESTED}"], check=True)
+    bq_dml(emulator, f"UPDATE `test.ds.flights` SET `_ingested_at` = TIMESTAMP_MICROS({INGESTED}) WHERE TRUE")
+    return db, emulator
+
+
+@pytest.fixture(scope="module")
+def servers(stores):
+    db, emulator = stores
+    lite = Colibri("sqlite:" + db)
+    bq = Colibri("bigquery:test.ds.flights", BIGQUERY_EMULATOR_HOST=emulator)
+    yield lite, bq
+    assert lite.stop() == 0
+    assert bq.stop() == 0, bq.log
+
+
+def battery(db):
+    """At least 30 queries: every parameter, operator and type, both orders (added by the test)."""
+    one = lambda q: sql(db, q)[0]  # noqa: E731
+    carrier = one("SELECT carrier FROM flights GROUP BY carrier ORDER BY count(*) DESC, carrier LIMIT 1")
+    origins = sql(db, "SELECT origin FROM flights GROUP BY origin ORDER BY count(*) DESC, origin LIMIT 3")
+    fid = one("SELECT flight_id FROM flights ORDER BY _id LIMIT 1 OFFSET 500")
+    ev = [int(x) for x in sql(db, "SELECT event_time FROM flights ORDER BY event_time LIMIT 2 OFFSET 400")]
+    ev2 = int(one("SELECT event_time FROM flights ORDER BY event_time LIMIT 1 OFFSET 1500"))
+    sched = int(one("SELECT scheduled_departure FROM flights ORDER BY scheduled_departure LIMIT 1 OFFSET 900"))
+    day = one("SELECT flight_date FROM flights ORDER BY flight_date LIMIT 1 OFFSET 1000")
+    dist = one("SELECT distance_km FROM flights WHERE distance_km IS NOT NULL ORDER BY _id LIMIT 1 OFFSET 77")
+    an_id = one("SELECT _id FROM flights ORDER BY _id LIMIT 1 OFFSET 1234")
+
+    def iso(us):
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(us // 1_000_000)) + ".%06dZ" % (us % 1_000_000)
+
+    q = urllib.parse.quote
+    return [
+        "",                                                        # defaults: every column
+        "limit=1",
+        "limit=1000",
+        f"carrier={carrier}",
+        f"carrier__ne={carrier}",
+        f"origin__in={','.join(origins)}",
+        "flight_number__gt=5000",
+        "flight_number__gte=9999",
+        "flight_number__in=1,2,3,800,801,802,9999",
+        "delay_minutes__lt=0",
+        "delay_minutes__lte=5",
+        "delay_minutes__isnull=true",
+        "delay_minutes__isnull=false&delay_minutes__gte=60",
+        f"distance_km={dist}",
+        "distance_km__gt=1500.5",
+        "distance_km__lte=0.30000000000000004",
+        "on_time=true",
+        "on_time__ne=true",
+        "on_time__isnull=true",
+        f"scheduled_departure__gte={q(iso(sched))}",
+        f"scheduled_departure__lt={q(iso(sched))}",
+        f"flight_date={day}",
+        f"flight_date__gt={day}",
+        f"flight_date__lte=1999-12-31",
+        f"flight_id__prefix={fid[:4]}",
+        "flight_id__prefix=XX",
+        "tail_number__prefix=" + q("Ñandú"),
+        "tail_number=" + q("Ñandú \"q\" \\ 日本 😀"),
+        "status__in=cancelled,diverted",
+        "actual_departure__isnull=false",
+        f"since={q(iso(ev[0]))}",
+        f"until={q(iso(ev2))}",
+        f"since={q(iso(ev[1]))}&until={q(iso(ev2))}",
+        f"event_time__gte={q(iso(ev[0]))}&event_time__lt={q(iso(ev2))}",
+        f"_id={q(an_id)}",
+        f"_id__prefix=load:a",
+        "_source=load&_published_at__isnull=true",
+        f"_ingested_at={q(iso(INGESTED))}",
+        f"carrier={carrier}&delay_minutes__gt=10&origin__in={','.join(origins)}",
+        "fields=event_id,event_time,passengers,distance_km,on_time,flight_date",
+        "fields=_id&status=landed",
+        "fields=tail_number,aircraft,carrier&carrier__in=XX,XY",
+        "format=ndjson&fields=event_id,tail_number,distance_km",
+        "format=csv&fields=event_id,tail_number,aircraft,on_time,actual_departure,distance_km",
+        "format=csv",
+    ]
+
+
+def follow(server, query, limit):
+    """Every response body of a query, following next_cursor (or the Link header for ndjson/csv)."""
+    bodies, path = [], f"/data?{query}&limit={limit}" if query else f"/data?limit={limit}"
+    while path:
+        r = server.get(path)
+        assert r.status == 200, (path, r.body)
+        bodies.append((r.body, r.headers.get("Link"), r.headers.get("Content-Type")))
+        link = r.headers.get("Link")
+        path = link[1:link.index(">")] if link else None
+        assert len(bodies) < 500
+    return bodies
+
+
+def test_battery_is_large_enough(stores):
+    qs = battery(stores[0])
+    assert len(qs) * 2 >= 30
+    assert len(set(qs)) == len(qs)
+
+
+@pytest.mark.parametrize("order", ["desc", "asc"])
+def test_get_data_is_byte_identical_on_both_backends(servers, stores, order):
+    lite, bq = servers
+    empty = []
+    for i, query in enumerate(battery(stores[0])):
+        limit = (37, 250, 1000)[i % 3] if "limit=" not in query else None
+        q = f"{query}&order={order}" if query else f"order={order}"
+        if limit is None:   # the query sets its own limit: one page only
+            a, b = lite.get("/data?" + q), bq.get("/data?" + q)
+            assert a.status == b.status == 200
+            assert a.body == b.body, f"{q}: bodies differ"
+            assert a.headers.get("Link") == b.headers.get("Link")
+            continue
+        want = follow(lite, q, limit)
+        got = follow(bq, q, limit)
+        assert len(got) == len(want), f"{q}: {len(got)} pages on BigQuery, {len(want)} on SQLite"
+        for n, (w, g) in enumerate(zip(want, got)):
+            assert g == w, f"{q}: page {n + 1} differs:\nsqlite:   {w[0][:300]!r}\nbigquery: {g[0][:300]!r}"
+        if want[0][0] in (b'{"data":[],"next_cursor":null}\n',):
+            empty.append(q)
+    assert not empty, f"queries that matched nothing are weak cases: {empty}"
+
+
+def test_get_by_id_is_byte_identical(servers, stores):
+    lite, bq = servers
+    ids = sql(stores[0], "SELECT _id FROM flights ORDER BY _id LIMIT 5 OFFSET 100")
+    ids += sql(stores[0], "SELECT _id FROM flights WHERE event_id LIKE 'x-%'")
+    for i in ids:
+        path = "/data/" + urllib.parse.quote(i, safe="")
+        a, b = lite.get(path), bq.get(path)
+        assert a.status == b.status == 200
+        assert a.body == b.body
+    a, b = lite.get("/data/no-such-row"), bq.get("/data/no-such-row")
+    assert a.status == b.status == 404
+    assert a.body == b.body
+
+
+def test_cursors_are_interchangeable(servers):
+    """A cursor from one backend continues the same query on the other."""
+    lite, bq = servers
+    first = lite.get("/data?limit=50&carrier__ne=ZZ&fields=_id").json()
+    a = lite.get("/data?limit=50&carrier__ne=ZZ&fields=_id&cursor=" + first["next_cursor"])
+    b = bq.get("/data?limit=50&carrier__ne=ZZ&fields=_id&cursor=" + first["next_cursor"])
+    assert a.status == b.status == 200 and a.body == b.body
+
+
+def test_bigquery_table_is_partitioned_and_clustered(stores):
+    _, emulator = stores
+    with urllib.request.urlopen(f"http://{emulator}/bigquery/v2/projects/test/datasets/ds/tables/flights") as r:
+        t = json.loads(r.read())
+    assert t["timePartitioning"] == {"type": "DAY", "field": "event_time"} or \
+        (t["timePartitioning"]["type"] == "DAY" and t["timePartitioning"]["field"] == "event_time")
+    assert t["clustering"]["fields"] == ["carrier", "origin", "destination", "status"]
+    names = [f["name"] for f in t["schema"]["fields"]]
+    assert names[-4:] == ["_id", "_source", "_published_at", "_ingested_at"]
+    with urllib.request.urlopen(f"http://{emulator}/bigquery/v2/projects/test/datasets/ds/tables/_dead_letters") as r:
+        d = json.loads(r.read())
+    assert [f["name"] for f in d["schema"]["fields"]] == ["id", "source", "reason", "payload", "at"]
+
+
+def test_reload_is_idempotent_per_insert_id_on_the_fake(fake, tmp_path):
+    """Resending the same rows adds nothing: insertId = _id (the emulator ignores insertId)."""
+    src = generate(str(tmp_path / "f.ndjson"), 300, seed=5)
+    for _ in range(2):
+        r = fake_load(fake, src, "test.ds.idem")
+        assert r.returncode == 0, r.stderr
+    assert fake_stats(fake)["rows"]["ds.idem"] == 300
+
+
+# ---------------------------------------------------------------- faults, on the fake
+
+@pytest.fixture(scope="module")
+def fake():
+    api, meta = bigquery_faults.serve()
+    yield f"127.0.0.1:{api.server_address[1]}", f"127.0.0.1:{meta.server_address[1]}"
+    api.shutdown()
+    meta.shutdown()
+
+
+def fake_post(fake, path, body=None):
+    req = urllib.request.Request(f"http://{fake[0]}{path}", method="POST", data=json.dumps(body or {}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def fake_stats(fake):
+    with urllib.request.urlopen(f"http://{fake[0]}/_fake/stats", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def fake_rows(fake, table):
+    with urllib.request.urlopen(f"http://{fake[0]}/_fake/rows", timeout=10) as r:
+        return json.loads(r.read()).get(table, [])
+
+
+def fake_env(fake):
+    """Against the fake as if it were Google: endpoint override with auth from the metadata fake."""
+    return dict(COLIBRI_BIGQUERY_ENDPOINT=f"http://{fake[0]}", GCE_METADATA_HOST=fake[1],
+                BIGQUERY_EMULATOR_HOST="", GOOGLE_APPLICATION_CREDENTIALS="")
+
+
+def fake_load(fake, path, table="test.ds.flights", **env):
+    return subprocess.run([BIN, "load", path], capture_output=True, text=True, timeout=300,
+                          env=base_env(COLIBRI_STORE="bigquery:" + table, **fake_env(fake), **env))
+
+
+@pytest.fixture
+def clean_fake(fake):
+    fake_post(fake, "/_fake/reset")
+    return fake
+
+
+def test_fake_429_503_bursts_are_retried(clean_fake, tmp_path):
+    fake = clean_fake
+    src = generate(str(tmp_path / "f.ndjson"), 1200, seed=3)
+    fake_post(fake, "/_fake/faults", {"status": {"insertAll": [429, 503, 503, 500, 429],
+                                                 "tables.get": [503, 429]}})
+    r = fake_load(fake, src, COLIBRI_BATCH_MAX="1200")
+    assert r.returncode == 0, r.stderr
+    st = fake_stats(fake)
+    assert st["rows"]["ds.flights"] == 1200                       # all of them, once
+    assert st["calls"]["insertAll"] == 3 + 5                      # 500+500+200 rows, plus 5 refused calls
+    assert sorted(st["insert_rows"]) == [200, 500, 500]           # never more than 500 rows a request
+    assert st["calls"]["tables.get"] >= 3
+
+
+def test_fake_invalid_rows_are_dead_lettered_and_stopped_rows_resent(clean_fake, tmp_path):
+    fake = clean_fake
+    src = generate(str(tmp_path / "f.ndjson"), 40, seed=4)
+    lines = open(src).read().splitlines()
+    bad = [json.loads(lines[i])["event_id"] for i in (3, 17)]
+    fake_post(fake, "/_fake/faults", {"bad_event_ids": bad})
+    r = fake_load(fake, src)
+    assert r.returncode == 0, r.stderr      # colibri accepted every line; BigQuery refused two
+    st = fake_stats(fake)
+    assert st["rows"]["ds.flights"] == 38
+    # one request with all 40 (2 invalid, 38 stopped), one resend of the 38, then the dead letters
+    assert st["insert_rows"] == [40, 38, 2]
+    stored = {r["event_id"] for r in fake_rows(fake, "ds.flights")}
+    assert not stored & set(bad)
+    dead = fake_rows(fake, "ds._dead_letters")
+    assert len(dead) == 2
+    for d in dead:
+        assert "BigQuery invalid at event_id" in d["reason"]
+        assert json.loads(d["payload"])["json"]["event_id"] in bad
+        assert d["id"].startswith("load:") and d["source"] == "load"
+
+
+def test_fake_incomplete_job_is_polled_and_tokens_refreshed(clean_fake, tmp_path):
+    fake = clean_fake
+    src = generate(str(tmp_path / "f.ndjson"), 300, seed=6)
+    db = str(tmp_path / "f.db")
+    assert load(db, src).returncode == 0
+    subprocess.run(["sqlite3", db, f"UPDATE flights SET _ingested_at = {INGESTED}"], check=True)
+    assert fake_load(fake, src).returncode == 0
+    # pin _ingested_at on the fake's copy too
+    with bigquery_faults.STATE_LOCK:
+        for row in bigquery_faults.STATE["tables"][("ds", "flights")]["rows"]:
+            row["_ingested_at"] = "2026-01-01T00:00:00.000000Z"
+    # the first token expires in 61 s (so it is refreshed 60 s early, i.e. now), later ones last an hour;
+    # every token is refused after 25 calls, as if it had expired early
+    fake_post(fake, "/_fake/faults", {"incomplete_polls": 2, "token_ttls": [61, 3600], "revoke_after": 25,
+                                      "delay_ms": {"getQueryResults": 100}})
+    lite = Colibri("sqlite:" + db)
+    bq = Colibri("bigquery:test.ds.flights", COLIBRI_BQ_CACHE_MS="0", **fake_env(fake))
+    try:
+        time.sleep(1.2)             # the first token is now within 60 s of its expiry
+        before = fake_stats(fake)
+        for limit in (30, 300):
+            want = follow(lite, "", limit)
+            got = follow(bq, "", limit)
+            assert got == want
+        st = fake_stats(fake)
+        queries = st["calls"]["query"] - before["calls"].get("query", 0)
+        polls = st["calls"]["getQueryResults"] - before["calls"].get("getQueryResults", 0)
+        # jobs.query said "not complete", so did two polls; the third poll brought the rows
+        assert queries == 10 + 1 and polls == 3 * queries
+        assert st["tokens_issued"] >= 3                           # the 61 s one, and refreshes after 401s
+        assert st["unauthorized"] >= 1                            # a refused token was refreshed, not fatal
+        assert len(st["tokens_seen"]) >= 3
+    finally:
+        lite.stop()
+        assert bq.stop() == 0
+
+
+def test_fake_identical_gets_within_ttl_cost_one_query(clean_fake, tmp_path):
+    fake = clean_fake
+    src = generate(str(tmp_path / "f.ndjson"), 100, seed=8)
+    assert fake_load(fake, src).returncode == 0
+    bq = Colibri("bigquery:test.ds.flights", COLIBRI_BQ_CACHE_MS="5000", **fake_env(fake))
+    try:
+        before = fake_stats(fake)["calls"].get("query", 0)
+        bodies = {bq.get("/data?limit=10&fields=_id,event_time").body for _ in range(200)}
+        assert len(bodies) == 1
+        assert fake_stats(fake)["calls"]["query"] - before == 1
+        bq.get("/data?limit=11&fields=_id,event_time")              # a different query is not served from cache
+        assert fake_stats(fake)["calls"]["query"] - before == 2
+    finally:
+        assert bq.stop() == 0
+
+
+def test_fake_failures_map_to_http_statuses(clean_fake, tmp_path):
+    fake = clean_fake
+    src = generate(str(tmp_path / "f.ndjson"), 10, seed=9)
+    assert fake_load(fake, src).returncode == 0
+    bq = Colibri("bigquery:test.ds.flights", COLIBRI_BQ_CACHE_MS="0", **fake_env(fake))
+    try:
+        assert bq.get("/readyz").status == 200
+        fake_post(fake, "/_fake/faults", {"status": {"tables.get": [404]}})
+        assert bq.get("/readyz").status == 503                     # the table is gone: not ready
+        before = fake_stats(fake)["calls"].get("query", 0)
+        fake_post(fake, "/_fake/faults", {"status": {"query": [400]}})
+        r = bq.get("/data?limit=5")                                 # our SQL refused: never retried
+        assert r.status == 500 and r.json()["error"]["status"] == 500
+        assert fake_stats(fake)["calls"]["query"] - before == 1
+        fake_post(fake, "/_fake/faults", {"status": {"query": [503] * 8}})
+        r = bq.get("/data?limit=5")                                 # down for longer than the retries
+        assert r.status == 503 and "Retry-After" in r.headers
+        assert fake_stats(fake)["calls"]["query"] - before == 1 + 8
+        assert bq.get("/data?limit=5").status == 200                # and back
+    finally:
+        assert bq.stop() == 0
+
+
+def test_fake_no_emulator_and_no_metadata_fails_clearly(tmp_path):
+    src = generate(str(tmp_path / "f.ndjson"), 1, seed=1)
+    dead = free_port()
+    r = subprocess.run([BIN, "load", src], capture_output=True, text=True, timeout=120,
+                       env=base_env(COLIBRI_STORE="bigquery:test.ds.flights",
+                                    COLIBRI_BIGQUERY_ENDPOINT=f"http://127.0.0.1:{dead}",
+                                    GCE_METADATA_HOST=f"127.0.0.1:{dead}", COLIBRI_LOG_LEVEL="error"))
+    assert r.returncode != 0
+    assert "cannot open the BigQuery store" in r.stderr
