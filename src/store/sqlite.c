@@ -112,6 +112,23 @@ static void add_ident(struct strbuf *sb, const char *name)
     strbuf_addc(sb, '"');
 }
 
+/*
+ * "a, b, c" for columns cols[0..n) of sc (every column when cols is NULL);
+ * declare adds each column's type and NOT NULL, for CREATE TABLE.
+ */
+static void add_columns(struct strbuf *sb, const struct schema *sc, const size_t *cols, size_t n,
+                        bool declare)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct column *c = &sc->cols[cols ? cols[i] : i];
+        if (i)
+            strbuf_adds(sb, ", ");
+        add_ident(sb, c->name);
+        if (declare)
+            strbuf_addf(sb, " %s%s", sql_type(c->type), c->required ? " NOT NULL" : "");
+    }
+}
+
 static int open_conn(const struct sqlite_store *s, bool readonly, sqlite3 **out)
 {
     int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY
@@ -218,13 +235,7 @@ static int create_tables(struct sqlite_store *s)
     strbuf_adds(&sb, "CREATE TABLE IF NOT EXISTS ");
     add_ident(&sb, sc->table);
     strbuf_adds(&sb, " (");
-    for (size_t i = 0; i < sc->ncols; i++) {
-        if (i)
-            strbuf_adds(&sb, ", ");
-        add_ident(&sb, sc->cols[i].name);
-        strbuf_addf(&sb, " %s%s", sql_type(sc->cols[i].type),
-                    sc->cols[i].required ? " NOT NULL" : "");
-    }
+    add_columns(&sb, sc, NULL, sc->ncols, true);
     strbuf_adds(&sb, ", UNIQUE(\"_id\"));\n");
     strbuf_addf(&sb, "CREATE INDEX IF NOT EXISTS \"%s_by_time\" ON \"%s\"(\"%s\", \"_id\");\n",
                 sc->table, sc->table, sc->cols[sc->event_time].name);
@@ -258,11 +269,7 @@ static int prepare_writes(struct sqlite_store *s)
     strbuf_adds(&sb, "INSERT INTO ");
     add_ident(&sb, sc->table);
     strbuf_adds(&sb, " (");
-    for (size_t i = 0; i < sc->ncols; i++) {
-        if (i)
-            strbuf_adds(&sb, ", ");
-        add_ident(&sb, sc->cols[i].name);
-    }
+    add_columns(&sb, sc, NULL, sc->ncols, false);
     strbuf_adds(&sb, ") VALUES (");
     for (size_t i = 0; i < sc->ncols; i++)
         strbuf_adds(&sb, i ? ", ?" : "?");
@@ -525,11 +532,7 @@ static int build_select(const struct schema *sc, const struct query *q, struct s
     out->cols[q->nfields + 1] = schema_meta(sc, META_ID);
 
     strbuf_adds(sb, "SELECT ");
-    for (size_t i = 0; i < out->ncols; i++) {
-        if (i)
-            strbuf_adds(sb, ", ");
-        add_ident(sb, sc->cols[out->cols[i]].name);
-    }
+    add_columns(sb, sc, out->cols, out->ncols, false);
     strbuf_adds(sb, " FROM ");
     add_ident(sb, sc->table);
     strbuf_adds(sb, " WHERE 1");
@@ -683,13 +686,10 @@ static int sqlite_get(void *ctx, const char *id, struct row_sink *sink)
     size_t *cols = malloc(sc->ncols * sizeof *cols);
     bool any = false;
     int rc = cols ? 0 : COLIBRI_ENOMEM;
-    strbuf_adds(&sql, "SELECT ");
-    for (size_t i = 0; cols && i < sc->ncols; i++) {
+    for (size_t i = 0; cols && i < sc->ncols; i++)
         cols[i] = i;
-        if (i)
-            strbuf_adds(&sql, ", ");
-        add_ident(&sql, sc->cols[i].name);
-    }
+    strbuf_adds(&sql, "SELECT ");
+    add_columns(&sql, sc, NULL, sc->ncols, false);
     strbuf_adds(&sql, " FROM ");
     add_ident(&sql, sc->table);
     strbuf_adds(&sql, " WHERE \"_id\" = ?");
