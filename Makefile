@@ -103,6 +103,8 @@ run: deps all
 
 bench: deps all
 	bench/run
+	python3 bench/metrics_cost.py
+	python3 bench/bigquery.py
 
 clean:
 	rm -rf build
