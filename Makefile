@@ -5,6 +5,7 @@
 #   make run             the local demo: SQLite with sample data, serving on :8080
 #   make bench           benchmarks against peers, results in bench/results/
 #   make lint | image | image-test | deploy ENV=dev | smoke   delivery (see README)
+#   make fuzz | chaos | soak   hardening suites (minutes each; not part of make test)
 #   V=1                  show the compiler command lines
 
 CC      ?= cc
@@ -31,7 +32,7 @@ UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
 .PHONY: all test unit integration monitoring deps run bench clean valgrind \
-        lint image image-test push deploy smoke diagrams
+        lint image image-test push deploy smoke diagrams fuzz fuzz-replay chaos soak
 all: $(BUILD)/colibri $(TOOLS)
 
 COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -70,6 +71,7 @@ monitoring:
 
 test: deps
 	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory monitoring
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory integration
@@ -95,6 +97,18 @@ smoke:       # ENV=dev|prod, or URL=... TOPIC=...
 diagrams:
 	diagrams/render
 
+fuzz:        # every libFuzzer harness for FUZZ_SECONDS (60) under ASan+UBSan, then coverage
+	scripts/fuzz
+
+fuzz-replay: # the committed corpus and every regression once through every harness
+	scripts/fuzz --replay
+
+chaos:       # fault injection against real components: nothing lost, nothing twice
+	scripts/chaos
+
+soak:        # 10 minutes of mixed reads at 256 connections while ingesting 5,000 msg/s
+	scripts/soak
+
 valgrind: $(UNITS)
 	@set -e; for t in $(UNITS); do valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 $$t; done
 
@@ -104,6 +118,7 @@ run: deps all
 bench: deps all
 	bench/run
 	python3 bench/metrics_cost.py
+	python3 bench/ingest.py
 	python3 bench/bigquery.py
 
 clean:

@@ -1367,7 +1367,7 @@ static int bq_ping(void *ctx)
 {
     struct bq_store *s = ctx;
     struct strbuf url = STRBUF_INIT;
-    json_t *resp;
+    json_t *resp = NULL;
     long st;
     char err[512];
     strbuf_addf(&url, "%s?fields=id", s->table_url);

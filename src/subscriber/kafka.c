@@ -44,6 +44,7 @@ struct kafka {
     char id[320], position[288];    /* strings of the current message */
     atomic_bool joined;
     atomic_long dlq_failed;
+    bool dlq_lagging;       /* copies to the dead-letter topic are behind */
 };
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -343,7 +344,7 @@ static int kafka_next(void *ctx, int timeout_ms, struct message *m)
     *m = (struct message){
         .id = k->id,
         .source = "kafka",
-        .published_at = ts > 0 ? ts * 1000 : 0,
+        .published_at = ts > 0 && ts < INT64_MAX / 1000 ? ts * 1000 : 0,
         .payload = msg->payload ? msg->payload : "",
         .len = msg->len,
         .position = k->position,
@@ -373,14 +374,24 @@ static int kafka_dead_letter(void *ctx, const struct message *m, const char *rea
     return 0;
 }
 
+/*
+ * Give the dead-letter copies a moment to be delivered before the batch is
+ * stored, but never hold rows back for them: _dead_letters is the record,
+ * the topic a copy that librdkafka keeps retrying in the background.
+ */
 static int kafka_dead_letter_flush(void *ctx)
 {
     struct kafka *k = ctx;
-    if (rd_kafka_outq_len(k->producer) == 0)
+    if (rd_kafka_outq_len(k->producer) == 0) {
+        k->dlq_lagging = false;
         return 0;
-    if (rd_kafka_flush(k->producer, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        log_warn("dead-letter topic %s: %d messages not yet delivered", k->dlq, rd_kafka_outq_len(k->producer));
-        return COLIBRI_EUNAVAIL;
+    }
+    /* once the topic is known to lag, do not wait on it for every batch */
+    if (rd_kafka_flush(k->producer, k->dlq_lagging ? 0 : 1000) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+        !k->dlq_lagging) {
+        k->dlq_lagging = true;
+        log_warn("dead-letter topic %s: %d messages not yet delivered; still retrying (they are in "
+                 "_dead_letters)", k->dlq, rd_kafka_outq_len(k->producer));
     }
     return 0;
 }
