@@ -725,12 +725,15 @@ static int sqlite_position(void *ctx, const char *key, int64_t *out_next)
 
 /*
  * Ready means the store can take a write now: take the write lock (waiting
- * at most PING_WAIT_MS for another writer) and let it go at once.
+ * at most PING_WAIT_MS for another process's writer) and let it go at once.
  */
 static int sqlite_ping(void *ctx)
 {
     struct sqlite_store *s = ctx;
-    pthread_mutex_lock(&s->wlock);
+    /* a write in progress here answers for itself (the subscriber reports its failures);
+       waiting behind it would stall the HTTP worker that asked */
+    if (pthread_mutex_trylock(&s->wlock) != 0)
+        return 0;
     sqlite3_busy_timeout(s->w, PING_WAIT_MS);
     int rc = sqlite3_exec(s->w, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)

@@ -36,6 +36,7 @@ struct subscriber {
     pthread_t thread;
     bool started;
     atomic_bool stop;
+    atomic_int store_failure;   /* the last write's error code, 0 when it succeeded */
 };
 
 static const struct source_ops *const sources[] = { &kafka_source_ops, &pubsub_source_ops };
@@ -49,6 +50,7 @@ static int store_batch(struct subscriber *sub)
     int rc = sub->ops->dead_letter_flush ? sub->ops->dead_letter_flush(sub->ctx) : 0;
     if (!rc)
         rc = ingest_flush(&sub->ing, &res);
+    atomic_store(&sub->store_failure, rc);
     if (rc)
         return rc;
     log_debug("stored %zu rows (%zu duplicates), %zu dead letters", res.stored, res.duplicates, res.dead);
@@ -189,6 +191,12 @@ int subscriber_start(struct subscriber *sub)
 
 bool subscriber_ready(struct subscriber *sub, char *why, size_t whylen)
 {
+    int failure = atomic_load(&sub->store_failure);
+    if (failure) {     /* a full disk or a read-only file: what a probe of the store cannot see */
+        snprintf(why, whylen, "the last write to the store failed: %s; ingestion is paused",
+                 colibri_strerror(failure));
+        return false;
+    }
     return sub->ops->ready(sub->ctx, why, whylen);
 }
 
