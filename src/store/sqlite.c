@@ -23,6 +23,7 @@
 #define STMT_CACHE 32
 #define BUSY_TIMEOUT_MS 5000
 #define PING_WAIT_MS 500
+#define WAL_CHECKPOINT_PAGES 8192      /* 32 MiB of 4 KiB pages */
 
 struct stmt_cache {
     char *sql[STMT_CACHE];
@@ -294,6 +295,24 @@ out:
     return rc;
 }
 
+/*
+ * After a commit that leaves the WAL at WAL_CHECKPOINT_PAGES or more, copy it
+ * back and truncate it. SQLite's own autocheckpoint is PASSIVE, which never
+ * resets the WAL while readers keep arriving, so under steady reads the file
+ * grows without end; TRUNCATE waits for the readers in flight (ours take
+ * milliseconds) and falls back to PASSIVE if they do not finish in time.
+ */
+static int checkpoint_when_large(void *unused, sqlite3 *db, const char *name, int pages)
+{
+    if (pages < WAL_CHECKPOINT_PAGES)
+        return SQLITE_OK;
+    sqlite3_busy_timeout(db, 200);
+    if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    return SQLITE_OK;
+}
+
 static void sqlite_close(void *ctx);
 
 static int sqlite_open(const char *target, const struct schema *sc, void **ctx)
@@ -315,8 +334,9 @@ static int sqlite_open(const char *target, const struct schema *sc, void **ctx)
     pthread_mutex_init(&s->rlock, NULL);
     int rc = open_conn(s, false, &s->w);
     if (!rc && !s->memory)
-        rc = exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                        " PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192;");
+        rc = exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
+    if (!rc && !s->memory)
+        sqlite3_wal_hook(s->w, checkpoint_when_large, NULL);
     if (!rc)
         rc = create_tables(s);
     if (!rc)
