@@ -26,6 +26,7 @@
 extern char **environ;
 
 #define ENV_PREFIX "COLIBRI_KAFKA_"
+#define DLQ_WAIT_MS 5000
 
 /* Per partition: where the uncommitted messages start and where we are. */
 struct part {
@@ -375,23 +376,27 @@ static int kafka_dead_letter(void *ctx, const struct message *m, const char *rea
 }
 
 /*
- * Give the dead-letter copies a moment to be delivered before the batch is
- * stored, but never hold rows back for them: _dead_letters is the record,
- * the topic a copy that librdkafka keeps retrying in the background.
+ * Wait for the dead-letter copies to be delivered before the batch is stored,
+ * so that the topic gets every one at least once, even across a crash. But
+ * rows are never held back by a topic that is down: after one wait of
+ * DLQ_WAIT_MS runs out, batches stop waiting until the backlog is delivered
+ * (librdkafka keeps retrying; _dead_letters is the record in any case).
  */
 static int kafka_dead_letter_flush(void *ctx)
 {
     struct kafka *k = ctx;
     if (rd_kafka_outq_len(k->producer) == 0) {
+        if (k->dlq_lagging)
+            log_info("dead-letter topic %s: caught up", k->dlq);
         k->dlq_lagging = false;
         return 0;
     }
-    /* once the topic is known to lag, do not wait on it for every batch */
-    if (rd_kafka_flush(k->producer, k->dlq_lagging ? 0 : 1000) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+    if (rd_kafka_flush(k->producer, k->dlq_lagging ? 0 : DLQ_WAIT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR &&
         !k->dlq_lagging) {
         k->dlq_lagging = true;
-        log_warn("dead-letter topic %s: %d messages not yet delivered; still retrying (they are in "
-                 "_dead_letters)", k->dlq, rd_kafka_outq_len(k->producer));
+        log_warn("dead-letter topic %s: %d messages not delivered in %d ms; storing batches without "
+                 "waiting until it catches up (they are in _dead_letters)", k->dlq,
+                 rd_kafka_outq_len(k->producer), DLQ_WAIT_MS);
     }
     return 0;
 }
