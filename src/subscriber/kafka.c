@@ -44,6 +44,7 @@ struct kafka {
     size_t nparts, capparts;
     char id[320], position[288];    /* strings of the current message */
     atomic_bool joined;
+    atomic_bool brokers_down;   /* librdkafka said all brokers are down; cleared by any answer */
     atomic_long dlq_failed;
     bool dlq_lagging;       /* copies to the dead-letter topic are behind */
 };
@@ -150,6 +151,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     atomic_store(&k->joined, true);
 }
 
+/* Client-level errors (librdkafka retries them itself): log, count, and track "all brokers down". */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct kafka *k = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        atomic_store(&k->brokers_down, true);
+    log_warn("kafka %s: %s", rd_kafka_name(rk), reason);
+    metrics_upstream_error("kafka", "transient");
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     struct kafka *k = opaque;
@@ -213,6 +224,7 @@ static int make_conf(struct kafka *k, bool consumer, rd_kafka_conf_t **out)
         }
     }
     rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_opaque(conf, k);
     if (consumer)
         rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
@@ -332,6 +344,7 @@ static int kafka_next(void *ctx, int timeout_ms, struct message *m)
         return COLIBRI_ETIMEOUT;
     }
     k->current = msg;
+    atomic_store(&k->brokers_down, false);
     struct part *p = part_get(k, msg->partition);
     if (!p)
         return COLIBRI_ENOMEM;
@@ -439,6 +452,17 @@ static void kafka_pause(void *ctx, bool paused)
 static bool kafka_ready(void *ctx, char *why, size_t whylen)
 {
     struct kafka *k = ctx;
+    if (atomic_load(&k->brokers_down)) {
+        /* an idle topic brings no message to clear the flag: ask a broker, briefly */
+        const struct rd_kafka_metadata *md;
+        if (rd_kafka_metadata(k->producer, 0, NULL, &md, 200) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_metadata_destroy(md);
+            atomic_store(&k->brokers_down, false);
+        } else {
+            snprintf(why, whylen, "kafka: no broker of %s answers", k->brokers);
+            return false;
+        }
+    }
     if (atomic_load(&k->joined))
         return true;
     snprintf(why, whylen, "kafka: not yet a member of group %s", k->group);
