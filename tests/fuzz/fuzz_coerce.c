@@ -25,29 +25,10 @@
 
 #include "colibri/error.h"
 #include "colibri/schema.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const char flights_json[] =
-    "[{\"name\":\"event_id\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"event_time\",\"type\":\"TIMESTAMP\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"flight_id\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"flight_date\",\"type\":\"DATE\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"carrier\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"flight_number\",\"type\":\"INT64\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"origin\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"destination\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"scheduled_departure\",\"type\":\"TIMESTAMP\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"actual_departure\",\"type\":\"TIMESTAMP\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"status\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"delay_minutes\",\"type\":\"INT64\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"on_time\",\"type\":\"BOOL\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"aircraft\",\"type\":\"STRING\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"tail_number\",\"type\":\"STRING\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"capacity\",\"type\":\"INT64\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"passengers\",\"type\":\"INT64\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"distance_km\",\"type\":\"FLOAT64\",\"mode\":\"NULLABLE\"}]";
 
 /* Short names so the fuzzer finds them; one NULLABLE column per type (and the
  * REQUIRED event time every schema needs). */
@@ -74,39 +55,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     return 0;
-}
-
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i], cp, k;
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07;
-        else return false;
-        if (n - i <= k)
-            return false;
-        for (unsigned j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return false;
-        i += k + 1;
-    }
-    return true;
-}
-
-static void check_clean(const char *reason)
-{
-    size_t n = strlen(reason);
-    assert(n > 0);
-    for (size_t i = 0; i < n; i++)
-        assert((unsigned char)reason[i] >= 0x20 && reason[i] != 0x7f);
-    assert(utf8_ok((const unsigned char *)reason, n));
 }
 
 static void check_row(const struct schema *s, const struct row *r, const json_t *root)

@@ -25,31 +25,12 @@
 #include "colibri/error.h"
 #include "colibri/query.h"
 #include "colibri/schema.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define ID_MAX 341          /* (CURSOR_MAX - 1) * 3 / 4 - 26-byte head - 16-byte MAC */
-
-static const char flights_json[] =
-    "[{\"name\":\"event_id\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"event_time\",\"type\":\"TIMESTAMP\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"flight_id\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"flight_date\",\"type\":\"DATE\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"carrier\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"flight_number\",\"type\":\"INT64\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"origin\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"destination\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"scheduled_departure\",\"type\":\"TIMESTAMP\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"actual_departure\",\"type\":\"TIMESTAMP\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"status\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"delay_minutes\",\"type\":\"INT64\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"on_time\",\"type\":\"BOOL\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"aircraft\",\"type\":\"STRING\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"tail_number\",\"type\":\"STRING\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"capacity\",\"type\":\"INT64\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"passengers\",\"type\":\"INT64\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"distance_km\",\"type\":\"FLOAT64\",\"mode\":\"NULLABLE\"}]";
 
 /* A query; one with the same digest; ones a cursor of the first must not fit. */
 static const struct {

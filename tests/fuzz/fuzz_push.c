@@ -35,29 +35,10 @@
 #include "colibri/schema.h"
 #include "colibri/store.h"
 #include "http/http_int.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const char flights_json[] =
-    "[{\"name\":\"event_id\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"event_time\",\"type\":\"TIMESTAMP\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"flight_id\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"flight_date\",\"type\":\"DATE\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"carrier\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"flight_number\",\"type\":\"INT64\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"origin\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"destination\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"scheduled_departure\",\"type\":\"TIMESTAMP\",\"mode\":\"REQUIRED\"},"
-    "{\"name\":\"actual_departure\",\"type\":\"TIMESTAMP\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"status\",\"type\":\"STRING\",\"mode\":\"REQUIRED\",\"x-cluster\":true},"
-    "{\"name\":\"delay_minutes\",\"type\":\"INT64\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"on_time\",\"type\":\"BOOL\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"aircraft\",\"type\":\"STRING\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"tail_number\",\"type\":\"STRING\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"capacity\",\"type\":\"INT64\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"passengers\",\"type\":\"INT64\",\"mode\":\"NULLABLE\"},"
-    "{\"name\":\"distance_km\",\"type\":\"FLOAT64\",\"mode\":\"NULLABLE\"}]";
 
 #define STORE_RUNS 4096
 

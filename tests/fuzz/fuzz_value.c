@@ -29,6 +29,7 @@
 
 #include "colibri/error.h"
 #include "colibri/schema.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,39 +38,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const int64_t ts_min = -719162LL * US_PER_DAY;           /* 0001-01-01 */
 static const int64_t ts_max = 2932897LL * US_PER_DAY - 1;       /* 9999-12-31T23:59:59.999999 */
 static const int64_t day_min = -719162, day_max = 2932896;
-
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i], cp, k;
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07;
-        else return false;
-        if (n - i <= k)
-            return false;
-        for (unsigned j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return false;
-        i += k + 1;
-    }
-    return true;
-}
-
-static void check_clean(const char *reason)
-{
-    size_t n = strlen(reason);
-    assert(n > 0);
-    for (size_t i = 0; i < n; i++)
-        assert((unsigned char)reason[i] >= 0x20 && reason[i] != 0x7f);
-    assert(utf8_ok((const unsigned char *)reason, n));
-}
 
 static void ts_round_trip(int64_t us)
 {
