@@ -40,7 +40,7 @@ static const char *const upstream_apis[] = { "kafka", "bigquery", "pubsub", "met
 
 #define MAX_BUCKETS 16
 static const double latency_bounds[] = { .005, .01, .025, .05, .1, .25, .3, .5, 1, 2.5, 5, 10 };
-static const double batch_row_bounds[] = { 1, 10, 50, 100, 250, 500, 1000, 5000 };
+static const double batch_row_bounds[] = { 1, 10, 50, 100, 250, 500, 1000, 5000, 10000, 50000 };
 static const double batch_time_bounds[] = { .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5 };
 
 struct histogram {

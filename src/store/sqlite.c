@@ -18,12 +18,15 @@
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/strbuf.h"
+#include "store/sqlite_batch.h"
 #include "store/store_int.h"
 
 #define STMT_CACHE 32
 #define BUSY_TIMEOUT_MS 5000
 #define PING_WAIT_MS 500
-#define WAL_CHECKPOINT_PAGES 8192      /* 32 MiB of 4 KiB pages */
+#define WAL_CHECKPOINT_PAGES 32768     /* 128 MiB of 4 KiB pages: the writer resets the WAL */
+#define WAL_COPY_PAGES 8192            /* 32 MiB: the checkpointer starts copying */
+#define CHECKPOINT_WAIT_MS 200
 
 struct stmt_cache {
     char *sql[STMT_CACHE];
@@ -44,10 +47,16 @@ struct sqlite_store {
     uint64_t id;            /* tells thread-local readers apart across stores */
     pthread_mutex_t wlock;  /* the writer and, for :memory:, every read */
     sqlite3 *w;
-    sqlite3_stmt *ins_row, *ins_dead, *ins_pos;
+    sqlite3_stmt *ins_rows, *ins_dead, *ins_pos;   /* ins_rows: a whole batch's rows */
     struct stmt_cache wcache;
     pthread_mutex_t rlock;  /* the readers list */
     struct reader *readers;
+    pthread_t ckpt;         /* the checkpointer (file stores only) */
+    bool ckpt_running;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cond;
+    bool ckpt_due, ckpt_stop;
+    int truncate_at;        /* WAL pages at which the writer resets the WAL next (writer only) */
 };
 
 static atomic_uint_fast64_t next_store_id = 1;
@@ -271,15 +280,17 @@ static int prepare_writes(struct sqlite_store *s)
     add_ident(&sb, sc->table);
     strbuf_adds(&sb, " (");
     add_columns(&sb, sc, NULL, sc->ncols, false);
-    strbuf_adds(&sb, ") VALUES (");
-    for (size_t i = 0; i < sc->ncols; i++)
-        strbuf_adds(&sb, i ? ", ?" : "?");
-    strbuf_adds(&sb, ") ON CONFLICT(\"_id\") DO NOTHING");
+    strbuf_adds(&sb, ") SELECT ");
+    add_columns(&sb, sc, NULL, sc->ncols, false);
+    /* "WHERE true": without it, ON would parse as a join constraint */
+    strbuf_adds(&sb, " FROM " SQLITE_BATCH_TABLE "(?) WHERE true ON CONFLICT(\"_id\") DO NOTHING");
     if (sb.failed) {
         rc = COLIBRI_ENOMEM;
         goto out;
     }
-    rc = sqlite3_prepare_v3(s->w, sb.buf, -1, SQLITE_PREPARE_PERSISTENT, &s->ins_row, NULL);
+    rc = sqlite_batch_register(s->w, sc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(s->w, sb.buf, -1, SQLITE_PREPARE_PERSISTENT, &s->ins_rows, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v3(s->w,
             "INSERT INTO _dead_letters (id, source, reason, payload, at) VALUES (?, ?, ?, ?, ?)"
@@ -296,21 +307,63 @@ out:
 }
 
 /*
- * After a commit that leaves the WAL at WAL_CHECKPOINT_PAGES or more, copy it
- * back and truncate it. SQLite's own autocheckpoint is PASSIVE, which never
- * resets the WAL while readers keep arriving, so under steady reads the file
- * grows without end; TRUNCATE waits for the readers in flight (ours take
- * milliseconds) and falls back to PASSIVE if they do not finish in time.
+ * Keeping the WAL bounded without making ingestion wait for it. SQLite's own
+ * autocheckpoint is PASSIVE only, which never resets the WAL while readers
+ * keep arriving, so under steady reads the file would grow without end.
+ * Past WAL_COPY_PAGES, each commit wakes the checkpointer, which copies the
+ * WAL back into the database file (PASSIVE) on its own connection and
+ * thread, next to the writer and the readers. Past WAL_CHECKPOINT_PAGES, the
+ * writer itself resets the file (TRUNCATE): by then nearly every frame has
+ * been copied, so that is short. TRUNCATE waits up to CHECKPOINT_WAIT_MS for
+ * the readers in flight (ours take milliseconds); when they do not finish in
+ * time, the writer tries again once the WAL has grown by WAL_COPY_PAGES more.
  */
-static int checkpoint_when_large(void *unused, sqlite3 *db, const char *name, int pages)
+static int wal_grew(void *ctx, sqlite3 *db, const char *name, int pages)
 {
+    struct sqlite_store *s = ctx;
     if (pages < WAL_CHECKPOINT_PAGES)
-        return SQLITE_OK;
-    sqlite3_busy_timeout(db, 200);
-    if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+        s->truncate_at = WAL_CHECKPOINT_PAGES;
+    if (pages >= s->truncate_at) {
+        sqlite3_busy_timeout(db, CHECKPOINT_WAIT_MS);
+        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+            s->truncate_at = pages + WAL_COPY_PAGES;    /* long readers: not at every commit */
+        sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    } else if (pages >= WAL_COPY_PAGES) {
+        pthread_mutex_lock(&s->ckpt_lock);
+        s->ckpt_due = true;
+        pthread_cond_signal(&s->ckpt_cond);
+        pthread_mutex_unlock(&s->ckpt_lock);
+    }
     return SQLITE_OK;
+}
+
+static void *checkpointer(void *arg)
+{
+    struct sqlite_store *s = arg;
+    sqlite3 *db = NULL;
+    int last = SQLITE_OK;
+    if (open_conn(s, false, &db)) {
+        log_error("sqlite %s: no checkpointer connection; the writer alone keeps the WAL bounded", s->path);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->ckpt_lock);
+    for (;;) {
+        while (!s->ckpt_due && !s->ckpt_stop)
+            pthread_cond_wait(&s->ckpt_cond, &s->ckpt_lock);
+        if (s->ckpt_stop)
+            break;
+        s->ckpt_due = false;
+        pthread_mutex_unlock(&s->ckpt_lock);
+        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc != last)
+            log_msg(rc == SQLITE_OK ? LOG_INFO : LOG_WARN, __func__, "sqlite %s: background checkpoint: %s",
+                    s->path, rc == SQLITE_OK ? "working again" : sqlite3_errmsg(db));
+        last = rc;
+        pthread_mutex_lock(&s->ckpt_lock);
+    }
+    pthread_mutex_unlock(&s->ckpt_lock);
+    sqlite3_close(db);
+    return NULL;
 }
 
 static void sqlite_close(void *ctx);
@@ -322,6 +375,8 @@ static int sqlite_open(const char *target, const struct schema *sc, void **ctx)
         log_error("sqlite store needs a path: sqlite:PATH (or sqlite::memory:)");
         return COLIBRI_ECONFIG;
     }
+    /* before SQLite initialises (its first open): no statistics, so no global mutex on every malloc */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     struct sqlite_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(target))) {
         free(s);
@@ -332,11 +387,18 @@ static int sqlite_open(const char *target, const struct schema *sc, void **ctx)
     s->id = atomic_fetch_add(&next_store_id, 1);
     pthread_mutex_init(&s->wlock, NULL);
     pthread_mutex_init(&s->rlock, NULL);
+    pthread_mutex_init(&s->ckpt_lock, NULL);
+    pthread_cond_init(&s->ckpt_cond, NULL);
     int rc = open_conn(s, false, &s->w);
     if (!rc && !s->memory)
         rc = exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
     if (!rc && !s->memory)
-        sqlite3_wal_hook(s->w, checkpoint_when_large, NULL);
+        sqlite3_wal_hook(s->w, wal_grew, s);
+    if (!rc && !s->memory) {
+        s->ckpt_running = pthread_create(&s->ckpt, NULL, checkpointer, s) == 0;
+        if (!s->ckpt_running)
+            rc = COLIBRI_ENOMEM;
+    }
     if (!rc)
         rc = create_tables(s);
     if (!rc)
@@ -355,6 +417,13 @@ static void sqlite_close(void *ctx)
     struct sqlite_store *s = ctx;
     if (!s)
         return;
+    if (s->ckpt_running) {
+        pthread_mutex_lock(&s->ckpt_lock);
+        s->ckpt_stop = true;
+        pthread_cond_signal(&s->ckpt_cond);
+        pthread_mutex_unlock(&s->ckpt_lock);
+        pthread_join(s->ckpt, NULL);
+    }
     for (struct reader *r = s->readers, *next; r; r = next) {
         next = r->next;
         cache_clear(&r->cache);
@@ -362,12 +431,14 @@ static void sqlite_close(void *ctx)
         free(r);
     }
     cache_clear(&s->wcache);
-    sqlite3_finalize(s->ins_row);
+    sqlite3_finalize(s->ins_rows);
     sqlite3_finalize(s->ins_dead);
     sqlite3_finalize(s->ins_pos);
     sqlite3_close(s->w);
     pthread_mutex_destroy(&s->wlock);
     pthread_mutex_destroy(&s->rlock);
+    pthread_mutex_destroy(&s->ckpt_lock);
+    pthread_cond_destroy(&s->ckpt_cond);
     free(s->path);
     free(s);
 }
@@ -432,17 +503,13 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
 
 static int insert_locked(struct sqlite_store *s, const struct batch *b, struct insert_result *out)
 {
-    const struct schema *sc = s->schema;
     int rc;
-    for (size_t r = 0; r < b->nrows; r++) {
-        for (size_t c = 0; c < sc->ncols; c++)
-            bind_value(s->ins_row, (int)c + 1, sc->cols[c].type, &b->rows[r].vals[c]);
-        if ((rc = step_done(s->w, s->ins_row, "insert row")))
+    if (b->nrows) {
+        sqlite_batch_bind(s->ins_rows, 1, b);
+        if ((rc = step_done(s->w, s->ins_rows, "insert rows")))
             return rc;
-        if (sqlite3_changes(s->w))
-            out->stored++;
-        else
-            out->duplicates++;
+        out->stored = (size_t)sqlite3_changes(s->w);
+        out->duplicates = b->nrows - out->stored;
     }
     for (size_t d = 0; d < b->ndead; d++) {
         const struct dead_letter *dl = &b->dead[d];

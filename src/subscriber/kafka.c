@@ -194,7 +194,9 @@ static int make_conf(struct kafka *k, bool consumer, rd_kafka_conf_t **out)
         { "enable.auto.offset.store", "false" },
         { "auto.offset.reset", "earliest" },
         { "partition.assignment.strategy", "cooperative-sticky" },
-        { "queued.max.messages.kbytes", "16384" },      /* backpressure: bounded prefetch */
+        /* backpressure: bounded prefetch; about a second of messages at full speed, because
+         * librdkafka 2.0 stops fetching for a whole second whenever this queue is full */
+        { "queued.max.messages.kbytes", "65536" },
         { "fetch.wait.max.ms", "50" },
     };
     const char *const producer_defaults[][2] = {

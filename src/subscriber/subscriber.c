@@ -25,6 +25,9 @@
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
 #define SHUTDOWN_FLUSH_MS 5000
+/* While behind, a due batch takes in what is already waiting, up to this many BATCH_MAX or bytes. */
+#define CATCHUP_BATCHES 32
+#define CATCHUP_BYTES (16u << 20)
 
 struct subscriber {
     const struct config *cfg;
@@ -112,17 +115,39 @@ static void store_with_retry(struct subscriber *sub)
         sub->ops->pause(sub->ctx, false);
 }
 
+/*
+ * A batch is due at BATCH_MAX rows or BATCH_MS age. A due batch still takes
+ * in the messages that are already waiting (the source answers at once), up
+ * to the catch-up bound: while ingestion is behind, transactions grow and
+ * there are fewer of them, which is what lets it catch up; at a steady pace
+ * nothing is waiting and a batch is stored as soon as it is due.
+ */
+static bool batch_due(const struct subscriber *sub)
+{
+    size_t pending = ingest_pending(&sub->ing);
+    return pending && (pending >= (size_t)sub->cfg->batch_max ||
+                       now_us() - sub->batch_start >= sub->cfg->batch_ms * 1000);
+}
+
+static bool catchup_full(const struct subscriber *sub)
+{
+    return ingest_pending(&sub->ing) >= (size_t)sub->cfg->batch_max * CATCHUP_BATCHES ||
+           sub->ing.batch.bytes >= CATCHUP_BYTES;
+}
+
 static void *run(void *arg)
 {
     struct subscriber *sub = arg;
-    const struct config *cfg = sub->cfg;
     char reason[256];
     while (!atomic_load(&sub->stop)) {
         struct message m;
         size_t pending = ingest_pending(&sub->ing);
+        bool due = batch_due(sub);
         int wait = POLL_MS;
-        if (pending) {
-            int64_t left = cfg->batch_ms * 1000 - (now_us() - sub->batch_start);
+        if (due) {
+            wait = 0;
+        } else if (pending) {
+            int64_t left = sub->cfg->batch_ms * 1000 - (now_us() - sub->batch_start);
             wait = left > 0 ? (int)(left / 1000) : 0;
         }
         int rc = sub->ops->next(sub->ctx, wait, &m);
@@ -134,6 +159,7 @@ static void *run(void *arg)
                 log_debug("dead letter %s: %s", m.id, reason);
                 if (sub->ops->dead_letter)
                     sub->ops->dead_letter(sub->ctx, &m, reason);
+                rc = 0;
             } else if (rc) {
                 /* the message is not in the batch: drop the batch and read it all again */
                 log_error("cannot batch message %s: %s; reading the batch again", m.id, colibri_strerror(rc));
@@ -141,9 +167,7 @@ static void *run(void *arg)
                 sub->ops->rewind(sub->ctx);
             }
         }
-        pending = ingest_pending(&sub->ing);
-        if (pending && (pending >= (size_t)cfg->batch_max ||
-                        now_us() - sub->batch_start >= cfg->batch_ms * 1000))
+        if (due && (rc != 0 || catchup_full(sub)))
             store_with_retry(sub);
     }
     store_with_retry(sub);

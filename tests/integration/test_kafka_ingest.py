@@ -311,7 +311,9 @@ def test_store_locked_backpressure(broker, tmp_path):
     produce_all(broker, ds, topic, 4, 0, warm)
     db = str(tmp_path / "locked.db")
     group = "locked"
-    c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group={group}", str(tmp_path / "colibri.log"))
+    # a prefetch bound well below the backlog (the default, 64 MiB, is about the backlog's size)
+    c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group={group}", str(tmp_path / "colibri.log"),
+                COLIBRI_KAFKA_QUEUED_MAX_MESSAGES_KBYTES=16384)
     samples, ready = [], []
     try:
         wait_counts(db, len(ds.ok & set(range(warm))), len(ds.bad & set(range(warm))), timeout=120, alive=[c])

@@ -26,6 +26,8 @@
 #include "colibri/config.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
+#include "colibri/metrics.h"
+#include "colibri/strbuf.h"
 #include "colibri/store.h"
 #include "colibri/subscriber.h"
 
@@ -284,6 +286,35 @@ static void test_all_messages_once_and_dead_letters_published(void **state)
     assert_int_equal(count_dlq(f), NBAD);
 }
 
+/* The value of one series in colibri's Prometheus text; 0 if it is not there (yet). */
+static double metric(const char *series)
+{
+    struct strbuf sb = STRBUF_INIT;
+    metrics_render(&sb, &(struct metrics_probe){ 0 });
+    const char *p = sb.buf ? strstr(sb.buf, series) : NULL;
+    double v = p ? strtod(p + strlen(series), NULL) : 0;
+    strbuf_release(&sb);
+    return v;
+}
+
+/* A backlog is stored in fewer transactions than BATCH_MAX (100) rows each would take. */
+static void test_backlog_is_stored_in_larger_transactions(void **state)
+{
+    struct fx *f = *state;
+    const char *count = "colibri_batch_rows_count{source=\"kafka\"} ";
+    const char *small = "colibri_batch_rows_bucket{source=\"kafka\",le=\"100\"} ";
+    double batches0 = metric(count), small0 = metric(small);
+    produce(f, 0, MSGS);
+    struct subscriber *sub = start(f, "g-backlog");
+    wait_stored(f, MSGS, 30000);
+    stop(f, sub);
+    check_exactly_once(f, MSGS);
+    double batches = metric(count) - batches0, large = batches - (metric(small) - small0);
+    print_message("%.0f transactions for %d messages, %.0f of them over BATCH_MAX\n", batches, MSGS, large);
+    assert_true(batches >= 1 && batches < MSGS / 100);
+    assert_true(large >= 1);
+}
+
 /* Fetch answers with retriable errors (leadership moving, timeouts) now and then. */
 static void test_fetch_errors(void **state)
 {
@@ -431,6 +462,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_all_messages_once_and_dead_letters_published, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_is_stored_in_larger_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leader_change_and_broker_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offset_commit_errors, setup, teardown),
