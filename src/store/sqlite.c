@@ -552,12 +552,13 @@ static int sqlite_insert(void *ctx, const struct batch *b, struct insert_result 
 
 /*
  * The read connection of this thread: opened on first use and kept until
- * the store closes. For :memory: there is only the writer; the caller then
- * holds wlock.
+ * the store closes. For :memory: there is only the writer, locked until
+ * reader_put.
  */
 static int reader_get(struct sqlite_store *s, sqlite3 **db, struct stmt_cache **cache)
 {
     if (s->memory) {
+        pthread_mutex_lock(&s->wlock);
         *db = s->w;
         *cache = &s->wcache;
         return 0;
@@ -583,10 +584,63 @@ static int reader_get(struct sqlite_store *s, sqlite3 **db, struct stmt_cache **
     return 0;
 }
 
+static void reader_put(struct sqlite_store *s)
+{
+    if (s->memory)
+        pthread_mutex_unlock(&s->wlock);
+}
+
+/*
+ * Reading. Every SELECT walks an index in (event time, _id) order and stops
+ * after limit + 1 rows, so that what it costs follows the limit, not the
+ * size of the table:
+ *  - the event-time index, checking the filters row by row, or the index
+ *    (column, event time) of an x-cluster column that an equality (or IS
+ *    NULL) pins to one value;
+ *  - an `in` on an x-cluster column: one such index walk per distinct value,
+ *    each limited, merged with UNION ALL ... ORDER BY ... LIMIT (a plain IN
+ *    has SQLite sort every matching row);
+ *  - a prefix or range on an x-cluster column, with no equality or `in` on
+ *    one: the distinct values it admits are read first with one index seek
+ *    each (at most QUERY_MAX_IN; more, and the event-time walk serves it),
+ *    then walked as for `in`, in the same read transaction.
+ * Filters that must not choose the index (ranges, prefixes, `ne`, IS NOT
+ * NULL, `in` on an x-cluster column) are written with a unary +: SQLite would
+ * otherwise read a range of their index and sort all of it. A filter on a
+ * column without an index can only be checked row by row; it costs about
+ * limit / (share of the rows it matches).
+ */
 static const char *const op_sql[] = {
     [OP_EQ] = " = ?", [OP_NE] = " <> ?", [OP_GT] = " > ?", [OP_GTE] = " >= ?",
     [OP_LT] = " < ?", [OP_LTE] = " <= ?",
 };
+
+struct plan {
+    bool split;                 /* one index walk per value of column col */
+    size_t col;
+    const struct value **vals;  /* col's distinct values; none: no row can match */
+    size_t nvals;
+    struct value *found;        /* values read from col's index, their strings in buf */
+    char *buf;
+    bool txn;                   /* a read transaction is open */
+};
+
+static void plan_release(struct plan *p)
+{
+    free(p->vals);
+    free(p->found);
+    free(p->buf);
+}
+
+/* Whether SQLite may use f to choose its index (see above). */
+static bool may_choose_index(const struct schema *sc, const struct filter *f)
+{
+    if (f->col == sc->event_time || f->op == OP_EQ)
+        return true;
+    if (f->op == OP_ISNULL)
+        return f->vals[0].u.b;
+    return f->op == OP_IN && !sc->cols[f->col].cluster;
+}
 
 /* Bytes of prefix p to keep for its range's upper bound: all but trailing 0xff; 0 = unbounded. */
 static size_t prefix_bound_len(const struct value *p)
@@ -597,18 +651,254 @@ static size_t prefix_bound_len(const struct value *p)
     return len;
 }
 
+/* " AND <f>"; hide: with a unary + on the column, so that no index serves it. */
+static void add_filter(struct strbuf *sb, const struct schema *sc, const struct filter *f, bool hide)
+{
+    const char *and = hide ? " AND +" : " AND ";
+    strbuf_adds(sb, and);
+    add_ident(sb, sc->cols[f->col].name);
+    switch (f->op) {
+    case OP_IN:
+        strbuf_adds(sb, " IN (");
+        for (size_t k = 0; k < f->nvals; k++)
+            strbuf_adds(sb, k ? ", ?" : "?");
+        strbuf_adds(sb, ")");
+        break;
+    case OP_PREFIX:     /* a range, so that the index can serve it */
+        strbuf_adds(sb, " >= ?");
+        if (prefix_bound_len(&f->vals[0])) {
+            strbuf_adds(sb, and);
+            add_ident(sb, sc->cols[f->col].name);
+            strbuf_adds(sb, " < ?");
+        }
+        break;
+    case OP_ISNULL:
+        strbuf_adds(sb, f->vals[0].u.b ? " IS NULL" : " IS NOT NULL");
+        break;
+    default:
+        strbuf_adds(sb, op_sql[f->op]);
+        break;
+    }
+}
+
+/* Bind f's values from parameter *i on, in add_filter's order. */
+static void bind_filter(sqlite3_stmt *st, int *i, enum col_type t, const struct filter *f)
+{
+    if (f->op == OP_ISNULL)
+        return;
+    for (size_t v = 0; v < f->nvals; v++)
+        bind_value(st, (*i)++, t, &f->vals[v]);
+    size_t n = f->op == OP_PREFIX ? prefix_bound_len(&f->vals[0]) : 0;
+    if (n) {
+        /* the smallest string above every string with this prefix */
+        char *bound = malloc(n);
+        if (bound) {
+            memcpy(bound, f->vals[0].u.s.p, n);
+            bound[n - 1] = (char)((unsigned char)bound[n - 1] + 1);
+        }
+        sqlite3_bind_text(st, (*i)++, bound, (int)n, free);
+    }
+}
+
+/* Parameters of one WHERE of q at most (split or not). */
+static size_t where_params(const struct query *q)
+{
+    size_t n = 5;           /* since, until, the split value, the cursor's two */
+    for (size_t k = 0; k < q->nfilters; k++)
+        n += q->filters[k].nvals + 1;
+    return n;
+}
+
+static bool same_value(enum col_type t, const struct value *a, const struct value *b)
+{
+    if (a->is_null || b->is_null)
+        return a->is_null == b->is_null;
+    switch (t) {
+    case COL_STRING:
+        return a->u.s.n == b->u.s.n && !memcmp(a->u.s.p, b->u.s.p, a->u.s.n);
+    case COL_FLOAT64:
+        return a->u.f == b->u.f;
+    case COL_BOOL:
+        return a->u.b == b->u.b;
+    default:
+        return a->u.i == b->u.i;
+    }
+}
+
+/* Split on col, one walk per distinct value of vals[0..n). */
+static int plan_split(struct plan *p, const struct schema *sc, size_t col,
+                      const struct value *vals, size_t n)
+{
+    if (!(p->vals = malloc((n ? n : 1) * sizeof *p->vals)))
+        return COLIBRI_ENOMEM;
+    p->split = true;
+    p->col = col;
+    for (size_t k = 0; k < n; k++) {
+        size_t j = 0;
+        while (j < p->nvals && !same_value(sc->cols[col].type, p->vals[j], &vals[k]))
+            j++;
+        if (j == p->nvals)
+            p->vals[p->nvals++] = &vals[k];
+    }
+    return 0;
+}
+
+/*
+ * The distinct values of col that q's filters on col admit, from col's
+ * index: a recursive CTE, each step the smallest value above the last.
+ * Fewer than QUERY_MAX_IN + 1: split on them.
+ */
+static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schema *sc,
+                       const struct query *q, size_t col, struct plan *p)
+{
+    const struct column *c = &sc->cols[col];
+    struct strbuf sql = STRBUF_INIT, bytes = STRBUF_INIT;
+    struct value *found = calloc(QUERY_MAX_IN + 1, sizeof *found);
+    size_t off[QUERY_MAX_IN + 1], n = 0;
+    sqlite3_stmt *st;
+    int rc = found ? 0 : COLIBRI_ENOMEM, step = SQLITE_DONE;
+
+    strbuf_adds(&sql, "WITH RECURSIVE v(x) AS (");
+    for (int next = 0; next < 2; next++) {
+        strbuf_adds(&sql, next ? " UNION ALL SELECT (SELECT min(" : "SELECT (SELECT min(");
+        add_ident(&sql, c->name);
+        strbuf_adds(&sql, ") FROM ");
+        add_ident(&sql, sc->table);
+        strbuf_adds(&sql, " WHERE ");
+        if (next)
+            add_ident(&sql, c->name);
+        strbuf_adds(&sql, next ? " > x" : "1");
+        for (size_t k = 0; k < q->nfilters; k++)
+            if (q->filters[k].col == col)
+                add_filter(&sql, sc, &q->filters[k], false);
+        strbuf_adds(&sql, next ? ") FROM v WHERE x IS NOT NULL)" : ")");
+    }
+    strbuf_adds(&sql, " SELECT x FROM v WHERE x IS NOT NULL LIMIT ?");
+    if (!rc && sql.failed)
+        rc = COLIBRI_ENOMEM;
+    if (!rc)
+        rc = cached_stmt(db, cache, sql.buf, &st);
+    if (rc)
+        goto out;
+    int i = 1;
+    for (int next = 0; next < 2; next++)
+        for (size_t k = 0; k < q->nfilters; k++)
+            if (q->filters[k].col == col)
+                bind_filter(st, &i, c->type, &q->filters[k]);
+    sqlite3_bind_int(st, i, QUERY_MAX_IN + 1);
+    while (n <= QUERY_MAX_IN && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        column_value(st, 0, c->type, &found[n]);
+        off[n] = bytes.len;
+        if (c->type == COL_STRING)
+            strbuf_add(&bytes, found[n].u.s.p, found[n].u.s.n);
+        n++;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = map_err(db, step, "find values");
+    else if (bytes.failed)
+        rc = COLIBRI_ENOMEM;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc || n > QUERY_MAX_IN)
+        goto out;
+    for (size_t k = 0; c->type == COL_STRING && k < n; k++)
+        found[k].u.s.p = bytes.buf + off[k];
+    rc = plan_split(p, sc, col, found, n);
+    if (!rc) {
+        p->found = found;
+        p->buf = strbuf_detach(&bytes, NULL);
+        found = NULL;
+    }
+out:
+    strbuf_release(&sql);
+    strbuf_release(&bytes);
+    free(found);
+    return rc;
+}
+
+/* How to walk q (see "Reading" above); may open a read transaction. */
+static int plan_query(sqlite3 *db, struct stmt_cache *cache, const struct schema *sc,
+                      const struct query *q, struct plan *p)
+{
+    const struct filter *in = NULL, *range = NULL;
+    for (size_t k = 0; k < q->nfilters; k++) {
+        const struct filter *f = &q->filters[k];
+        if (!sc->cols[f->col].cluster || f->col == sc->event_time)
+            continue;
+        if (may_choose_index(sc, f))
+            return 0;       /* an equality: that value's index is already in order */
+        if (f->op == OP_IN && !in)
+            in = f;
+        else if (f->op != OP_NE && f->op != OP_ISNULL && !range)
+            range = f;
+    }
+    int rc = 0;
+    if (in) {
+        rc = plan_split(p, sc, in->col, in->vals, in->nvals);
+    } else if (range) {
+        /* one snapshot for the values found and the rows read */
+        p->txn = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+        rc = find_values(db, cache, sc, q, range->col, p);
+    }
+    /* too many parameters for one statement: the plain walk */
+    if (p->split && p->nvals * where_params(q)
+                    >= (size_t)sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
+        p->split = false;
+    return rc;
+}
+
 struct sql_query {
     struct strbuf sql;
     size_t *cols;           /* selected columns: fields, event time, _id */
     size_t ncols;
 };
 
-/* The SELECT for q; parameters are bound in the same order by bind_query. */
-static int build_select(const struct schema *sc, const struct query *q, struct sql_query *out)
+/* " WHERE ..." of one walk; bind_where binds its parameters in the same order. */
+static void add_where(struct strbuf *sb, const struct schema *sc, const struct query *q,
+                      const struct plan *p)
+{
+    const char *et = sc->cols[sc->event_time].name;
+    strbuf_adds(sb, " WHERE 1");
+    if (q->has_since)
+        strbuf_addf(sb, " AND \"%s\" >= ?", et);
+    if (q->has_until)
+        strbuf_addf(sb, " AND \"%s\" < ?", et);
+    for (size_t k = 0; k < q->nfilters; k++)
+        add_filter(sb, sc, &q->filters[k], !may_choose_index(sc, &q->filters[k]));
+    if (p->split) {
+        strbuf_adds(sb, " AND ");
+        add_ident(sb, sc->cols[p->col].name);
+        strbuf_adds(sb, " = ?");
+    }
+    if (q->has_cursor)
+        strbuf_addf(sb, " AND (\"%s\", \"_id\") %s (?, ?)", et, q->desc ? "<" : ">");
+}
+
+/* arm: which of p's values this walk is for. */
+static void bind_where(sqlite3_stmt *st, int *i, const struct schema *sc, const struct query *q,
+                       const struct plan *p, size_t arm)
+{
+    if (q->has_since)
+        sqlite3_bind_int64(st, (*i)++, q->since);
+    if (q->has_until)
+        sqlite3_bind_int64(st, (*i)++, q->until);
+    for (size_t k = 0; k < q->nfilters; k++)
+        bind_filter(st, i, sc->cols[q->filters[k].col].type, &q->filters[k]);
+    if (p->split)
+        bind_value(st, (*i)++, sc->cols[p->col].type, p->vals[arm]);
+    if (q->has_cursor) {
+        sqlite3_bind_int64(st, (*i)++, q->cur_time);
+        sqlite3_bind_text(st, (*i)++, q->cur_id, -1, SQLITE_STATIC);
+    }
+}
+
+/* The SELECT for q walked as p says; bind_query binds its parameters. */
+static int build_select(const struct schema *sc, const struct query *q, const struct plan *p,
+                        struct sql_query *out)
 {
     struct strbuf *sb = &out->sql;
-    const char *et = sc->cols[sc->event_time].name;
-    const char *cmp = q->desc ? "<" : ">";
+    const char *et = sc->cols[sc->event_time].name, *dir = q->desc ? "DESC" : "ASC";
+    size_t arms = p->split ? p->nvals : 1;
 
     out->ncols = q->nfields + 2;
     out->cols = malloc(out->ncols * sizeof *out->cols);
@@ -618,77 +908,40 @@ static int build_select(const struct schema *sc, const struct query *q, struct s
     out->cols[q->nfields] = sc->event_time;
     out->cols[q->nfields + 1] = schema_meta(sc, META_ID);
 
-    strbuf_adds(sb, "SELECT ");
-    add_columns(sb, sc, out->cols, out->ncols, false);
-    strbuf_adds(sb, " FROM ");
-    add_ident(sb, sc->table);
-    strbuf_adds(sb, " WHERE 1");
-    if (q->has_since)
-        strbuf_addf(sb, " AND \"%s\" >= ?", et);
-    if (q->has_until)
-        strbuf_addf(sb, " AND \"%s\" < ?", et);
-    for (size_t i = 0; i < q->nfilters; i++) {
-        const struct filter *f = &q->filters[i];
-        const char *name = sc->cols[f->col].name;
-        strbuf_adds(sb, " AND ");
-        add_ident(sb, name);
-        switch (f->op) {
-        case OP_IN:
-            strbuf_adds(sb, " IN (");
-            for (size_t k = 0; k < f->nvals; k++)
-                strbuf_adds(sb, k ? ", ?" : "?");
-            strbuf_adds(sb, ")");
-            break;
-        case OP_PREFIX:     /* a range, so that the index serves it */
-            strbuf_adds(sb, " >= ?");
-            if (prefix_bound_len(&f->vals[0]))
-                strbuf_addf(sb, " AND \"%s\" < ?", name);
-            break;
-        case OP_ISNULL:
-            strbuf_adds(sb, f->vals[0].u.b ? " IS NULL" : " IS NOT NULL");
-            break;
-        default:
-            strbuf_adds(sb, op_sql[f->op]);
-            break;
-        }
+    for (size_t k = 0; k < arms; k++) {
+        if (p->split)
+            strbuf_adds(sb, k ? " UNION ALL SELECT * FROM (" : "SELECT * FROM (");
+        strbuf_adds(sb, "SELECT ");
+        add_columns(sb, sc, out->cols, out->ncols, false);
+        strbuf_adds(sb, " FROM ");
+        add_ident(sb, sc->table);
+        add_where(sb, sc, q, p);
+        strbuf_addf(sb, " ORDER BY \"%s\" %s, \"_id\" %s LIMIT ?", et, dir, dir);
+        if (p->split)
+            strbuf_addc(sb, ')');
     }
-    if (q->has_cursor)
-        strbuf_addf(sb, " AND (\"%s\", \"_id\") %s (?, ?)", et, cmp);
-    strbuf_addf(sb, " ORDER BY \"%s\" %s, \"_id\" %s LIMIT ?", et,
-                q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC");
+    if (p->split)   /* the merge, by position: event time and _id are the last two columns */
+        strbuf_addf(sb, " ORDER BY %zu %s, %zu %s LIMIT ?", out->ncols - 1, dir, out->ncols, dir);
     return sb->failed ? COLIBRI_ENOMEM : 0;
 }
 
-static void bind_query(sqlite3_stmt *st, const struct schema *sc, const struct query *q)
+struct query_args {
+    const struct schema *sc;
+    const struct query *q;
+    const struct plan *p;
+};
+
+static void bind_query(sqlite3_stmt *st, const void *arg)
 {
+    const struct query_args *a = arg;
+    size_t arms = a->p->split ? a->p->nvals : 1;
     int i = 1;
-    if (q->has_since)
-        sqlite3_bind_int64(st, i++, q->since);
-    if (q->has_until)
-        sqlite3_bind_int64(st, i++, q->until);
-    for (size_t k = 0; k < q->nfilters; k++) {
-        const struct filter *f = &q->filters[k];
-        enum col_type t = sc->cols[f->col].type;
-        if (f->op == OP_ISNULL)
-            continue;
-        for (size_t v = 0; v < f->nvals; v++)
-            bind_value(st, i++, t, &f->vals[v]);
-        size_t n = f->op == OP_PREFIX ? prefix_bound_len(&f->vals[0]) : 0;
-        if (n) {
-            /* the smallest string above every string with this prefix */
-            char *bound = malloc(n);
-            if (bound) {
-                memcpy(bound, f->vals[0].u.s.p, n);
-                bound[n - 1] = (char)((unsigned char)bound[n - 1] + 1);
-            }
-            sqlite3_bind_text(st, i++, bound, (int)n, free);
-        }
+    for (size_t k = 0; k < arms; k++) {
+        bind_where(st, &i, a->sc, a->q, a->p, k);
+        sqlite3_bind_int64(st, i++, (sqlite3_int64)a->q->limit + 1);
     }
-    if (q->has_cursor) {
-        sqlite3_bind_int64(st, i++, q->cur_time);
-        sqlite3_bind_text(st, i++, q->cur_id, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, i, (sqlite3_int64)q->limit + 1);
+    if (a->p->split)
+        sqlite3_bind_int64(st, i, (sqlite3_int64)a->q->limit + 1);
 }
 
 /* Step st to the end, handing each row to sink. */
@@ -709,52 +962,50 @@ static int emit_rows(sqlite3 *db, sqlite3_stmt *st, const struct schema *sc,
     return rc;
 }
 
-/* Run sql with bind(ctx) on this thread's connection and emit the rows. */
-static int run_select(struct sqlite_store *s, const char *sql,
-                      void (*bind)(sqlite3_stmt *, const void *), const void *arg,
-                      const size_t *cols, size_t ncols, struct row_sink *sink, bool *any)
+/* Run sql with bind(arg) on connection db and emit the rows. */
+static int run_select(sqlite3 *db, struct stmt_cache *cache, const struct schema *sc,
+                      const char *sql, void (*bind)(sqlite3_stmt *, const void *),
+                      const void *arg, const size_t *cols, size_t ncols,
+                      struct row_sink *sink, bool *any)
 {
-    sqlite3 *db;
-    struct stmt_cache *cache;
     sqlite3_stmt *st;
-    if (s->memory)
-        pthread_mutex_lock(&s->wlock);
-    int rc = reader_get(s, &db, &cache);
-    if (!rc)
-        rc = cached_stmt(db, cache, sql, &st);
+    int rc = cached_stmt(db, cache, sql, &st);
     if (!rc) {
         bind(st, arg);
-        rc = emit_rows(db, st, s->schema, cols, ncols, sink, any);
+        rc = emit_rows(db, st, sc, cols, ncols, sink, any);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }
-    if (s->memory)
-        pthread_mutex_unlock(&s->wlock);
     return rc;
-}
-
-struct query_args {
-    const struct schema *sc;
-    const struct query *q;
-};
-
-static void bind_query_args(sqlite3_stmt *st, const void *arg)
-{
-    const struct query_args *a = arg;
-    bind_query(st, a->sc, a->q);
 }
 
 static int sqlite_query(void *ctx, const struct query *q, struct row_sink *sink)
 {
     struct sqlite_store *s = ctx;
     struct sql_query sq = { .sql = STRBUF_INIT };
-    struct query_args args = { s->schema, q };
+    struct plan p = { 0 };
+    struct query_args args = { s->schema, q, &p };
+    struct stmt_cache *cache;
+    sqlite3 *db = NULL;
     bool any = false;
-    int rc = build_select(s->schema, q, &sq);
+
     tl_deadline_us = q->timeout_ms ? mono_us() + q->timeout_ms * 1000 : 0;
+    int rc = reader_get(s, &db, &cache);
     if (!rc)
-        rc = run_select(s, sq.sql.buf, bind_query_args, &args, sq.cols, sq.ncols, sink, &any);
+        rc = plan_query(db, cache, s->schema, q, &p);
+    if (!rc && p.split && !p.nvals)
+        goto out;           /* no value of the column passes its filters */
+    if (!rc)
+        rc = build_select(s->schema, q, &p, &sq);
+    if (!rc)
+        rc = run_select(db, cache, s->schema, sq.sql.buf, bind_query, &args, sq.cols, sq.ncols,
+                        sink, &any);
+out:
+    if (p.txn)
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    reader_put(s);
     tl_deadline_us = 0;
+    plan_release(&p);
     strbuf_release(&sq.sql);
     free(sq.cols);
     return rc;
@@ -770,6 +1021,8 @@ static int sqlite_get(void *ctx, const char *id, struct row_sink *sink)
     struct sqlite_store *s = ctx;
     const struct schema *sc = s->schema;
     struct strbuf sql = STRBUF_INIT;
+    struct stmt_cache *cache;
+    sqlite3 *db;
     size_t *cols = malloc(sc->ncols * sizeof *cols);
     bool any = false;
     int rc = cols ? 0 : COLIBRI_ENOMEM;
@@ -782,8 +1035,10 @@ static int sqlite_get(void *ctx, const char *id, struct row_sink *sink)
     strbuf_adds(&sql, " WHERE \"_id\" = ?");
     if (!rc && sql.failed)
         rc = COLIBRI_ENOMEM;
-    if (!rc)
-        rc = run_select(s, sql.buf, bind_id, id, cols, sc->ncols, sink, &any);
+    if (!rc && !(rc = reader_get(s, &db, &cache))) {
+        rc = run_select(db, cache, sc, sql.buf, bind_id, id, cols, sc->ncols, sink, &any);
+        reader_put(s);
+    }
     if (!rc && !any)
         rc = COLIBRI_ENOTFOUND;
     strbuf_release(&sql);

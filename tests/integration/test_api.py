@@ -69,7 +69,9 @@ def filter_cases(db):
     ev2 = pick(db, "SELECT event_time FROM flights ORDER BY event_time LIMIT 1 OFFSET 60000")
     ev2_iso = datetime.fromtimestamp(int(ev2) / 1e6, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     one_id = pick(db, "SELECT _id FROM flights LIMIT 1 OFFSET 777")
+    carriers = sql(db, "SELECT carrier FROM flights GROUP BY carrier ORDER BY count(*) DESC LIMIT 2")
     q = urllib.parse.quote
+    in_carriers = "carrier IN (" + ",".join(f"'{c}'" for c in carriers) + ")"
     return [
         (f"carrier={carrier}", f"carrier = '{carrier}'"),
         (f"carrier__ne={carrier}", f"carrier <> '{carrier}'"),
@@ -93,6 +95,13 @@ def filter_cases(db):
         ("status=cancelled", "status = 'cancelled'"),
         (f"since={q(ev_iso)}&until={q(ev2_iso)}", f"event_time >= {ev} AND event_time < {ev2}"),
         (f"_id={q(one_id)}", f"_id = '{one_id}'"),
+        # x-cluster columns: one index walk per value, or per value found in the index
+        (f"carrier__in={carriers[0]},{carriers[1]},{carriers[0]}", in_carriers),
+        (f"carrier__in={','.join(carriers)}&destination__prefix=M", f"{in_carriers} AND substr(destination, 1, 1) = 'M'"),
+        ("destination__prefix=M", "substr(destination, 1, 1) = 'M'"),
+        ("origin__gte=B&origin__lt=D&delay_minutes__gt=60", "origin >= 'B' AND origin < 'D' AND delay_minutes > 60"),
+        (f"status__in=diverted,cancelled&origin__in={','.join(origins)}",
+         "status IN ('diverted','cancelled') AND origin IN (" + ",".join(f"'{o}'" for o in origins) + ")"),
         (f"carrier={carrier}&delay_minutes__gt=10&origin__in={','.join(origins)}",
          f"carrier = '{carrier}' AND delay_minutes > 10 AND origin IN (" + ",".join(f"'{o}'" for o in origins) + ")"),
     ]
