@@ -24,9 +24,10 @@
 #define STMT_CACHE 32
 #define BUSY_TIMEOUT_MS 5000
 #define PING_WAIT_MS 500
-#define WAL_CHECKPOINT_PAGES 32768     /* 128 MiB of 4 KiB pages: the writer resets the WAL */
+#define WAL_CHECKPOINT_PAGES 32768     /* 128 MiB of 4 KiB pages: the WAL is reset */
 #define WAL_COPY_PAGES 8192            /* 32 MiB: the checkpointer starts copying */
 #define CHECKPOINT_WAIT_MS 200
+#define RESET_RETRY_MS 1000
 
 struct stmt_cache {
     char *sql[STMT_CACHE];
@@ -55,8 +56,11 @@ struct sqlite_store {
     bool ckpt_running;
     pthread_mutex_t ckpt_lock;
     pthread_cond_t ckpt_cond;
-    bool ckpt_due, ckpt_stop;
-    int truncate_at;        /* WAL pages at which the writer resets the WAL next (writer only) */
+    bool ckpt_due;          /* a commit asked for a copy */
+    bool ckpt_copying;      /* the checkpointer is copying */
+    bool ckpt_resetting;    /* the writer is resetting the WAL: no copy meanwhile */
+    bool ckpt_stop;
+    int64_t next_reset;     /* µs, monotonic: no reset attempt before */
 };
 
 static atomic_uint_fast64_t next_store_id = 1;
@@ -313,25 +317,31 @@ out:
  * Past WAL_COPY_PAGES, each commit wakes the checkpointer, which copies the
  * WAL back into the database file (PASSIVE) on its own connection and
  * thread, next to the writer and the readers. Past WAL_CHECKPOINT_PAGES, the
- * writer itself resets the file (TRUNCATE): by then nearly every frame has
- * been copied, so that is short. TRUNCATE waits up to CHECKPOINT_WAIT_MS for
- * the readers in flight (ours take milliseconds); when they do not finish in
- * time, the writer tries again once the WAL has grown by WAL_COPY_PAGES more.
+ * writer resets the file after a commit (TRUNCATE) once the checkpointer is
+ * idle (no new copy starts meanwhile): by then nearly every frame has been
+ * copied, so that is short. It
+ * waits up to CHECKPOINT_WAIT_MS for the readers in flight (ours take
+ * milliseconds); after a failure the writer tries again RESET_RETRY_MS later.
  */
 static int wal_grew(void *ctx, sqlite3 *db, const char *name, int pages)
 {
     struct sqlite_store *s = ctx;
-    if (pages < WAL_CHECKPOINT_PAGES)
-        s->truncate_at = WAL_CHECKPOINT_PAGES;
-    if (pages >= s->truncate_at) {
+    if (pages < WAL_COPY_PAGES)
+        return SQLITE_OK;
+    pthread_mutex_lock(&s->ckpt_lock);
+    bool want_reset = pages >= WAL_CHECKPOINT_PAGES && mono_us() >= s->next_reset;
+    bool reset = want_reset && !s->ckpt_copying;
+    s->ckpt_resetting = reset;
+    s->ckpt_due = !want_reset;  /* no new copy while a reset waits: the next commit finds it idle */
+    pthread_cond_signal(&s->ckpt_cond);
+    pthread_mutex_unlock(&s->ckpt_lock);
+    if (reset) {
         sqlite3_busy_timeout(db, CHECKPOINT_WAIT_MS);
-        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
-            s->truncate_at = pages + WAL_COPY_PAGES;    /* long readers: not at every commit */
+        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-    } else if (pages >= WAL_COPY_PAGES) {
         pthread_mutex_lock(&s->ckpt_lock);
-        s->ckpt_due = true;
-        pthread_cond_signal(&s->ckpt_cond);
+        s->next_reset = rc == SQLITE_OK ? 0 : mono_us() + RESET_RETRY_MS * 1000;
+        s->ckpt_resetting = false;
         pthread_mutex_unlock(&s->ckpt_lock);
     }
     return SQLITE_OK;
@@ -342,17 +352,21 @@ static void *checkpointer(void *arg)
     struct sqlite_store *s = arg;
     sqlite3 *db = NULL;
     int last = SQLITE_OK;
-    if (open_conn(s, false, &db)) {
+    pthread_setname_np(pthread_self(), "sqlite-ckpt");     /* for top -H and perf */
+    /* a connection only knows the file is in WAL mode once it has read it */
+    if (open_conn(s, false, &db) || exec(db, "SELECT count(*) FROM sqlite_schema")) {
         log_error("sqlite %s: no checkpointer connection; the writer alone keeps the WAL bounded", s->path);
+        sqlite3_close(db);
         return NULL;
     }
     pthread_mutex_lock(&s->ckpt_lock);
     for (;;) {
-        while (!s->ckpt_due && !s->ckpt_stop)
+        while ((!s->ckpt_due || s->ckpt_resetting) && !s->ckpt_stop)
             pthread_cond_wait(&s->ckpt_cond, &s->ckpt_lock);
         if (s->ckpt_stop)
             break;
         s->ckpt_due = false;
+        s->ckpt_copying = true;
         pthread_mutex_unlock(&s->ckpt_lock);
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != last)
@@ -360,6 +374,7 @@ static void *checkpointer(void *arg)
                     s->path, rc == SQLITE_OK ? "working again" : sqlite3_errmsg(db));
         last = rc;
         pthread_mutex_lock(&s->ckpt_lock);
+        s->ckpt_copying = false;
     }
     pthread_mutex_unlock(&s->ckpt_lock);
     sqlite3_close(db);

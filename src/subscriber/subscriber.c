@@ -139,6 +139,7 @@ static void *run(void *arg)
 {
     struct subscriber *sub = arg;
     char reason[256];
+    pthread_setname_np(pthread_self(), "subscriber");     /* for top -H and perf */
     while (!atomic_load(&sub->stop)) {
         struct message m;
         size_t pending = ingest_pending(&sub->ing);
