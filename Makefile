@@ -119,6 +119,7 @@ bench: deps all
 	bench/run
 	python3 bench/metrics_cost.py
 	python3 bench/ingest.py
+	python3 bench/sqlite_ceiling.py
 	python3 bench/bigquery.py
 
 clean:
