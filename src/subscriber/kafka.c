@@ -9,6 +9,9 @@
  * rebalances. Offsets are also committed to Kafka afterwards, only so that
  * lag tools see them. Rejected messages are copied to a dead-letter topic
  * with the reason in a header.
+ *
+ * Readiness asks a broker (see brokers_answer): librdkafka reconnects on its
+ * own and reports no reliable "the brokers are back" (or even "all down").
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "colibri/error.h"
 #include "colibri/log.h"
@@ -27,6 +31,8 @@ extern char **environ;
 
 #define ENV_PREFIX "COLIBRI_KAFKA_"
 #define DLQ_WAIT_MS 5000
+#define PROBE_TIMEOUT_MS 200    /* longest a readiness probe holds the HTTP thread that makes it */
+#define PROBE_TTL_MS 1000       /* how long one probe's answer stands for every caller */
 
 /* Per partition: where the uncommitted messages start and where we are. */
 struct part {
@@ -44,7 +50,10 @@ struct kafka {
     size_t nparts, capparts;
     char id[320], position[288];    /* strings of the current message */
     atomic_bool joined;
-    atomic_bool brokers_down;   /* librdkafka said all brokers are down; cleared by any answer */
+    /* the last broker probe: when (CLOCK_MONOTONIC ms, 0 = never), its answer, one at a time */
+    _Atomic int64_t probe_at;
+    atomic_int probe_err;
+    atomic_bool probing;
     atomic_long dlq_failed;
     bool dlq_lagging;       /* copies to the dead-letter topic are behind */
 };
@@ -151,12 +160,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     atomic_store(&k->joined, true);
 }
 
-/* Client-level errors (librdkafka retries them itself): log, count, and track "all brokers down". */
+/* Client-level errors (librdkafka retries them itself): log and count. */
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    struct kafka *k = opaque;
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-        atomic_store(&k->brokers_down, true);
     log_warn("kafka %s: %s", rd_kafka_name(rk), reason);
     metrics_upstream_error("kafka", "transient");
 }
@@ -202,6 +208,9 @@ static int make_conf(struct kafka *k, bool consumer, rd_kafka_conf_t **out)
     const char *const producer_defaults[][2] = {
         { "enable.idempotence", "true" },
         { "linger.ms", "5" },
+        /* this handle also probes the brokers for readiness (brokers_answer): once they are
+         * back it should be connected again within a second, not librdkafka's 10 s */
+        { "reconnect.backoff.max.ms", "1000" },
     };
     *out = NULL;
     for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
@@ -346,7 +355,6 @@ static int kafka_next(void *ctx, int timeout_ms, struct message *m)
         return COLIBRI_ETIMEOUT;
     }
     k->current = msg;
-    atomic_store(&k->brokers_down, false);
     struct part *p = part_get(k, msg->partition);
     if (!p)
         return COLIBRI_ENOMEM;
@@ -451,19 +459,53 @@ static void kafka_pause(void *ctx, bool paused)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Whether a broker answers: 0, or why not. A metadata request (no topics) on
+ * the dead-letter producer, waiting at most PROBE_TIMEOUT_MS for a connected
+ * broker and its answer. One probe at a time, at most one per PROBE_TTL_MS:
+ * concurrent or frequent callers get the last answer without waiting.
+ * librdkafka's own signals are not enough: the consumer's error callback gets
+ * __ALL_BROKERS_DOWN only when every broker it knows was connected and then
+ * lost (bootstrap entries it never used do not count), and nothing says when a
+ * broker is back while the topic is idle. The producer handle is used because
+ * it is otherwise idle and reconnects within a second (make_conf).
+ */
+static int brokers_answer(struct kafka *k)
+{
+    int64_t now = now_ms();
+    if (now - atomic_load(&k->probe_at) >= PROBE_TTL_MS && !atomic_exchange(&k->probing, true)) {
+        if (now_ms() - atomic_load(&k->probe_at) >= PROBE_TTL_MS) {   /* not just done by another */
+            const struct rd_kafka_metadata *md;
+            rd_kafka_resp_err_t e = rd_kafka_metadata(k->producer, 0, NULL, &md, PROBE_TIMEOUT_MS);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_metadata_destroy(md);
+            if (e && !atomic_load(&k->probe_err))
+                log_warn("no broker of %s answers: %s", k->brokers, rd_kafka_err2str(e));
+            else if (!e && atomic_load(&k->probe_err))
+                log_info("brokers %s answer again", k->brokers);
+            atomic_store(&k->probe_err, (int)e);
+            atomic_store(&k->probe_at, now_ms());
+        }
+        atomic_store(&k->probing, false);
+    }
+    return atomic_load(&k->probe_err);
+}
+
 static bool kafka_ready(void *ctx, char *why, size_t whylen)
 {
     struct kafka *k = ctx;
-    if (atomic_load(&k->brokers_down)) {
-        /* an idle topic brings no message to clear the flag: ask a broker, briefly */
-        const struct rd_kafka_metadata *md;
-        if (rd_kafka_metadata(k->producer, 0, NULL, &md, 200) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            rd_kafka_metadata_destroy(md);
-            atomic_store(&k->brokers_down, false);
-        } else {
-            snprintf(why, whylen, "kafka: no broker of %s answers", k->brokers);
-            return false;
-        }
+    int e = brokers_answer(k);
+    if (e) {
+        snprintf(why, whylen, "kafka: no broker of %s answers (%s)", k->brokers,
+                 rd_kafka_err2str((rd_kafka_resp_err_t)e));
+        return false;
     }
     if (atomic_load(&k->joined))
         return true;

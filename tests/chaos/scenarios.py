@@ -258,6 +258,7 @@ def broker_restart(ctx):
     poller = ReadyPoller(c)
     poller.start()
     prod.start()
+    t_down = t_up0 = t_up = None
     try:
         poller.phase = "ingest"
         wait_rows(db, topic, len(ds.ok) // 5, 300, proc=c)
@@ -279,9 +280,10 @@ def broker_restart(ctx):
         ck.check("broker down: stored positions never pass the table", all(consistent(s) for s in samples))
         fig["broker down: rows stored while down (already fetched)"] = samples[-1][0] - before[0]
         poller.phase = "broker restarting"
-        t = time.monotonic()
+        t_up0 = time.monotonic()
         ctx.broker.up()
-        fig["broker restart (kafka-up) s"] = round(time.monotonic() - t, 1)
+        t_up = time.monotonic()
+        fig["broker restart (kafka-up) s"] = round(t_up - t_up0, 1)
         poller.phase = "after restart"
         prod.gate.set()
         prod.finish()
@@ -296,6 +298,20 @@ def broker_restart(ctx):
     _readiness(ck, fig, poller, "after restart", want_503=False)
     down = poller.statuses("broker down") + poller.statuses("broker restarting")
     ck.check("/readyz reports the broker outage (a 503 while it is down)", down.get(503, 0) > 0, dict(down))
+    if t_down is not None and t_up is not None:
+        def first(status, after):   # monotonic time of the first answer with this status sent after `after`
+            return next((poller.t0 + s[0] for s in list(poller.samples)
+                         if s[2] == status and poller.t0 + s[0] >= after), None)
+        t503, t200 = first(503, t_down), first(200, t_up0)
+        to_503 = None if t503 is None else round(t503 - t_down, 2)
+        # kafka-up returns once the broker answers kcat; readiness may see it first (then negative)
+        to_200 = None if t200 is None else round(t200 - t_up, 2)
+        fig["broker SIGKILL -> first /readyz 503 (s)"] = to_503
+        fig["kafka-up returned -> first /readyz 200 (s)"] = f"{to_200} (kafka-up took {t_up - t_up0:.1f} s)"
+        ck.check("/readyz 503 within 10 s of the broker SIGKILL", to_503 is not None and to_503 <= 10,
+                 f"{to_503} s")
+        ck.check("/readyz 200 within 10 s of the broker being back (kafka-up returned)",
+                 to_200 is not None and to_200 <= 10, f"{to_200} s")
     _finish(ck, fig, ctx, c, ds, db, topic, group, poller)
     return ck, fig, notes
 

@@ -172,6 +172,102 @@ def test_sigkill_five_times(broker, tmp_path):
 
 # ---------------------------------------------------------------- 3. broker restart
 
+READY_BOUND_S = 10      # /readyz follows the broker within this, both ways
+ANSWER_BOUND_S = 1.0    # and each answer comes within this (the probe itself is bounded at 0.2 s)
+
+
+class ReadyzPoller(threading.Thread):
+    """GET /readyz every 0.2 s all along: (monotonic time sent, status, body, seconds it took)."""
+
+    def __init__(self, c):
+        super().__init__(daemon=True)
+        self.c, self.answers, self.done = c, [], threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            t0 = time.monotonic()
+            try:
+                st, body = self.c.get("/readyz", timeout=5)
+            except OSError:
+                st, body = 0, b""
+            self.answers.append((t0, st, body.decode("utf-8", "replace"), time.monotonic() - t0))
+            self.done.wait(0.2)
+
+    def stop(self):
+        self.done.set()
+        self.join(10)
+
+    def first(self, status, after):
+        """Time of the first answer with this status sent at or after `after`, or None."""
+        return next((t for t, st, _, _ in list(self.answers) if t >= after and st == status), None)
+
+    def between(self, t0, t1):
+        return [a for a in list(self.answers) if t0 <= a[0] < t1]
+
+
+def broker_pid(broker):
+    with open(os.path.join(broker.dir, "kafka.pid")) as f:
+        return int(f.read())
+
+
+def broker_outage_readiness(broker, c, how, hold=3.0):
+    """Take the broker away under a running colibri, hold, bring it back, with /readyz polled all along.
+    how: "kafka-down" (graceful stop, then kafka-up), "sigkill" (as `make chaos` does, then kafka-up) or
+    "sigstop" (a hung broker: connections stay open, nothing answers; then SIGCONT).
+    Asserts 503 naming the broker within READY_BOUND_S of the broker being gone, 503 for the rest of the
+    outage, 200 within READY_BOUND_S of it being back, every answer within ANSWER_BOUND_S.
+    Returns (s from the fault's start to 503, s from the broker being gone to 503, s from it being back
+    (kafka-up returned, or SIGCONT) to 200, statuses during the outage). kafka-down stops the broker
+    gracefully and it drops its connections before the process exits: 503s can come before it returns."""
+    poller = ReadyzPoller(c)
+    poller.start()
+    pid, back = broker_pid(broker), False
+    try:
+        time.sleep(1)
+        assert all(st == 200 for _, st, _, _ in poller.answers), poller.answers
+        t_stop = time.monotonic()
+        if how == "kafka-down":
+            broker.down()
+        elif how == "sigkill":
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: not os.path.exists(f"/proc/{pid}") or
+                       open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "Z", 10, "the broker gone", 0.02)
+        else:
+            os.kill(pid, signal.SIGSTOP)
+        t_gone = time.monotonic()
+        wait_until(lambda: poller.first(503, t_stop) is not None, READY_BOUND_S + 5, "/readyz 503")
+        t_503 = poller.first(503, t_stop)
+        assert t_503 - t_gone <= READY_BOUND_S, f"503 only {t_503 - t_gone:.1f} s after the broker was gone"
+        time.sleep(hold)
+        assert c.alive(), c.log_tail()
+        t_up0 = time.monotonic()
+        outage = poller.between(t_503, t_up0)
+        assert outage and all(st == 503 for _, st, _, _ in outage), \
+            f"/readyz not 503 all through the outage: {[(round(t - t_stop, 1), st) for t, st, _, _ in outage]}"
+        assert all(broker.bootstrap in body and "answers" in body for _, _, body, _ in outage), outage[0][2]
+        if how == "sigstop":
+            os.kill(pid, signal.SIGCONT)
+        else:
+            broker.up()
+        back = True
+        t_up = time.monotonic()
+        wait_until(lambda: poller.first(200, t_up0) is not None, READY_BOUND_S + 5, "/readyz 200 once it is back")
+        t_200 = poller.first(200, t_up0)
+        assert t_200 - t_up <= READY_BOUND_S, f"200 only {t_200 - t_up:.1f} s after the broker was back"
+        time.sleep(1)
+    finally:
+        poller.stop()
+        if not back:        # leave the module's broker running for the next tests
+            if how == "sigstop":
+                os.kill(pid, signal.SIGCONT)
+            else:
+                broker.up()
+    slowest = max(took for _, _, _, took in poller.answers)
+    assert slowest <= ANSWER_BOUND_S, f"a /readyz answer took {slowest:.2f} s"
+    return (round(t_503 - t_stop, 2), round(t_503 - t_gone, 2), round(t_200 - t_up, 2),
+            dict(collections.Counter(st for _, st, _, _ in outage)))
+
+
 def test_broker_restart_during_ingestion(broker, tmp_path):
     n = max(N // 2, 1000)
     ds = Dataset(str(tmp_path), n, seed=13, malformed_pct=1)
@@ -182,16 +278,13 @@ def test_broker_restart_during_ingestion(broker, tmp_path):
     try:
         wait_until(lambda: counts(db)[0] >= len(ds.ok) // 8, 300, "some rows", 0.05)
         before = counts(db)
-        broker.down()
-        time.sleep(2)
-        during = counts(db)
-        assert c.alive(), c.log_tail()
-        broker.up()
+        fig = broker_outage_readiness(broker, c, "sigkill")
         # and it takes what is produced after the restart
         produce_all(broker, ds, topic, 4, n // 2, n)
         wait_counts(db, len(ds.ok), len(ds.bad), timeout=max(300, n / 1000), alive=[c])
         time.sleep(1.5)
         assert counts(db) == (len(ds.ok), len(ds.bad))
+        assert c.get("/readyz")[0] == 200
         rc, _ = c.kill(signal.SIGTERM)
         assert rc == 0
     finally:
@@ -200,7 +293,33 @@ def test_broker_restart_during_ingestion(broker, tmp_path):
     assert before[0] < len(ds.ok) // 2, "the broker went down after the first half was already in"
     positions_cover(db, topic)
     verify_exactly_once(broker, ds, db, topic)
-    print(f"\n[broker restart] rows before/while down: {before}/{during}")
+    print(f"\n[broker restart] rows before the SIGKILL: {before}; /readyz 503 {fig[1]} s after the broker "
+          f"was gone, 200 {fig[2]} s after kafka-up returned; during the outage {fig[3]}")
+
+
+@pytest.mark.parametrize("how", ["kafka-down", "sigstop"])
+def test_readiness_follows_broker_on_idle_topic(broker, tmp_path, how):
+    """Nothing produced: ready with a healthy broker (no message needed), 503 while it is stopped or
+    hung, ready again once it is back."""
+    topic = broker.create_topic(f"ingest-idle-{how}", 4)
+    db = str(tmp_path / "idle.db")
+    c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group=idle-{how}", str(tmp_path / "colibri.log"))
+    try:
+        c.wait_assigned()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 5:
+            st, body = c.get("/readyz")
+            assert st == 200, body
+            time.sleep(0.25)
+        fig = broker_outage_readiness(broker, c, how)
+        rc, _ = c.kill(signal.SIGTERM)
+        assert rc == 0
+    finally:
+        if c.alive():
+            c.kill()
+    assert counts(db) == (0, 0)
+    print(f"\n[idle topic, {how}] /readyz 503 {fig[0]} s after the fault began ({fig[1]} s after the broker "
+          f"was gone), 200 {fig[2]} s after it was back; during the outage {fig[3]}")
 
 
 # ---------------------------------------------------------------- 4. two processes, one killed

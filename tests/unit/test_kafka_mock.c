@@ -6,6 +6,8 @@
  * subscriber (subscriber_open/start/stop) into a SQLite file, and checks
  * that every valid message is a row exactly once, every malformed one a
  * dead letter exactly once, and the stored positions cover every offset.
+ * The readiness tests take the brokers down (or make them answer late) and
+ * check that subscriber_ready follows within bounds, each call kept short.
  */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -458,6 +460,138 @@ static void test_heartbeat_errors_force_rejoin(void **state)
     check_exactly_once(f, MSGS);
 }
 
+/* ---------------------------------------------------------------- readiness */
+
+#define READY_BOUND_MS 10000    /* readiness must follow the brokers within this */
+#define PROBE_BOUND_MS 400      /* one readiness call: the 200 ms probe plus scheduling slack */
+
+/* Calls subscriber_ready until it answers want; the ms that took, or -1 after bound_ms. */
+static int64_t ready_becomes(struct subscriber *sub, bool want, int bound_ms, char *why, size_t whylen)
+{
+    int64_t t0 = now_ms();
+    while (now_ms() - t0 < bound_ms) {
+        int64_t c0 = now_ms();
+        why[0] = '\0';
+        bool ready = subscriber_ready(sub, why, whylen);
+        int64_t took = now_ms() - c0;
+        if (took > PROBE_BOUND_MS)
+            fail_msg("one readiness call took %" PRId64 " ms (bound %d ms)", took, PROBE_BOUND_MS);
+        if (ready == want)
+            return now_ms() - t0;
+        usleep(50 * 1000);
+    }
+    return -1;
+}
+
+/* Ready for the whole of ms, sampled every 100 ms. */
+static void stays_ready(struct subscriber *sub, int ms, const char *what)
+{
+    char why[256];
+    int64_t t0 = now_ms();
+    while (now_ms() - t0 < ms) {
+        if (!subscriber_ready(sub, why, sizeof why))
+            fail_msg("%s: not ready after %" PRId64 " ms: %s", what, now_ms() - t0, why);
+        usleep(100 * 1000);
+    }
+}
+
+/*
+ * Every broker goes down while the subscriber has nothing left to fetch:
+ * readiness must turn false (naming the brokers) within READY_BOUND_MS, stay
+ * false while they are down, and come back within READY_BOUND_MS once they
+ * are up. librdkafka's "all brokers down" error alone does not do it: brokers
+ * it never connected to (bootstrap entries, under sparse connections) are
+ * never counted as down.
+ */
+static void test_readiness_follows_brokers_down_and_up(void **state)
+{
+    struct fx *f = *state;
+    char why[256];
+    produce(f, 0, MSGS / 4);
+    struct subscriber *sub = start(f, "g-ready");
+    wait_stored(f, MSGS / 4, 30000);
+    int64_t joined = ready_becomes(sub, true, 30000, why, sizeof why);
+    if (joined < 0)
+        fail_msg("not ready 30 s after start: %s", why);
+    stays_ready(sub, 3000, "idle topic, brokers up");
+
+    for (int b = 1; b <= 3; b++)
+        rd_kafka_mock_broker_set_down(f->mc, b);
+    int64_t to_down = ready_becomes(sub, false, READY_BOUND_MS, why, sizeof why);
+    if (to_down < 0)
+        fail_msg("still ready %d ms after every broker went down", READY_BOUND_MS);
+    if (!strstr(why, f->bootstraps))
+        fail_msg("the reason does not name the brokers (%s): %s", f->bootstraps, why);
+    /* and it stays so: no stale answer while they are down */
+    int64_t t0 = now_ms();
+    while (now_ms() - t0 < 3000) {
+        if (subscriber_ready(sub, why, sizeof why))
+            fail_msg("ready again %" PRId64 " ms into the outage", now_ms() - t0);
+        usleep(100 * 1000);
+    }
+    /* a burst of probes while down is answered from the last probe, not one broker wait each */
+    t0 = now_ms();
+    for (int i = 0; i < 20; i++)
+        assert_false(subscriber_ready(sub, why, sizeof why));
+    int64_t burst = now_ms() - t0;
+    if (burst > 1000)
+        fail_msg("20 readiness calls while the brokers are down took %" PRId64 " ms", burst);
+
+    for (int b = 1; b <= 3; b++)
+        rd_kafka_mock_broker_set_up(f->mc, b);
+    int64_t to_up = ready_becomes(sub, true, READY_BOUND_MS, why, sizeof why);
+    if (to_up < 0)
+        fail_msg("not ready %d ms after the brokers came back: %s", READY_BOUND_MS, why);
+    fprintf(stderr, "     readiness: false %" PRId64 " ms after the brokers went down, true %" PRId64
+            " ms after they came back; 20 calls while down: %" PRId64 " ms\n", to_down, to_up, burst);
+    /* ingestion resumes too */
+    produce(f, MSGS / 4, MSGS / 2);
+    wait_stored(f, MSGS / 2, 60000);
+    stop(f, sub);
+    check_exactly_once(f, MSGS / 2);
+}
+
+/*
+ * The brokers accept connections but answer late (a hung broker, a long GC
+ * pause): each readiness call still returns within PROBE_BOUND_MS, says not
+ * ready within READY_BOUND_MS, and ready again once they answer promptly.
+ */
+static void test_readiness_when_brokers_stall(void **state)
+{
+    struct fx *f = *state;
+    char why[256];
+    struct subscriber *sub = start(f, "g-stall");
+    if (ready_becomes(sub, true, 30000, why, sizeof why) < 0)
+        fail_msg("not ready 30 s after start: %s", why);
+    for (int b = 1; b <= 3; b++)
+        rd_kafka_mock_broker_set_rtt(f->mc, b, 2000);
+    int64_t to_down = ready_becomes(sub, false, READY_BOUND_MS, why, sizeof why);
+    if (to_down < 0)
+        fail_msg("still ready %d ms after every broker started answering 2 s late", READY_BOUND_MS);
+    if (!strstr(why, f->bootstraps))
+        fail_msg("the reason does not name the brokers (%s): %s", f->bootstraps, why);
+    for (int b = 1; b <= 3; b++)
+        rd_kafka_mock_broker_set_rtt(f->mc, b, 0);
+    int64_t to_up = ready_becomes(sub, true, READY_BOUND_MS, why, sizeof why);
+    if (to_up < 0)
+        fail_msg("not ready %d ms after the brokers answer promptly again: %s", READY_BOUND_MS, why);
+    fprintf(stderr, "     readiness: false %" PRId64 " ms after the brokers stalled, true %" PRId64
+            " ms after they answer again\n", to_down, to_up);
+    stop(f, sub);
+}
+
+/* A topic nobody writes to, brokers healthy: ready, and it stays so (no message is needed). */
+static void test_idle_topic_stays_ready(void **state)
+{
+    struct fx *f = *state;
+    char why[256];
+    struct subscriber *sub = start(f, "g-idle");
+    if (ready_becomes(sub, true, 30000, why, sizeof why) < 0)
+        fail_msg("not ready 30 s after start: %s", why);
+    stays_ready(sub, 6000, "idle topic");
+    stop(f, sub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +604,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dlq_topic_unavailable_does_not_stop_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebalance_two_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_errors_force_rejoin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readiness_follows_brokers_down_and_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readiness_when_brokers_stall, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_topic_stays_ready, setup, teardown),
     };
     if (getenv("TEST_FILTER"))      /* e.g. TEST_FILTER='*dlq*' */
         cmocka_set_test_filter(getenv("TEST_FILTER"));
