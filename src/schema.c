@@ -1386,6 +1386,22 @@ out:
     return rc;
 }
 
+bool value_equal(enum col_type t, const struct value *a, const struct value *b)
+{
+    if (a->is_null || b->is_null)
+        return a->is_null == b->is_null;
+    switch (t) {
+    case COL_STRING:
+        return a->u.s.n == b->u.s.n && !memcmp(a->u.s.p, b->u.s.p, a->u.s.n);
+    case COL_FLOAT64:
+        return a->u.f == b->u.f;
+    case COL_BOOL:
+        return a->u.b == b->u.b;
+    default:
+        return a->u.i == b->u.i;
+    }
+}
+
 void row_release(struct row *r)
 {
     if (!r)

@@ -120,6 +120,9 @@ int timestamp_parse(const char *text, size_t len, int64_t *out_us);
 /* µs since epoch → "YYYY-MM-DDTHH:MM:SS.ffffffZ" into buf (at least 32 bytes); returns length. */
 size_t timestamp_format(int64_t us, char *buf);
 
+/* a and b, both of column type t, are the same value (two NULLs are the same). */
+bool value_equal(enum col_type t, const struct value *a, const struct value *b);
+
 /* "YYYY-MM-DD" ↔ days since epoch. */
 int date_parse(const char *text, size_t len, int64_t *out_days);
 size_t date_format(int64_t days, char *buf);   /* buf at least 16 bytes */

@@ -724,22 +724,6 @@ static size_t where_params(const struct query *q)
     return n;
 }
 
-static bool same_value(enum col_type t, const struct value *a, const struct value *b)
-{
-    if (a->is_null || b->is_null)
-        return a->is_null == b->is_null;
-    switch (t) {
-    case COL_STRING:
-        return a->u.s.n == b->u.s.n && !memcmp(a->u.s.p, b->u.s.p, a->u.s.n);
-    case COL_FLOAT64:
-        return a->u.f == b->u.f;
-    case COL_BOOL:
-        return a->u.b == b->u.b;
-    default:
-        return a->u.i == b->u.i;
-    }
-}
-
 /* Split on col, one walk per distinct value of vals[0..n). */
 static int plan_split(struct plan *p, const struct schema *sc, size_t col,
                       const struct value *vals, size_t n)
@@ -750,7 +734,7 @@ static int plan_split(struct plan *p, const struct schema *sc, size_t col,
     p->col = col;
     for (size_t k = 0; k < n; k++) {
         size_t j = 0;
-        while (j < p->nvals && !same_value(sc->cols[col].type, p->vals[j], &vals[k]))
+        while (j < p->nvals && !value_equal(sc->cols[col].type, p->vals[j], &vals[k]))
             j++;
         if (j == p->nvals)
             p->vals[p->nvals++] = &vals[k];

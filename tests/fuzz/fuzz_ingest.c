@@ -61,22 +61,6 @@ struct readback {
     size_t rows;
 };
 
-static bool same_value(enum col_type t, const struct value *a, const struct value *b)
-{
-    if (a->is_null || b->is_null)
-        return a->is_null == b->is_null;
-    switch (t) {
-    case COL_STRING:
-        return a->u.s.n == b->u.s.n && !memcmp(a->u.s.p, b->u.s.p, a->u.s.n);
-    case COL_FLOAT64:
-        return a->u.f == b->u.f;
-    case COL_BOOL:
-        return a->u.b == b->u.b;
-    default:
-        return a->u.i == b->u.i;
-    }
-}
-
 static int on_row(void *ud, const size_t *cols, size_t ncols, const struct value *vals)
 {
     struct readback *rb = ud;
@@ -87,7 +71,7 @@ static int on_row(void *ud, const size_t *cols, size_t ncols, const struct value
         const struct value *v = &vals[k];
         assert(c < S->ncols);
         if (c < S->nuser) {
-            if (!same_value(S->cols[c].type, v, &rb->want->vals[c])) {
+            if (!value_equal(S->cols[c].type, v, &rb->want->vals[c])) {
                 fprintf(stderr, "column %s differs after the store\n", S->cols[c].name);
                 abort();
             }

@@ -436,10 +436,7 @@ static void test_wal_is_checkpointed_in_the_background(void **state)
     const char *newest = run(f, "fields=_id&limit=2");     /* every row readable, the newest first */
     assert_memory_equal(newest, "w47-999 w47-998", 15);
     teardown((void **)&f);
-    unlink(path);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", path);
-    unlink(wal);
+    remove_db(path);
 }
 
 int main(void)
