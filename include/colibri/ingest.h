@@ -55,6 +55,12 @@ size_t ingest_pending(const struct ingest *ing);
 /* Write the batch; on success it is cleared and out (may be NULL) says what happened. */
 int ingest_flush(struct ingest *ing, struct insert_result *out);
 
+/*
+ * Write batch b, which need not be ing's own (the subscriber writes one batch
+ * while the next one fills): metrics and totals as ingest_flush, b unchanged.
+ */
+int ingest_store(struct ingest *ing, const struct batch *b, struct insert_result *out);
+
 void ingest_release(struct ingest *ing);
 
 /* Wall-clock time in µs since the epoch. */

@@ -78,31 +78,38 @@ size_t ingest_pending(const struct ingest *ing)
 }
 
 /* The newest event time among the batch's rows, for the freshness gauge. */
-static int64_t newest_event(const struct ingest *ing)
+static int64_t newest_event(const struct schema *s, const struct batch *b)
 {
-    size_t et = ing->schema->event_time;
     int64_t newest = 0;
-    for (size_t i = 0; i < ing->batch.nrows; i++)
-        if (!ing->batch.rows[i].vals[et].is_null && ing->batch.rows[i].vals[et].u.i > newest)
-            newest = ing->batch.rows[i].vals[et].u.i;
+    for (size_t i = 0; i < b->nrows; i++)
+        if (!b->rows[i].vals[s->event_time].is_null && b->rows[i].vals[s->event_time].u.i > newest)
+            newest = b->rows[i].vals[s->event_time].u.i;
     return newest;
 }
 
-int ingest_flush(struct ingest *ing, struct insert_result *out)
+int ingest_store(struct ingest *ing, const struct batch *b, struct insert_result *out)
 {
     struct insert_result res;
     int64_t t0 = now_us();
-    int rc = store_insert(ing->store, &ing->batch, &res);
+    int rc = store_insert(ing->store, b, &res);
     if (rc)
         return rc;
-    metrics_batch(ing->source, &res, ingest_pending(ing), (double)(now_us() - t0) / 1e6, newest_event(ing));
+    metrics_batch(ing->source, &res, b->nrows + b->ndead, (double)(now_us() - t0) / 1e6,
+                  newest_event(ing->schema, b));
     ing->total.stored += res.stored;
     ing->total.duplicates += res.duplicates;
     ing->total.dead += res.dead;
     if (out)
         *out = res;
-    batch_clear(&ing->batch);
     return 0;
+}
+
+int ingest_flush(struct ingest *ing, struct insert_result *out)
+{
+    int rc = ingest_store(ing, &ing->batch, out);
+    if (!rc)
+        batch_clear(&ing->batch);
+    return rc;
 }
 
 void ingest_release(struct ingest *ing)

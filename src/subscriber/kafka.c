@@ -37,7 +37,7 @@ extern char **environ;
 /* Per partition: where the uncommitted messages start and where we are. */
 struct part {
     int32_t partition;
-    int64_t first;          /* offset of the first message since the last commit, -1 if none */
+    int64_t first;          /* offset of the first message not stored yet, -1 if none */
     int64_t next;           /* offset after the last message delivered */
 };
 
@@ -425,15 +425,21 @@ static int kafka_dead_letter_flush(void *ctx)
 }
 
 /* The stored batch is done: tell Kafka too (for lag tools; the store is the truth). */
-static int kafka_commit(void *ctx)
+static int kafka_commit(void *ctx, const struct batch *b)
 {
     struct kafka *k = ctx;
+    char key[288];
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)k->nparts);
     for (size_t i = 0; i < k->nparts; i++) {
-        if (k->parts[i].first < 0)
-            continue;
-        rd_kafka_topic_partition_list_add(l, k->topic, k->parts[i].partition)->offset = k->parts[i].next;
-        k->parts[i].first = -1;
+        struct part *p = &k->parts[i];
+        position_key(k, p->partition, key, sizeof key);
+        for (size_t j = 0; j < b->npos; j++) {
+            if (strcmp(b->pos[j].key, key) != 0)
+                continue;
+            /* the first message not stored yet: in the batch that fills, if any */
+            p->first = b->pos[j].next < p->next ? b->pos[j].next : -1;
+            rd_kafka_topic_partition_list_add(l, k->topic, p->partition)->offset = b->pos[j].next;
+        }
     }
     if (l->cnt > 0)
         rd_kafka_commit(k->consumer, l, 1);

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +87,8 @@ struct pubsub {
     pthread_cond_t stopped; /* stop: wakes the leaser, which otherwise ticks */
     struct pmsg *q;         /* q[qhead .. qhead + qlen) */
     size_t qhead, qlen, qcap;
-    struct lease *out;      /* handed out since the last commit */
-    size_t nout, capout;
+    struct lease *out;      /* handed out, not acknowledged: out[0..nretry) acks failed, then in order */
+    size_t nout, capout, nretry;
     bool paused, stop;
     char why[512];          /* not ready: why */
     bool ready;
@@ -703,34 +704,53 @@ static int pubsub_next(void *ctx, int timeout_ms, struct message *m)
     return 0;
 }
 
-/* Take the handed-out leases; caller frees the array and its ids. */
-static struct lease *take_out(struct pubsub *p, size_t *n)
+/*
+ * Take the leases whose acks failed before (they lead the list) and then the
+ * first count handed out; *n says how many. The caller frees the array and
+ * its ids.
+ */
+static struct lease *take_out(struct pubsub *p, size_t count, size_t *n)
 {
     pthread_mutex_lock(&p->lock);
-    struct lease *out = p->out;
-    *n = p->nout;
-    p->out = NULL;
-    p->nout = p->capout = 0;
+    size_t fresh = p->nout - p->nretry;
+    size_t k = p->nretry + (count < fresh ? count : fresh);
+    struct lease *l = k ? malloc(k * sizeof *l) : NULL;
+    if (l) {
+        memcpy(l, p->out, k * sizeof *l);
+        memmove(p->out, p->out + k, (p->nout - k) * sizeof *l);
+        p->nout -= k;
+        p->nretry = 0;
+    } else {
+        k = 0;      /* out of memory: acknowledged with a later batch, or redelivered and skipped */
+    }
     pthread_mutex_unlock(&p->lock);
-    return out;
+    *n = k;
+    return l;
 }
 
-/* Hand leases back (their ack failed): the leaser keeps them alive, the next commit retries. */
+/* Hand leases back (their ack failed) in front: the leaser keeps them alive, the next commit retries. */
 static void put_back(struct pubsub *p, struct lease *l, size_t n)
 {
     pthread_mutex_lock(&p->lock);
-    for (size_t i = 0; i < n; i++) {
-        if (p->nout == p->capout) {
-            size_t cap = p->capout ? p->capout * 2 : 1024;
-            struct lease *o = realloc(p->out, cap * sizeof *o);
-            if (!o)
-                break;      /* the rest come back after their deadline */
-            p->out = o;
-            p->capout = cap;
+    if (p->nout + n > p->capout) {
+        size_t cap = p->capout ? p->capout : 1024;
+        while (cap < p->nout + n)
+            cap *= 2;
+        struct lease *o = realloc(p->out, cap * sizeof *o);
+        if (!o) {
+            pthread_mutex_unlock(&p->lock);
+            return;     /* they come back after their deadline */
         }
-        p->out[p->nout++] = l[i];
+        p->out = o;
+        p->capout = cap;
+    }
+    memmove(p->out + n, p->out, p->nout * sizeof *l);
+    for (size_t i = 0; i < n; i++) {
+        p->out[i] = l[i];
         l[i].ack_id = NULL;
     }
+    p->nout += n;
+    p->nretry += n;
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -765,15 +785,16 @@ static size_t settle_leases(struct pubsub *p, const char *url, struct lease *l, 
 }
 
 /*
- * Everything next() returned is stored: acknowledge exactly that. Acks that
- * fail are kept for the next commit (a stored message acked late, or
- * redelivered and skipped as a duplicate, is never lost).
+ * The batch's messages are stored: acknowledge exactly those (one message,
+ * one row or dead letter; they are the oldest handed out). Acks that fail are
+ * kept for the next commit (a stored message acked late, or redelivered and
+ * skipped as a duplicate, is never lost).
  */
-static int pubsub_commit(void *ctx)
+static int pubsub_commit(void *ctx, const struct batch *b)
 {
     struct pubsub *p = ctx;
     size_t n, failed;
-    struct lease *l = take_out(p, &n);
+    struct lease *l = take_out(p, b->nrows + b->ndead, &n);
     if (n && (failed = settle_leases(p, p->url_ack, l, n, -1, true)))
         log_warn("pubsub: could not acknowledge %zu stored messages yet; will try again with the next batch",
                  failed);
@@ -782,12 +803,12 @@ static int pubsub_commit(void *ctx)
     return 0;
 }
 
-/* The batch was dropped: give its messages back now rather than at their deadline. */
+/* What was not stored is dropped: give those messages back now rather than at their deadline. */
 static void pubsub_rewind(void *ctx)
 {
     struct pubsub *p = ctx;
     size_t n;
-    struct lease *l = take_out(p, &n);
+    struct lease *l = take_out(p, SIZE_MAX, &n);
     if (n && settle_leases(p, p->url_modack, l, n, 0, false))
         log_warn("pubsub: could not nack some of %zu messages; they come back after their ack deadline", n);
     else if (!n)
@@ -923,7 +944,7 @@ static void pubsub_close(void *ctx)
     for (size_t i = 0; ids && i < p->nout; i++)
         ids[k++] = p->out[i].ack_id;
     if (ids)
-        p->qlen = p->qhead = p->nout = 0;
+        p->qlen = p->qhead = p->nout = p->nretry = 0;
     pthread_mutex_unlock(&p->lock);
     /* never acked here: what is still out was not known to be stored */
     if (k && p->lease_rc) {

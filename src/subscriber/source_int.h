@@ -34,9 +34,13 @@ struct source_ops {
     int  (*dead_letter)(void *ctx, const struct message *m, const char *reason);
     /* Make dead letters published so far durable; called before the batch is stored (optional). */
     int  (*dead_letter_flush)(void *ctx);
-    /* Everything returned by next() so far is stored: acknowledge it. */
-    int  (*commit)(void *ctx);
-    /* The batch was not stored and is dropped: deliver its messages again. */
+    /*
+     * The messages of batch b are stored: acknowledge them. They are the
+     * oldest that next() returned and were not acknowledged yet; later ones
+     * (the next batch, filling) may exist.
+     */
+    int  (*commit)(void *ctx, const struct batch *b);
+    /* What was not stored is dropped: deliver every message not acknowledged again. */
     void (*rewind)(void *ctx);
     /* Wait while the store is down without losing our place (pause fetching). */
     void (*pause)(void *ctx, bool paused);

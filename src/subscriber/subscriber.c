@@ -2,10 +2,14 @@
  * subscriber.c — the ingest loop shared by every source:
  *
  *     next message → validate (row or dead letter) → batch
- *     batch full or old → dead letters durable at the source → store → commit
+ *     batch due → dead letters durable at the source → hand it to the writer
+ *     writer: store the batch, while the next one fills → acknowledge it
  *
- * A batch that the store refuses is retried with capped exponential backoff
- * and full jitter while the source is paused, so memory does not grow and
+ * Two threads: this loop decodes and validates, the writer stores, so one
+ * batch is written while the next one fills. A batch is acknowledged at the
+ * source only once it is stored, and batches are stored in order. A batch
+ * that the store refuses is retried here, with capped exponential backoff and
+ * full jitter while the source is paused, so memory does not grow and
  * nothing is acknowledged before it is stored.
  */
 #include <pthread.h>
@@ -34,43 +38,74 @@ struct subscriber {
     const struct source_ops *ops;
     void *ctx;
     struct source_env env;
-    struct ingest ing;
-    int64_t batch_start;    /* µs, when the pending batch got its first message */
+    struct ingest ing;      /* its batch is the one filling */
+    int64_t batch_start;    /* µs, when the filling batch got its first message */
     pthread_t thread;
     bool started;
     atomic_bool stop;
+    atomic_int_least64_t stop_at;   /* µs, when stopping was asked for; 0 while running */
     atomic_int store_failure;   /* the last write's error code, 0 when it succeeded */
+
+    /* The writer: stores `written` while the next batch fills. */
+    struct batch written;
+    bool writing;           /* `written` was handed over and is not acknowledged yet (loop only) */
+    pthread_t writer;
+    bool writer_started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool handed, done, writer_stop;     /* under lock */
+    int written_rc;                     /* under lock, with done */
 };
 
 static const struct source_ops *const sources[] = { &kafka_source_ops, &pubsub_source_ops };
 
-/* Dead letters durable at the source, then the batch in the store, then acknowledge. */
-static int store_batch(struct subscriber *sub)
+static void *write_batches(void *arg)
+{
+    struct subscriber *sub = arg;
+    pthread_setname_np(pthread_self(), "writer");      /* for top -H and perf */
+    pthread_mutex_lock(&sub->lock);
+    for (;;) {
+        while (!sub->handed && !sub->writer_stop)
+            pthread_cond_wait(&sub->cond, &sub->lock);
+        if (!sub->handed)
+            break;
+        sub->handed = false;
+        pthread_mutex_unlock(&sub->lock);
+        int rc = ingest_store(&sub->ing, &sub->written, NULL);
+        atomic_store(&sub->store_failure, rc);
+        pthread_mutex_lock(&sub->lock);
+        sub->written_rc = rc;
+        sub->done = true;
+        pthread_cond_broadcast(&sub->cond);
+    }
+    pthread_mutex_unlock(&sub->lock);
+    return NULL;
+}
+
+/* Dead letters durable at the source, then batch b in the store, then acknowledge it. */
+static int store_batch(struct subscriber *sub, struct batch *b)
 {
     struct insert_result res;
-    if (ingest_pending(&sub->ing) == 0 && sub->ing.batch.npos == 0)
+    if (b->nrows + b->ndead == 0 && b->npos == 0)
         return 0;
     int rc = sub->ops->dead_letter_flush ? sub->ops->dead_letter_flush(sub->ctx) : 0;
     if (!rc)
-        rc = ingest_flush(&sub->ing, &res);
+        rc = ingest_store(&sub->ing, b, &res);
     atomic_store(&sub->store_failure, rc);
     if (rc)
         return rc;
     log_debug("stored %zu rows (%zu duplicates), %zu dead letters", res.stored, res.duplicates, res.dead);
-    return sub->ops->commit(sub->ctx);
+    rc = sub->ops->commit(sub->ctx, b);
+    batch_clear(b);
+    return rc;
 }
 
-/* For a source that must settle now (Kafka revoking partitions): store or drop. */
-static int settle(void *ud)
+/* Drop every batch not stored and have the source deliver their messages again. */
+static void drop_and_rewind(struct subscriber *sub)
 {
-    struct subscriber *sub = ud;
-    int rc = store_batch(sub);
-    if (rc) {
-        log_warn("dropping a batch of %zu messages that could not be stored; they will be read again",
-                 ingest_pending(&sub->ing));
-        batch_clear(&sub->ing.batch);
-    }
-    return rc;
+    batch_clear(&sub->written);
+    batch_clear(&sub->ing.batch);
+    sub->ops->rewind(sub->ctx);
 }
 
 static void sleep_ms(long ms)
@@ -79,26 +114,26 @@ static void sleep_ms(long ms)
 }
 
 /*
- * Store the batch, retrying while the store is down. Gives up only when
- * stopping and the shutdown budget is spent: the batch is then dropped and
- * the source rewound, so it is delivered again on the next start.
+ * Store batch b, retrying while the store is down. Gives up only when
+ * stopping and the shutdown budget is spent: every batch not stored is then
+ * dropped and the source rewound, so they are delivered again on the next start.
  */
-static void store_with_retry(struct subscriber *sub)
+static void store_with_retry(struct subscriber *sub, struct batch *b)
 {
     long backoff = RETRY_MIN_MS;
-    int64_t stopping_since = 0;     /* µs; the budget counts store attempts and sleeps alike */
     bool paused = false;
-    int rc;
-    while ((rc = store_batch(sub)) != 0) {
-        if (atomic_load(&sub->stop) && !stopping_since)
-            stopping_since = now_us();
-        if (stopping_since && now_us() - stopping_since >= SHUTDOWN_FLUSH_MS * 1000) {
+    for (;;) {
+        /* the budget counts from the stop request: the writer's attempt, ours and sleeps alike */
+        int64_t stop_at = atomic_load(&sub->stop_at);
+        if (stop_at && now_us() - stop_at >= SHUTDOWN_FLUSH_MS * 1000) {
             log_error("stopping with %zu messages not stored; they were not acknowledged",
-                      ingest_pending(&sub->ing));
-            batch_clear(&sub->ing.batch);
-            sub->ops->rewind(sub->ctx);
+                      sub->written.nrows + sub->written.ndead + ingest_pending(&sub->ing));
+            drop_and_rewind(sub);
             break;
         }
+        int rc = store_batch(sub, b);
+        if (rc == 0)
+            break;
         if (!paused && sub->ops->pause) {
             sub->ops->pause(sub->ctx, true);
             paused = true;
@@ -113,6 +148,70 @@ static void store_with_retry(struct subscriber *sub)
     }
     if (paused)
         sub->ops->pause(sub->ctx, false);
+}
+
+/*
+ * The writer's batch, once written, is acknowledged here. If the writer
+ * could not store it: retry here (retry) or drop it (returns the error).
+ * wait: block until the writer is done; otherwise only if it is.
+ */
+static int finish_written(struct subscriber *sub, bool wait, bool retry)
+{
+    if (!sub->writing)
+        return 0;
+    pthread_mutex_lock(&sub->lock);
+    while (wait && !sub->done)
+        pthread_cond_wait(&sub->cond, &sub->lock);
+    bool done = sub->done;
+    int rc = sub->written_rc;
+    sub->done = false;
+    pthread_mutex_unlock(&sub->lock);
+    if (!done)
+        return 0;
+    sub->writing = false;
+    if (rc == 0) {
+        rc = sub->ops->commit(sub->ctx, &sub->written);
+        batch_clear(&sub->written);
+    } else if (retry) {
+        store_with_retry(sub, &sub->written);
+        rc = 0;
+    } else {
+        batch_clear(&sub->written);
+    }
+    return rc;
+}
+
+/* Hand the filling batch to the writer (once the previous one is acknowledged). */
+static void hand_off(struct subscriber *sub)
+{
+    finish_written(sub, true, true);
+    if (ingest_pending(&sub->ing) == 0 && sub->ing.batch.npos == 0)
+        return;
+    if (sub->ops->dead_letter_flush)
+        sub->ops->dead_letter_flush(sub->ctx);
+    struct batch b = sub->written;
+    sub->written = sub->ing.batch;
+    sub->ing.batch = b;
+    sub->writing = true;
+    pthread_mutex_lock(&sub->lock);
+    sub->handed = true;
+    pthread_cond_signal(&sub->cond);
+    pthread_mutex_unlock(&sub->lock);
+}
+
+/* For a source that must settle now (Kafka revoking partitions): store or drop everything. */
+static int settle(void *ud)
+{
+    struct subscriber *sub = ud;
+    int rc = finish_written(sub, true, false);
+    if (!rc)
+        rc = store_batch(sub, &sub->ing.batch);
+    if (rc) {
+        log_warn("dropping a batch of %zu messages that could not be stored; they will be read again",
+                 ingest_pending(&sub->ing));
+        batch_clear(&sub->ing.batch);
+    }
+    return rc;
 }
 
 /*
@@ -164,15 +263,28 @@ static void *run(void *arg)
             } else if (rc) {
                 /* the message is not in the batch: drop the batch and read it all again */
                 log_error("cannot batch message %s: %s; reading the batch again", m.id, colibri_strerror(rc));
+                finish_written(sub, true, true);
                 batch_clear(&sub->ing.batch);
                 sub->ops->rewind(sub->ctx);
             }
         }
         if (due && (rc != 0 || catchup_full(sub)))
-            store_with_retry(sub);
+            hand_off(sub);
+        else
+            finish_written(sub, false, true);   /* acknowledge a written batch without waiting for the next */
     }
-    store_with_retry(sub);
+    finish_written(sub, true, true);
+    store_with_retry(sub, &sub->ing.batch);
     return NULL;
+}
+
+static void subscriber_free(struct subscriber *sub)
+{
+    ingest_release(&sub->ing);
+    batch_release(&sub->written);
+    pthread_mutex_destroy(&sub->lock);
+    pthread_cond_destroy(&sub->cond);
+    free(sub);
 }
 
 int subscriber_open(const struct config *cfg, const struct schema *s, struct store *st,
@@ -192,10 +304,12 @@ int subscriber_open(const struct config *cfg, const struct schema *s, struct sto
         sub->ops = ops;
         sub->env = (struct source_env){ .cfg = cfg, .store = st, .flush = settle, .sub = sub };
         ingest_init(&sub->ing, ops->scheme, s, st);
+        batch_init(&sub->written);
+        pthread_mutex_init(&sub->lock, NULL);
+        pthread_cond_init(&sub->cond, NULL);
         int rc = ops->open(sep + 3, &sub->env, &sub->ctx);
         if (rc) {
-            ingest_release(&sub->ing);
-            free(sub);
+            subscriber_free(sub);
             return rc;
         }
         *out = sub;
@@ -208,6 +322,9 @@ int subscriber_open(const struct config *cfg, const struct schema *s, struct sto
 
 int subscriber_start(struct subscriber *sub)
 {
+    if (pthread_create(&sub->writer, NULL, write_batches, sub) != 0)
+        return COLIBRI_ENOMEM;
+    sub->writer_started = true;
     if (pthread_create(&sub->thread, NULL, run, sub) != 0)
         return COLIBRI_ENOMEM;
     sub->started = true;
@@ -234,12 +351,19 @@ void subscriber_stop(struct subscriber *sub)
 {
     if (!sub)
         return;
+    atomic_store(&sub->stop_at, now_us());
     atomic_store(&sub->stop, true);
     if (sub->started)
         pthread_join(sub->thread, NULL);
-    sub->ops->close(sub->ctx);
+    sub->ops->close(sub->ctx);     /* Kafka: leaving the group settles through the writer's batch too */
+    if (sub->writer_started) {
+        pthread_mutex_lock(&sub->lock);
+        sub->writer_stop = true;
+        pthread_cond_signal(&sub->cond);
+        pthread_mutex_unlock(&sub->lock);
+        pthread_join(sub->writer, NULL);
+    }
     log_info("subscriber stopped: %zu rows stored, %zu duplicates skipped, %zu dead letters",
              sub->ing.total.stored, sub->ing.total.duplicates, sub->ing.total.dead);
-    ingest_release(&sub->ing);
-    free(sub);
+    subscriber_free(sub);
 }

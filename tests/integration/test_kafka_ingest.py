@@ -386,7 +386,10 @@ def test_sigterm_flushes_commits_and_leaves(broker, tmp_path):
     produce_all(broker, ds, topic, 4)
     db = str(tmp_path / "term.db")
     group = "term"
-    c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group={group}", str(tmp_path / "colibri.log"))
+    # small batches: what is in memory at SIGTERM (a batch being written, one filling, each up to
+    # 32 x BATCH_MAX while behind) must be well below the topic, or the stop is not mid-ingestion
+    c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group={group}", str(tmp_path / "colibri.log"),
+                COLIBRI_BATCH_MAX=100)
     try:
         wait_until(lambda: counts(db)[0] >= len(ds.ok) // 3, 300, "rows", 0.02)
         rc, took = c.kill(signal.SIGTERM, timeout=30)
@@ -430,9 +433,10 @@ def test_store_locked_backpressure(broker, tmp_path):
     produce_all(broker, ds, topic, 4, 0, warm)
     db = str(tmp_path / "locked.db")
     group = "locked"
-    # a prefetch bound well below the backlog (the default, 64 MiB, is about the backlog's size)
+    # bounds well below the backlog: the prefetch (the default, 64 MiB, is about the backlog's size)
+    # and the batches (one being written and one filling, each up to 32 x BATCH_MAX rows while behind)
     c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group={group}", str(tmp_path / "colibri.log"),
-                COLIBRI_KAFKA_QUEUED_MAX_MESSAGES_KBYTES=16384)
+                COLIBRI_KAFKA_QUEUED_MAX_MESSAGES_KBYTES=16384, COLIBRI_BATCH_MAX=200)
     samples, ready = [], []
     try:
         wait_counts(db, len(ds.ok & set(range(warm))), len(ds.bad & set(range(warm))), timeout=120, alive=[c])
@@ -494,7 +498,7 @@ def test_store_locked_backpressure(broker, tmp_path):
           f"{[(t, s, lat) for t, s, lat, _ in ready]}")
     assert counts_locked == counts0, "rows arrived while the store was locked?"
     assert committed_mid == committed0, "Kafka offsets moved while nothing could be stored"
-    # bounded: the prefetch queue (queued.max.messages.kbytes=16384) plus one batch, not the backlog
+    # bounded: the prefetch queue (16 MiB) plus two batches of at most 6,400 rows, not the backlog
     assert (peak - base_rss) / 1024 < min(40, produced_mib * 0.6), \
         f"RSS grew by {(peak - base_rss) / 1024:.0f} MiB while {produced_mib:.0f} MiB waited"
     assert "consumption paused" in c.log_text()
