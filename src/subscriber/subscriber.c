@@ -53,7 +53,8 @@ struct subscriber {
     bool writer_started;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool handed, done, writer_stop;     /* under lock */
+    bool handed, writer_stop;           /* under lock */
+    atomic_bool done;       /* set under lock; read without it to skip the lock per message */
     int written_rc;                     /* under lock, with done */
 };
 
@@ -157,7 +158,7 @@ static void store_with_retry(struct subscriber *sub, struct batch *b)
  */
 static int finish_written(struct subscriber *sub, bool wait, bool retry)
 {
-    if (!sub->writing)
+    if (!sub->writing || (!wait && !atomic_load(&sub->done)))
         return 0;
     pthread_mutex_lock(&sub->lock);
     while (wait && !sub->done)
