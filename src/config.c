@@ -62,6 +62,10 @@ static const struct setting settings[] = {
     NUM("batch-max", "COLIBRI_BATCH_MAX", batch_max, "1000", 1, 100000, "flush a batch at this many rows"),
     NUM("batch-ms", "COLIBRI_BATCH_MS", batch_ms, "100", 1, 60000, "flush a batch at this age, milliseconds"),
     STR("dlq-topic", "COLIBRI_DLQ_TOPIC", dlq_topic, "", "where rejected messages are also published (Kafka default <topic>.dlq)"),
+    STR("group-instance-id", "COLIBRI_GROUP_INSTANCE_ID", group_instance_id, "auto",
+        "Kafka static membership id: auto (colibri-<hostname>-<port>; off on Cloud Run), off, or an id "
+        "unique per instance and stable across its restarts"),
+    STR("k-service", "K_SERVICE", k_service, "", "set by Cloud Run (the service name); turns auto ids off"),
     { .flag = "log-level", .env = "COLIBRI_LOG_LEVEL", .type = T_STR, .offset = offsetof(struct config, log_level),
       .def = "info", .choices = log_levels, .help = "debug, info, warn or error" },
     { .flag = "log-format", .env = "COLIBRI_LOG_FORMAT", .type = T_STR, .offset = offsetof(struct config, log_format),

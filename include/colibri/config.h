@@ -34,6 +34,8 @@ struct config {
     long batch_max;
     long batch_ms;
     char *dlq_topic;
+    char *group_instance_id;  /* "auto" | "off" | an id: Kafka static group membership */
+    char *k_service;        /* K_SERVICE: set by Cloud Run */
     char *log_level;
     char *log_format;
     char *metrics;          /* "on" | "off" */

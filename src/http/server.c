@@ -396,12 +396,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static atomic_bool serving;     /* libmicrohttpd's start is over */
+
+/*
+ * While starting, what libmicrohttpd says (a port in use) is a warning. Once
+ * serving it speaks of single connections ("closed by remote side with
+ * incomplete request"), which any client can cause at will: debug, so that
+ * nobody can flood the log; colibri_http_connections_cut_total counts them.
+ */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    log_msg(LOG_WARN, "libmicrohttpd", "%s", msg);
+    log_msg(atomic_load(&serving) ? LOG_DEBUG : LOG_WARN, "libmicrohttpd", "%s", msg);
 }
 
 int http_start(const struct http_env *env, struct http_server **out)
@@ -463,6 +471,7 @@ int http_start(const struct http_env *env, struct http_server **out)
         http_stop(srv, 0);
         return COLIBRI_EUNAVAIL;
     }
+    atomic_store(&serving, true);
     log_info("listening on %s:%d with %ld threads", cfg->listen_host, cfg->listen_port, threads);
     *out = srv;
     return 0;
