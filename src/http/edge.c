@@ -166,13 +166,13 @@ void edge_free(struct edge *g)
     free(g);
 }
 
-/* The oldest connection that has not sent a whole request head (lock held). */
-static struct edge_conn *oldest_waiting(struct edge *g)
+/* The oldest connection but self that has not sent a whole request head (lock held). */
+static struct edge_conn *oldest_waiting(struct edge *g, const struct edge_conn *self)
 {
     struct edge_conn *best = NULL;
     for (size_t i = 0; i < g->nslots; i++) {
         struct edge_conn *e = &g->slots[i];
-        if (e->conn && !e->cut && !e->reserve && (e->phase == EDGE_IDLE || e->phase == EDGE_HEAD) &&
+        if (e->conn && e != self && !e->cut && !e->reserve && (e->phase == EDGE_IDLE || e->phase == EDGE_HEAD) &&
             (!best || e->since_us < best->since_us))
             best = e;
     }
@@ -189,7 +189,7 @@ struct edge_conn *edge_opened(struct edge *g, struct MHD_Connection *c, int fd)
     if (slot) {
         *slot = (struct edge_conn){ .conn = c, .fd = fd, .phase = EDGE_IDLE, .since_us = mono_us() };
         if (g->open >= g->limit) {
-            struct edge_conn *victim = oldest_waiting(g);
+            struct edge_conn *victim = oldest_waiting(g, slot);
             if (victim) {           /* it gives its general slot to the newcomer */
                 cut(victim, EDGE_CUT_EVICTED);
                 victim->reserve = true;
