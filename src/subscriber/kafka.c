@@ -745,8 +745,14 @@ static bool close_consumer(struct kafka *k)
         log_warn("kafka: closing the consumer: %s", rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     } else if (q) {
-        while (!rd_kafka_consumer_closed(k->consumer) && now_ms() < until)
-            rd_kafka_queue_poll_callback(q, 50);
+        while (!rd_kafka_consumer_closed(k->consumer) && now_ms() < until) {
+            /* events, not callbacks: this queue also gets fetched messages, which have none */
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 50);
+            if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                on_rebalance(k->consumer, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), k);
+            if (ev)
+                rd_kafka_event_destroy(ev);
+        }
     }
     bool closed = q && !err && rd_kafka_consumer_closed(k->consumer);
     if (q)
