@@ -82,8 +82,8 @@ lint:        # compose, CircleCI, Terraform + checkov, Dockerfile, diagram valid
 image:       # the container image (buildah here; docker where an engine runs)
 	scripts/image-build
 
-image-test:  # build and run the image; the compose topology with a real Kafka
-	tests/delivery/check-image && SKIP_RUNTIME_BUILD=1 tests/delivery/check-stack
+image-test:  # build and run the image; the compose topology with a real Kafka; docker-compose.yml up/down
+	tests/delivery/check-image && SKIP_RUNTIME_BUILD=1 tests/delivery/check-stack && tests/delivery/check-compose-up
 
 image-save:  # the tested image as build/image.tar + build/image.id, for make push (no rebuild)
 	scripts/image-save
