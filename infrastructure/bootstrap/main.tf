@@ -6,6 +6,7 @@
 #     a custom least-privilege role, Workload Identity Federation for CircleCI
 #   - every project-level or account-level grant (the deployer may change neither)
 #   - the secrets' containers and who may read them (values are added with gcloud, never in state)
+#   - in dev's project, the image registry CI pushes to and prod pulls from
 # CI applies only infrastructure/envs/<env> (another state prefix it alone may write).
 locals {
   apis = toset([
@@ -120,6 +121,20 @@ resource "google_secret_manager_secret_iam_member" "runtime_reads" {
   secret_id = each.value.secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.runtime.member
+}
+
+# --- the image registry (dev's project only): CI pushes once, prod runs the same digest -----------
+# Here rather than in envs/dev: it must exist before CI's first push, and who may read it from
+# other projects (prod's Cloud Run agent) is a cross-project grant, an admin's decision.
+module "artifact_registry" {
+  source         = "../modules/artifact_registry"
+  count          = var.image_registry ? 1 : 0
+  project_id     = var.project_id
+  region         = var.region
+  writer_members = [module.ci_identity.deployer_member]
+  reader_members = var.image_reader_members
+  labels         = { app = "colibri", environment = var.environment }
+  depends_on     = [google_project_service.apis]
 }
 
 # --- CI --------------------------------------------------------------------------------------------

@@ -27,3 +27,8 @@ output "run_service_agent" {
   description = "Cloud Run service agent of this project: add it to dev's image_reader_members when this is prod."
   value       = "serviceAccount:${local.service_agents["run.googleapis.com"]}"
 }
+
+output "image_repo" {
+  description = "For the CircleCI context gcp-dev: IMAGE_REPO (null where image_registry is false)."
+  value       = one(module.artifact_registry[*].image_base)
+}

@@ -44,3 +44,15 @@ variable "branch" {
   type        = string
   default     = "main"
 }
+
+variable "image_registry" {
+  description = "Create the Artifact Registry repository CI pushes to (true in dev's project; prod pulls from it)."
+  type        = bool
+  default     = false
+}
+
+variable "image_reader_members" {
+  description = "Who may pull images besides this project: prod's Cloud Run service agent (prod bootstrap's output run_service_agent)."
+  type        = list(string)
+  default     = []
+}

@@ -91,3 +91,26 @@ run "environment_is_dev_or_prod" {
   }
   expect_failures = [var.environment]
 }
+
+run "registry_in_dev_with_deployer_writer_and_prod_reader" {
+  command = plan
+  variables {
+    image_registry       = true
+    image_reader_members = ["serviceAccount:service-456@serverless-robot-prod.iam.gserviceaccount.com"]
+  }
+  assert {
+    condition     = length(module.artifact_registry) == 1
+    error_message = "dev's bootstrap makes the registry."
+  }
+}
+
+run "no_registry_in_prod" {
+  command = plan
+  variables {
+    environment = "prod"
+  }
+  assert {
+    condition     = length(module.artifact_registry) == 0 && output.image_repo == null
+    error_message = "prod pulls from dev's registry and has none of its own."
+  }
+}

@@ -1,17 +1,7 @@
-# colibri in one environment: registry, dataset and table, topic and subscription, the Cloud Run
-# service, resource-level IAM, and monitoring with SLOs. Applied by CI (scripts/deploy) as the
-# deployer; identities, APIs and project-level grants come from infrastructure/bootstrap.
-# The image registry lives here, in dev: CI builds once, pushes once, and prod deploys the same
-# digest after it passed dev's smoke test (prod's Cloud Run service agent is a reader).
-module "artifact_registry" {
-  source         = "../../modules/artifact_registry"
-  project_id     = var.project_id
-  region         = var.region
-  writer_members = [data.google_service_account.deployer.member]
-  reader_members = var.image_reader_members
-  labels         = local.labels
-}
-
+# colibri in one environment: dataset and table, topic and subscription, the Cloud Run service,
+# resource-level IAM, and monitoring with SLOs. Applied by CI (scripts/deploy) as the deployer;
+# identities, APIs, project-level grants and the image registry (dev's project) come from
+# infrastructure/bootstrap.
 locals {
   schema_json = file("${path.root}/../../../schema/flights.json")
   labels      = { app = "colibri", environment = var.environment }

@@ -37,8 +37,3 @@ output "smoke_publishes" {
   description = "Whether the smoke test publishes an event here (false: read-only smoke)."
   value       = var.smoke_publishes
 }
-
-output "image_base" {
-  description = "Where CI pushes the image (without tag)."
-  value       = module.artifact_registry.image_base
-}

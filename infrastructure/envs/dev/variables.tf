@@ -109,9 +109,3 @@ variable "notification_email" {
   type        = string
   default     = null
 }
-
-variable "image_reader_members" {
-  description = "Who may pull from the registry besides this project: prod's Cloud Run service agent (output run_service_agent of prod's bootstrap)."
-  type        = list(string)
-  default     = []
-}

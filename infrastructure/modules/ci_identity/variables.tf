@@ -71,9 +71,6 @@ variable "deployer_permissions" {
     "pubsub.topics.getIamPolicy", "pubsub.topics.setIamPolicy",
     "pubsub.subscriptions.create", "pubsub.subscriptions.get", "pubsub.subscriptions.update", "pubsub.subscriptions.delete",
     "pubsub.subscriptions.getIamPolicy", "pubsub.subscriptions.setIamPolicy",
-    # Artifact Registry (dev hosts the image repository; pushes go through the repo's writer grant)
-    "artifactregistry.repositories.create", "artifactregistry.repositories.get", "artifactregistry.repositories.update",
-    "artifactregistry.repositories.delete", "artifactregistry.repositories.getIamPolicy", "artifactregistry.repositories.setIamPolicy",
     # Cloud Monitoring and the log-based metrics the SLOs read
     "monitoring.alertPolicies.create", "monitoring.alertPolicies.get", "monitoring.alertPolicies.list",
     "monitoring.alertPolicies.update", "monitoring.alertPolicies.delete",
