@@ -65,9 +65,10 @@ variable "deployer_permissions" {
     "bigquery.datasets.create", "bigquery.datasets.get", "bigquery.datasets.update", "bigquery.datasets.delete",
     "bigquery.datasets.getIamPolicy", "bigquery.datasets.setIamPolicy",
     "bigquery.tables.create", "bigquery.tables.get", "bigquery.tables.list", "bigquery.tables.update", "bigquery.tables.delete",
-    # Pub/Sub: topics, subscriptions, their grants; publish for the dev smoke event
+    # Pub/Sub: topics, subscriptions, their grants. No publish: dev's smoke test publishes through
+    # a grant on dev's topic (envs/*: smoke_publishes), so in prod CI cannot write an event at all
     "pubsub.topics.create", "pubsub.topics.get", "pubsub.topics.update", "pubsub.topics.delete",
-    "pubsub.topics.attachSubscription", "pubsub.topics.publish",
+    "pubsub.topics.attachSubscription",
     "pubsub.topics.getIamPolicy", "pubsub.topics.setIamPolicy",
     "pubsub.subscriptions.create", "pubsub.subscriptions.get", "pubsub.subscriptions.update", "pubsub.subscriptions.delete",
     "pubsub.subscriptions.getIamPolicy", "pubsub.subscriptions.setIamPolicy",

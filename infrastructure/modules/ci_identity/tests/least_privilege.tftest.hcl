@@ -32,6 +32,10 @@ run "default_role_is_least_privilege" {
     error_message = "The deployer must not create service accounts or set their IAM."
   }
   assert {
+    condition     = !contains(google_project_iam_custom_role.deployer.permissions, "pubsub.topics.publish") && !contains(google_project_iam_custom_role.deployer.permissions, "bigquery.tables.getData")
+    error_message = "The deployer may not publish events or read data project-wide (prod's smoke test is read-only through the API)."
+  }
+  assert {
     condition     = !contains(google_project_iam_custom_role.deployer.permissions, "secretmanager.versions.access")
     error_message = "The deployer must not read secrets."
   }
