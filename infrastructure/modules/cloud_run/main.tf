@@ -22,6 +22,9 @@ locals {
       # GET /data without `since` reads only the last N hours, so the partition filter always
       # applies on BigQuery and the bytes-billed guard is predictable
       COLIBRI_BQ_DEFAULT_WINDOW_H = tostring(var.bq_default_window_hours)
+      # every connection comes from Cloud Run's front end, one address for all clients: a
+      # per-address cap would cap everyone (the front end bounds concurrency per instance)
+      COLIBRI_HTTP_MAX_CONNECTIONS_PER_CLIENT = "0"
     },
     var.push == null ? {} : {
       COLIBRI_PUSH_AUDIENCE        = var.push.audience
