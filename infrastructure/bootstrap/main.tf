@@ -6,13 +6,18 @@
 #     a custom least-privilege role, Workload Identity Federation for CircleCI
 #   - every project-level or account-level grant (the deployer may change neither)
 #   - the secrets' containers and who may read them (values are added with gcloud, never in state)
-#   - in dev's project, the image registry CI pushes to and prod pulls from
+#   - in dev's project, the image registry CI pushes to and prod pulls from, and the image signer
+#     (KMS key + attestor) CI signs each pushed digest with
+#   - Binary Authorization: only signed images run (dry-run in dev, enforced in prod)
 # CI applies only infrastructure/envs/<env> (another state prefix it alone may write).
 locals {
   apis = toset([
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
+    "binaryauthorization.googleapis.com",
+    "cloudkms.googleapis.com",
     "cloudresourcemanager.googleapis.com",
+    "containeranalysis.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com",
     "logging.googleapis.com",
@@ -135,6 +140,24 @@ module "artifact_registry" {
   reader_members = var.image_reader_members
   labels         = { app = "colibri", environment = var.environment }
   depends_on     = [google_project_service.apis]
+}
+
+# --- Binary Authorization: only images CI signed run on Cloud Run ----------------------------------
+# The signer sits with the registry (dev): CI signs each digest once after the image scan, and prod
+# runs that same digest, trusting dev's attestor (trusted_attestors; dev grants prod's agent with
+# attestor_verifier_members, a cross-project grant like image_reader_members). Dev only audits
+# violations (dry-run), so a broken signing step shows in the logs before prod refuses the image.
+module "binary_authorization" {
+  source            = "../modules/binary_authorization"
+  project_id        = var.project_id
+  region            = var.region
+  enforce           = var.environment == "prod"
+  create_signer     = var.image_registry
+  trusted_attestors = var.trusted_attestors
+  signer_members    = var.image_registry ? [module.ci_identity.deployer_member] : []
+  verifier_members  = var.attestor_verifier_members
+  labels            = { app = "colibri", environment = var.environment }
+  depends_on        = [google_project_service.apis]
 }
 
 # --- CI --------------------------------------------------------------------------------------------

@@ -32,3 +32,23 @@ output "image_repo" {
   description = "For the CircleCI context gcp-dev: IMAGE_REPO (null where image_registry is false)."
   value       = one(module.artifact_registry[*].image_base)
 }
+
+output "image_attestor" {
+  description = "For the CircleCI context gcp-dev: BINAUTHZ_ATTESTOR; prod's trusted_attestors (null where image_registry is false)."
+  value       = module.binary_authorization.attestor
+}
+
+output "image_signing_key" {
+  description = "For the CircleCI context gcp-dev: IMAGE_SIGNING_KEY, the KMS key version scripts/image-sign uses (null where image_registry is false)."
+  value       = module.binary_authorization.signing_key_version
+}
+
+output "binauthz_service_agent" {
+  description = "Binary Authorization agent of this project: add it to dev's attestor_verifier_members when this is prod."
+  value       = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-binaryauthorization.iam.gserviceaccount.com"
+}
+
+output "binauthz_enforcement" {
+  description = "Binary Authorization enforcement mode of this project (dry-run in dev, enforced in prod)."
+  value       = module.binary_authorization.enforcement_mode
+}

@@ -56,3 +56,15 @@ variable "image_reader_members" {
   type        = list(string)
   default     = []
 }
+
+variable "trusted_attestors" {
+  description = "Attestors whose signature admits an image besides this project's own: in prod, dev bootstrap's output image_attestor."
+  type        = list(string)
+  default     = []
+}
+
+variable "attestor_verifier_members" {
+  description = "Binary Authorization agents of other projects that trust this project's attestor: in dev, prod bootstrap's output binauthz_service_agent."
+  type        = list(string)
+  default     = []
+}

@@ -34,6 +34,8 @@ variables {
   state_bucket        = "dev-project-tfstate"
   circleci_org_id     = "org"
   circleci_project_id = "proj"
+  # Binary Authorization needs an attestor: a project without the registry trusts dev's
+  trusted_attestors = ["projects/dev-project/attestors/colibri-image-signer"]
 }
 
 run "apis_and_agents" {
@@ -107,10 +109,48 @@ run "registry_in_dev_with_deployer_writer_and_prod_reader" {
 run "no_registry_in_prod" {
   command = plan
   variables {
-    environment = "prod"
+    environment       = "prod"
+    trusted_attestors = ["projects/dev-project/attestors/colibri-image-signer"]
   }
   assert {
     condition     = length(module.artifact_registry) == 0 && output.image_repo == null
     error_message = "prod pulls from dev's registry and has none of its own."
+  }
+}
+
+run "dev_signs_images_binauthz_dry_run" {
+  command = plan
+  variables {
+    image_registry            = true
+    trusted_attestors         = []
+    attestor_verifier_members = ["serviceAccount:service-456@gcp-sa-binaryauthorization.iam.gserviceaccount.com"]
+  }
+  assert {
+    condition     = output.binauthz_enforcement == "DRYRUN_AUDIT_LOG_ONLY"
+    error_message = "dev runs Binary Authorization in dry-run."
+  }
+  assert {
+    condition     = output.image_attestor == "projects/dev-project/attestors/colibri-image-signer" && module.binary_authorization.required_attestors == [output.image_attestor]
+    error_message = "dev (the registry's project) holds the attestor CI signs for, and requires it."
+  }
+  assert {
+    condition     = contains(keys(google_project_service.apis), "binaryauthorization.googleapis.com") && contains(keys(google_project_service.apis), "cloudkms.googleapis.com") && contains(keys(google_project_service.apis), "containeranalysis.googleapis.com")
+    error_message = "Binary Authorization, KMS and Container Analysis must be enabled by bootstrap."
+  }
+}
+
+run "prod_enforces_binauthz_with_devs_attestor" {
+  command = plan
+  variables {
+    environment       = "prod"
+    trusted_attestors = ["projects/dev-project/attestors/colibri-image-signer"]
+  }
+  assert {
+    condition     = output.binauthz_enforcement == "ENFORCED_BLOCK_AND_AUDIT_LOG"
+    error_message = "prod refuses unsigned images."
+  }
+  assert {
+    condition     = output.image_attestor == null && output.image_signing_key == null
+    error_message = "prod signs nothing: it trusts the signature made once in dev."
   }
 }

@@ -52,6 +52,15 @@ resource "google_cloud_run_v2_service" "this" {
   # differs on tagged revisions); Cloud Run's IAM check accepts it because it is listed here.
   custom_audiences = var.push == null ? [] : [var.push.audience]
 
+  # Admission by the project's Binary Authorization policy (infrastructure/bootstrap): only images
+  # CI signed, enforced in prod, dry-run in dev.
+  dynamic "binary_authorization" {
+    for_each = var.binary_authorization ? [1] : []
+    content {
+      use_default = true
+    }
+  }
+
   template {
     service_account                  = var.runtime_service_account_email
     timeout                          = "${var.request_timeout_seconds}s"

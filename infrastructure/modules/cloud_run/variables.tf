@@ -142,3 +142,9 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "binary_authorization" {
+  description = "Check every revision against the project's Binary Authorization policy (only CI-signed images)."
+  type        = bool
+  default     = true
+}

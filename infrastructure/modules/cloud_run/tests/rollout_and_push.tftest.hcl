@@ -65,3 +65,11 @@ run "public_with_api_keys_allowed" {
     error_message = "API keys come from Secret Manager."
   }
 }
+
+run "binary_authorization_on_by_default" {
+  command = plan
+  assert {
+    condition     = google_cloud_run_v2_service.this.binary_authorization[0].use_default == true
+    error_message = "Every revision must pass the project's Binary Authorization policy (signed images only)."
+  }
+}
