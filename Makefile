@@ -6,6 +6,8 @@
 #   make bench           benchmarks against peers, results in bench/results/
 #   make lint | image | image-test | deploy ENV=dev | smoke   delivery (see README)
 #   make fuzz | chaos | soak   hardening suites (minutes each; not part of make test)
+#   make security        every security gate that runs offline (SAST, secrets, commits, SBOM, DAST)
+#   make sast | secrets | commit-lint | sbom | dast | coverage | image-scan | sign   one gate each
 #   V=1                  show the compiler command lines
 
 CC      ?= cc
@@ -32,7 +34,8 @@ UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
 .PHONY: all test unit integration monitoring deps run bench clean valgrind \
-        lint image image-test image-save push deploy smoke diagrams fuzz fuzz-replay chaos soak
+        lint image image-test image-save push deploy smoke diagrams fuzz fuzz-replay chaos soak \
+        security sast secrets commit-lint sbom dast coverage image-scan sign
 all: $(BUILD)/colibri $(TOOLS)
 
 COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -111,6 +114,33 @@ chaos:       # fault injection against real components: nothing lost, nothing tw
 
 soak:        # 10 minutes of mixed reads at 256 connections while ingesting 5,000 msg/s
 	scripts/soak
+
+security:    # the offline gates (docs/testing.md, "Security gates"); .ci/run calls it
+	scripts/security
+
+sast:        # scan-build, cppcheck, -Wconversion over src/ and tools/ (0 findings); flawfinder report
+	scripts/sast
+
+secrets:     # gitleaks over the whole history and the working tree (0 findings)
+	scripts/secret-scan
+
+commit-lint: # Conventional Commits for the commits not on main yet
+	scripts/commit-lint
+
+sbom:        # the image's SBOM (build/sbom/) is for the current image and lists colibri's libraries
+	scripts/sbom --check
+
+dast:        # schemathesis against build/colibri (IMAGE=... for the image, URL=... for a service)
+	scripts/dast $(if $(URL),--url $(URL),$(if $(IMAGE),--image $(IMAGE)))
+
+coverage:    # gcov build, unit + integration tests, gcovr per file; gate 90% lines, no file < 75%
+	scripts/coverage
+
+image-scan:  # grype on the image SBOM: fail on fixable HIGH/CRITICAL (needs grype's database: CI)
+	scripts/image-scan
+
+sign:        # cosign + Binary Authorization attestation of the pushed digest (CI, after make push)
+	scripts/image-sign
 
 valgrind: $(UNITS)
 	@set -e; for t in $(UNITS); do valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 $$t; done
