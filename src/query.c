@@ -130,36 +130,15 @@ long url_decode(const char *src, size_t len, char *dst)
     return decode(src, len, dst, &bad);
 }
 
-/* Strict UTF-8: no overlongs, surrogates or code points above U+10FFFF. */
-static bool utf8_valid(const char *str, size_t n)
+/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF); NUL allowed. */
+static bool text_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i], min;
-        size_t k;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0)
-            k = 1, min = 0x80, c &= 0x1f;
-        else if ((c & 0xf0) == 0xe0)
-            k = 2, min = 0x800, c &= 0x0f;
-        else if ((c & 0xf8) == 0xf0)
-            k = 3, min = 0x10000, c &= 0x07;
-        else
+    size_t k;
+
+    for (size_t i = 0; i < n; i += k)
+        if ((k = utf8_seq(s + i, n - i)) == 0)
             return false;
-        if (n - i <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            c = c << 6 | (s[i + j] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return false;
-        i += k + 1;
-    }
     return true;
 }
 
@@ -379,7 +358,7 @@ static int parse_piece(struct parser *p, const char *raw, size_t n)
         goto broken;
     }
     p->w = v + vlen + 1;
-    if (!utf8_valid(name, (size_t)namelen) || !utf8_valid(v, (size_t)vlen))
+    if (!text_valid(name, (size_t)namelen) || !text_valid(v, (size_t)vlen))
         return fail(p, "parameter '%s' is not valid UTF-8", show(a, raw, n));
     for (int i = 0; i < P_COUNT; i++)
         if (!strcmp(name, param_names[i]))

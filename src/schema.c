@@ -24,453 +24,7 @@
 #include "colibri/error.h"
 
 #define NAME_MAX_LEN 128
-#define ECHO_MAX 40                     /* bytes of a bad value quoted in a reason */
 #define SCHEMA_FILE_MAX (16u << 20)
-#define US_PER_SEC 1000000LL
-#define US_PER_DAY 86400000000LL
-#define DAYS_0001_TO_1970 (-719162LL)   /* 0001-01-01 */
-#define DAYS_10000_TO_1970 2932897LL    /* 10000-01-01 */
-#define TS_MIN_US (DAYS_0001_TO_1970 * US_PER_DAY)
-#define TS_MAX_US (DAYS_10000_TO_1970 * US_PER_DAY - 1)
-
-static void setmsg(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void setmsg(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!buf || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    size_t len, i;
-    unsigned cp;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2, cp = p[0] & 0x1fu;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3, cp = p[0] & 0x0fu;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4, cp = p[0] & 0x07u;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
-static bool utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, k;
-
-    while (i < n) {
-        if (p[i] == 0 || (k = utf8_seq(p + i, n - i)) == 0)
-            return false;
-        i += k;
-    }
-    return true;
-}
-
-/*
- * Copy at most max bytes of s into dst (dstlen > max + 4) as printable text:
- * control bytes and invalid UTF-8 become '?', a cut adds "...". Reasons end up
- * in logs, JSON errors and the dead-letter table, so they must be clean text.
- */
-static void sanitize(char *dst, size_t dstlen, const char *s, size_t n, size_t max)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, o = 0, k;
-
-    while (i < n && o < max && o + 5 < dstlen) {
-        k = p[i] < 0x20 || p[i] == 0x7f ? 0 : utf8_seq(p + i, n - i);
-        if (k == 0) {
-            dst[o++] = '?';
-            i++;
-            continue;
-        }
-        if (o + k > max)
-            break;
-        memcpy(dst + o, p + i, k);
-        o += k;
-        i += k;
-    }
-    if (i < n) {
-        memcpy(dst + o, "...", 3);
-        o += 3;
-    }
-    dst[o] = '\0';
-}
-
-/* "\"text\"" shortened for a reason. */
-static void echo(char *dst, size_t dstlen, const char *s, size_t n)
-{
-    char tmp[ECHO_MAX + 8];
-
-    sanitize(tmp, sizeof tmp, s, n, ECHO_MAX);
-    snprintf(dst, dstlen, "\"%s\"", tmp);
-}
-
-/* ---- calendar ------------------------------------------------------------ */
-
-static bool is_leap(long y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(long y, int m)
-{
-    static const unsigned char dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-    return m == 2 && is_leap(y) ? 29 : dm[m - 1];
-}
-
-/*
- * Days from 1970-01-01 to y-m-d, y >= 1. Years are counted from March, so the
- * leap day is the last day of its year and month lengths follow the 153/5
- * pattern (31,30,31,30,31 repeating from March).
- */
-static int64_t days_from_civil(long y, int m, int d)
-{
-    int64_t yy = y - (m <= 2);
-    int mp = (m + 9) % 12;                      /* March = 0 .. February = 11 */
-    int64_t doy = (153 * mp + 2) / 5 + d - 1;
-
-    return yy * 365 + yy / 4 - yy / 100 + yy / 400 + doy - 719468;
-}
-
-/* The inverse, for any day count: whole 400-year cycles, then the year inside. */
-static void civil_from_days(int64_t days, long *y, int *m, int *d)
-{
-    int64_t z = days + 719468;                  /* days since 0000-03-01 */
-    int64_t cyc = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doc = z - cyc * 146097;             /* [0, 146096] */
-    int64_t yoc = (doc - doc / 1460 + doc / 36524 - doc / 146096) / 365;
-    int64_t doy = doc - (365 * yoc + yoc / 4 - yoc / 100);
-    int mp = (int)((5 * doy + 2) / 153);
-
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (long)(yoc + cyc * 400 + (*m <= 2));
-}
-
-/* n decimal digits at p; -1 if any is not a digit. */
-static long digits(const char *p, int n)
-{
-    long v = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        v = v * 10 + (p[i] - '0');
-    }
-    return v;
-}
-
-/* "YYYY-MM-DD" at p (10 bytes available) → days; -1 year on error. */
-static int parse_ymd(const char *p, int64_t *days)
-{
-    long y = digits(p, 4), m = digits(p + 5, 2), d = digits(p + 8, 2);
-
-    if (y < 1 || m < 1 || m > 12 || d < 1 || p[4] != '-' || p[7] != '-' ||
-        d > days_in_month(y, (int)m))
-        return COLIBRI_EINVAL;
-    *days = days_from_civil(y, (int)m, (int)d);
-    return 0;
-}
-
-int date_parse(const char *text, size_t len, int64_t *out_days)
-{
-    *out_days = 0;
-    if (len != 10)
-        return COLIBRI_EINVAL;
-    return parse_ymd(text, out_days);
-}
-
-int timestamp_parse(const char *text, size_t len, int64_t *out_us)
-{
-    const char *p = text, *end = text + len;
-    int64_t days, us, frac = 0;
-    long hh, mi, ss, oh, om;
-    int nfrac = 0, sign;
-
-    *out_us = 0;
-    if (len < 20 || parse_ymd(p, &days) != 0)
-        return COLIBRI_EINVAL;
-    if (p[10] != 'T' && p[10] != 't' && p[10] != ' ')
-        return COLIBRI_EINVAL;
-    hh = digits(p + 11, 2), mi = digits(p + 14, 2), ss = digits(p + 17, 2);
-    /* No leap second: neither BigQuery nor the epoch arithmetic has one. */
-    if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59 ||
-        p[13] != ':' || p[16] != ':')
-        return COLIBRI_EINVAL;
-    p += 19;
-    if (p < end && *p == '.') {
-        for (p++; p < end && *p >= '0' && *p <= '9'; p++, nfrac++)
-            if (nfrac < 6)
-                frac = frac * 10 + (*p - '0');  /* digits past µs are truncated */
-        if (nfrac == 0 || nfrac > 9)
-            return COLIBRI_EINVAL;
-        for (int i = nfrac; i < 6; i++)
-            frac *= 10;
-    }
-    us = ((days * 86400 + hh * 3600 + mi * 60 + ss) * US_PER_SEC) + frac;
-    if (end - p == 1 && (*p == 'Z' || *p == 'z')) {
-        /* UTC */
-    } else if (end - p == 6 && (*p == '+' || *p == '-') && p[3] == ':') {
-        sign = *p == '+' ? 1 : -1;
-        oh = digits(p + 1, 2), om = digits(p + 4, 2);
-        if (oh < 0 || oh > 23 || om < 0 || om > 59)
-            return COLIBRI_EINVAL;
-        us -= sign * (oh * 3600 + om * 60) * US_PER_SEC;
-    } else {
-        return COLIBRI_EINVAL;
-    }
-    if (us < TS_MIN_US || us > TS_MAX_US)
-        return COLIBRI_EINVAL;
-    *out_us = us;
-    return 0;
-}
-
-static char *put_digits(char *p, long v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v /= 10)
-        p[i] = (char)('0' + v % 10);
-    return p + n;
-}
-
-size_t timestamp_format(int64_t us, char *buf)
-{
-    int64_t days = us / US_PER_DAY, rem = us % US_PER_DAY;
-    long y, sod;
-    int m, d;
-    char *p = buf;
-
-    if (rem < 0) {
-        rem += US_PER_DAY;
-        days--;
-    }
-    civil_from_days(days, &y, &m, &d);
-    sod = (long)(rem / US_PER_SEC);
-    if (y < 0 || y > 9999)      /* outside BigQuery's range: only from bad data */
-        return (size_t)snprintf(buf, 32, "%ld-%02d-%02dT%02ld:%02ld:%02ld.%06ldZ", y, m, d,
-                                sod / 3600, sod / 60 % 60, sod % 60, (long)(rem % US_PER_SEC));
-    p = put_digits(p, y, 4);
-    *p++ = '-';
-    p = put_digits(p, m, 2);
-    *p++ = '-';
-    p = put_digits(p, d, 2);
-    *p++ = 'T';
-    p = put_digits(p, sod / 3600, 2);
-    *p++ = ':';
-    p = put_digits(p, sod / 60 % 60, 2);
-    *p++ = ':';
-    p = put_digits(p, sod % 60, 2);
-    *p++ = '.';
-    p = put_digits(p, (long)(rem % US_PER_SEC), 6);
-    *p++ = 'Z';
-    *p = '\0';
-    return (size_t)(p - buf);
-}
-
-size_t date_format(int64_t days, char *buf)
-{
-    long y;
-    int m, d;
-    char *p = buf;
-
-    civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999)
-        return (size_t)snprintf(buf, 16, "%ld-%02d-%02d", y, m, d);
-    p = put_digits(p, y, 4);
-    *p++ = '-';
-    p = put_digits(p, m, 2);
-    *p++ = '-';
-    p = put_digits(p, d, 2);
-    *p = '\0';
-    return (size_t)(p - buf);
-}
-
-size_t float_format(double f, char *buf)
-{
-    int n = 0;
-
-    if (!isfinite(f)) {         /* coercion never lets these in; keep JSON valid anyway */
-        memcpy(buf, "null", 5);
-        return 4;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, 32, "%.*g", prec, f);
-        if (strtod(buf, NULL) == f)
-            break;
-    }
-    return (size_t)n;
-}
-
-/* ---- values from text ---------------------------------------------------- */
-
-static int parse_int64(const char *p, size_t n, int64_t *out, bool *range)
-{
-    uint64_t v = 0, lim = (uint64_t)INT64_MAX;
-    bool neg = false, over = false;
-    size_t i = 0;
-
-    *range = false;
-    if (n > 0 && (p[0] == '-' || p[0] == '+')) {
-        neg = p[0] == '-';
-        lim += neg;
-        i++;
-    }
-    if (i == n)
-        return COLIBRI_EINVAL;
-    for (; i < n; i++) {
-        unsigned dgt = (unsigned)(p[i] - '0');
-        if (dgt > 9)
-            return COLIBRI_EINVAL;      /* "99999999999999999999x" is not a number at all */
-        over |= v > (lim - dgt) / 10;
-        v = over ? lim : v * 10 + dgt;
-    }
-    if (over) {
-        *range = true;
-        return COLIBRI_EINVAL;
-    }
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
-}
-
-/*
- * A decimal number as JSON writes one, plus an optional '+' and a bare
- * leading or trailing '.'. strtod alone would also take hex, "inf", "nan" and
- * leading blanks, none of which a JSON reader could get back out.
- */
-static int parse_float(const char *p, size_t n, double *out, bool *range)
-{
-    /* Longer numeric strings are refused rather than copied to the heap. */
-    char tmp[128];
-    size_t i = 0, mant = 0;
-    double f;
-
-    *range = false;
-    if (n >= sizeof tmp)
-        return COLIBRI_EINVAL;
-    if (i < n && (p[i] == '-' || p[i] == '+'))
-        i++;
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-        mant++;
-    if (i < n && p[i] == '.')
-        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-            mant++;
-    if (mant == 0)
-        return COLIBRI_EINVAL;
-    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-        size_t e0;
-        i++;
-        if (i < n && (p[i] == '-' || p[i] == '+'))
-            i++;
-        for (e0 = i; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-            ;
-        if (i == e0)
-            return COLIBRI_EINVAL;
-    }
-    if (i != n)
-        return COLIBRI_EINVAL;
-    memcpy(tmp, p, n);
-    tmp[n] = '\0';
-    f = strtod(tmp, NULL);
-    if (!isfinite(f)) {
-        *range = true;
-        return COLIBRI_EINVAL;
-    }
-    *out = f;
-    return 0;
-}
-
-static const char *expected(enum col_type t)
-{
-    switch (t) {
-    case COL_TIMESTAMP: return "TIMESTAMP (RFC 3339)";
-    case COL_DATE:      return "DATE (YYYY-MM-DD)";
-    default:            return col_type_name(t);
-    }
-}
-
-/* Type a text value; on failure why says so without naming a field. */
-static int text_value(enum col_type t, const char *p, size_t n, struct value *v,
-                      char *why, size_t whylen)
-{
-    char shown[ECHO_MAX + 16];
-    bool range = false;
-    int rc = 0;
-
-    memset(v, 0, sizeof *v);
-    switch (t) {
-    case COL_STRING:
-        if (!utf8_valid(p, n)) {
-            setmsg(why, whylen, "expected STRING, got text that is not valid UTF-8");
-            return COLIBRI_EINVAL;
-        }
-        v->u.s.p = p;
-        v->u.s.n = n;
-        return 0;
-    case COL_INT64:
-        rc = parse_int64(p, n, &v->u.i, &range);
-        break;
-    case COL_FLOAT64:
-        rc = parse_float(p, n, &v->u.f, &range);
-        break;
-    case COL_BOOL:
-        if (n == 4 && strncasecmp(p, "true", 4) == 0)
-            v->u.b = true;
-        else if (n == 5 && strncasecmp(p, "false", 5) == 0)
-            v->u.b = false;
-        else
-            rc = COLIBRI_EINVAL;
-        break;
-    case COL_TIMESTAMP:
-        rc = timestamp_parse(p, n, &v->u.i);
-        break;
-    case COL_DATE:
-        rc = date_parse(p, n, &v->u.i);
-        break;
-    }
-    if (rc == 0)
-        return 0;
-    memset(v, 0, sizeof *v);
-    echo(shown, sizeof shown, p, n);
-    if (range)
-        setmsg(why, whylen, "%s out of range, got %s", col_type_name(t), shown);
-    else
-        setmsg(why, whylen, "expected %s, got %s", expected(t), shown);
-    return COLIBRI_EINVAL;
-}
-
-int value_parse(enum col_type t, const char *text, size_t len, struct value *out,
-                char *reason, size_t reasonlen)
-{
-    char why[160];
-    int rc = text_value(t, text, len, out, why, sizeof why);
-
-    if (rc != 0)
-        setmsg(reason, reasonlen, "%s", why);
-    return rc;
-}
 
 /* ---- reading a message ---------------------------------------------------- */
 
@@ -1096,7 +650,7 @@ static void describe(const struct token *t, const char *text, size_t n, char *bu
     char num[32];
 
     switch (t->type) {
-    case J_STRING:  echo(buf, len, text, n); break;
+    case J_STRING:  value_echo(buf, len, text, n); break;
     case J_INT:     snprintf(buf, len, "%lld", (long long)t->i); break;
     case J_REAL:
         float_format(t->f, num);
@@ -1139,7 +693,7 @@ static void typed_value(struct coerce *c, size_t col, const struct token *t)
 {
     enum col_type type = c->s->cols[col].type;
     struct value *v = &c->vals[col];
-    char shown[ECHO_MAX + 16];
+    char shown[VALUE_ECHO_MAX + 16];
     bool range = false;
 
     switch (type) {
@@ -1176,9 +730,9 @@ static void typed_value(struct coerce *c, size_t col, const struct token *t)
     c->bad = col;
     describe(t, NULL, 0, shown, sizeof shown);
     if (range)
-        setmsg(c->why, sizeof c->why, "TIMESTAMP out of range (years 0001-9999), got %s", shown);
+        colibri_errmsg(c->why, sizeof c->why, "TIMESTAMP out of range (years 0001-9999), got %s", shown);
     else
-        setmsg(c->why, sizeof c->why, "expected %s%s, got %s", expected(type),
+        colibri_errmsg(c->why, sizeof c->why, "expected %s%s, got %s", col_type_expected(type),
                type == COL_TIMESTAMP ? " or epoch seconds" : "", shown);
 }
 
@@ -1219,7 +773,7 @@ static int read_field(struct reader *r, struct coerce *c, size_t col)
         text = t.s.raw;
         n = t.s.n;
     }
-    if (text_value(type, text, n, v, col < c->bad ? c->why : NULL, sizeof c->why) != 0 &&
+    if (value_parse(type, text, n, v, col < c->bad ? c->why : NULL, sizeof c->why) != 0 &&
         col < c->bad)
         c->bad = col;
     return 0;
@@ -1294,13 +848,13 @@ static int check_row(struct coerce *c, char *reason, size_t reasonlen)
         const struct column *col = &s->cols[i];
         if (!c->seen[i] || c->vals[i].is_null) {
             if (col->required) {
-                setmsg(reason, reasonlen, c->seen[i] ? "required field '%s' is null"
+                colibri_errmsg(reason, reasonlen, c->seen[i] ? "required field '%s' is null"
                                                      : "missing required field '%s'", col->name);
                 return COLIBRI_EINVAL;
             }
             c->vals[i].is_null = true;
         } else if (i == c->bad) {
-            setmsg(reason, reasonlen, "field '%s': %s", col->name, c->why);
+            colibri_errmsg(reason, reasonlen, "field '%s': %s", col->name, c->why);
             return COLIBRI_EINVAL;
         }
     }
@@ -1319,7 +873,7 @@ int schema_coerce(const struct schema *s, const char *msg, size_t len, struct ro
     };
     struct coerce c = { .s = s, .bad = SIZE_MAX };
     struct key keys[KEYS_INLINE];       /* left uninitialised: most messages need none */
-    char shown[ECHO_MAX + 16], why[160];
+    char shown[VALUE_ECHO_MAX + 16], why[160];
     bool object;
     int rc;
 
@@ -1330,7 +884,7 @@ int schema_coerce(const struct schema *s, const char *msg, size_t len, struct ro
     r.buf = malloc(len + 1);
     if (!c.vals || !r.buf) {
         rc = COLIBRI_ENOMEM;
-        setmsg(reason, reasonlen, "out of memory");
+        colibri_errmsg(reason, reasonlen, "out of memory");
         goto out;
     }
     memset(c.vals, 0, s->ncols * sizeof *c.vals + s->nuser);
@@ -1346,17 +900,17 @@ int schema_coerce(const struct schema *s, const char *msg, size_t len, struct ro
     }
     if (r.oom) {
         rc = COLIBRI_ENOMEM;
-        setmsg(reason, reasonlen, "out of memory");
+        colibri_errmsg(reason, reasonlen, "out of memory");
         goto out;
     }
     if (rc != 0) {
         snprintf(why, sizeof why, "%s at byte %zu", r.err, r.errpos);
-        setmsg(reason, reasonlen, "message is not valid JSON: %s", why);
+        colibri_errmsg(reason, reasonlen, "message is not valid JSON: %s", why);
         goto out;
     }
     if (!object) {
         rc = COLIBRI_EINVAL;
-        setmsg(reason, reasonlen, "message is not a JSON object, got %s", shown);
+        colibri_errmsg(reason, reasonlen, "message is not a JSON object, got %s", shown);
         goto out;
     }
     if ((rc = check_row(&c, reason, reasonlen)) != 0)
@@ -1386,22 +940,6 @@ out:
     return rc;
 }
 
-bool value_equal(enum col_type t, const struct value *a, const struct value *b)
-{
-    if (a->is_null || b->is_null)
-        return a->is_null == b->is_null;
-    switch (t) {
-    case COL_STRING:
-        return a->u.s.n == b->u.s.n && !memcmp(a->u.s.p, b->u.s.p, a->u.s.n);
-    case COL_FLOAT64:
-        return a->u.f == b->u.f;
-    case COL_BOOL:
-        return a->u.b == b->u.b;
-    default:
-        return a->u.i == b->u.i;
-    }
-}
-
 void row_release(struct row *r)
 {
     if (!r)
@@ -1415,19 +953,6 @@ void row_release(struct row *r)
 }
 
 /* ---- loading the schema -------------------------------------------------- */
-
-const char *col_type_name(enum col_type t)
-{
-    switch (t) {
-    case COL_STRING:    return "STRING";
-    case COL_INT64:     return "INT64";
-    case COL_FLOAT64:   return "FLOAT64";
-    case COL_BOOL:      return "BOOL";
-    case COL_TIMESTAMP: return "TIMESTAMP";
-    case COL_DATE:      return "DATE";
-    }
-    return "?";
-}
 
 static bool valid_name(const char *s)
 {
@@ -1458,38 +983,38 @@ static int parse_column(const json_t *j, size_t idx, struct column *c, char *err
 {
     const json_t *name = json_object_get(j, "name"), *type, *mode, *desc, *clu;
     const char *tn;
-    char shown[ECHO_MAX + 16];
+    char shown[VALUE_ECHO_MAX + 16];
     size_t k;
 
     if (!json_is_object(j)) {
-        setmsg(err, errlen, "fields[%zu]: expected an object {\"name\",\"type\",...}", idx);
+        colibri_errmsg(err, errlen, "fields[%zu]: expected an object {\"name\",\"type\",...}", idx);
         return COLIBRI_ECONFIG;
     }
     if (!json_is_string(name)) {
-        setmsg(err, errlen, "fields[%zu]: \"name\" is missing or not a string", idx);
+        colibri_errmsg(err, errlen, "fields[%zu]: \"name\" is missing or not a string", idx);
         return COLIBRI_ECONFIG;
     }
-    echo(shown, sizeof shown, json_string_value(name), json_string_length(name));
+    value_echo(shown, sizeof shown, json_string_value(name), json_string_length(name));
     if (json_string_length(name) != strlen(json_string_value(name)) ||
         !valid_name(json_string_value(name))) {
-        setmsg(err, errlen, "fields[%zu]: name %s must match [A-Za-z_][A-Za-z0-9_]{0,127}",
+        colibri_errmsg(err, errlen, "fields[%zu]: name %s must match [A-Za-z_][A-Za-z0-9_]{0,127}",
                idx, shown);
         return COLIBRI_ECONFIG;
     }
     if (json_string_value(name)[0] == '_') {
-        setmsg(err, errlen, "fields[%zu]: name %s starts with '_', which is reserved for "
+        colibri_errmsg(err, errlen, "fields[%zu]: name %s starts with '_', which is reserved for "
                "colibri's metadata columns", idx, shown);
         return COLIBRI_ECONFIG;
     }
 
     type = json_object_get(j, "type");
     if (!json_is_string(type)) {
-        setmsg(err, errlen, "fields[%zu] %s: \"type\" is missing or not a string", idx, shown);
+        colibri_errmsg(err, errlen, "fields[%zu] %s: \"type\" is missing or not a string", idx, shown);
         return COLIBRI_ECONFIG;
     }
     tn = json_string_value(type);
     if (json_object_get(j, "fields") || !strcasecmp(tn, "RECORD") || !strcasecmp(tn, "STRUCT")) {
-        setmsg(err, errlen, "fields[%zu] %s: RECORD/STRUCT columns are not supported", idx, shown);
+        colibri_errmsg(err, errlen, "fields[%zu] %s: RECORD/STRUCT columns are not supported", idx, shown);
         return COLIBRI_ECONFIG;
     }
     for (k = 0; k < sizeof type_names / sizeof type_names[0]; k++)
@@ -1499,9 +1024,9 @@ static int parse_column(const json_t *j, size_t idx, struct column *c, char *err
         bool known = false;
         for (size_t u = 0; u < sizeof unsupported_types / sizeof unsupported_types[0]; u++)
             known |= !strcasecmp(tn, unsupported_types[u]);
-        char tshown[ECHO_MAX + 16];
-        echo(tshown, sizeof tshown, tn, json_string_length(type));
-        setmsg(err, errlen, "fields[%zu] %s: %s type %s; use STRING, INT64, FLOAT64, BOOL, "
+        char tshown[VALUE_ECHO_MAX + 16];
+        value_echo(tshown, sizeof tshown, tn, json_string_length(type));
+        colibri_errmsg(err, errlen, "fields[%zu] %s: %s type %s; use STRING, INT64, FLOAT64, BOOL, "
                "TIMESTAMP or DATE", idx, shown, known ? "unsupported" : "unknown", tshown);
         return COLIBRI_ECONFIG;
     }
@@ -1509,35 +1034,35 @@ static int parse_column(const json_t *j, size_t idx, struct column *c, char *err
 
     mode = json_object_get(j, "mode");
     if (mode && !json_is_string(mode)) {
-        setmsg(err, errlen, "fields[%zu] %s: \"mode\" must be a string", idx, shown);
+        colibri_errmsg(err, errlen, "fields[%zu] %s: \"mode\" must be a string", idx, shown);
         return COLIBRI_ECONFIG;
     }
     if (mode && !strcasecmp(json_string_value(mode), "REPEATED")) {
-        setmsg(err, errlen, "fields[%zu] %s: REPEATED columns are not supported", idx, shown);
+        colibri_errmsg(err, errlen, "fields[%zu] %s: REPEATED columns are not supported", idx, shown);
         return COLIBRI_ECONFIG;
     }
     if (mode && strcasecmp(json_string_value(mode), "REQUIRED") &&
         strcasecmp(json_string_value(mode), "NULLABLE")) {
-        setmsg(err, errlen, "fields[%zu] %s: mode must be NULLABLE or REQUIRED", idx, shown);
+        colibri_errmsg(err, errlen, "fields[%zu] %s: mode must be NULLABLE or REQUIRED", idx, shown);
         return COLIBRI_ECONFIG;
     }
     c->required = mode && !strcasecmp(json_string_value(mode), "REQUIRED");
 
     desc = json_object_get(j, "description");
     if (desc && !json_is_string(desc)) {
-        setmsg(err, errlen, "fields[%zu] %s: \"description\" must be a string", idx, shown);
+        colibri_errmsg(err, errlen, "fields[%zu] %s: \"description\" must be a string", idx, shown);
         return COLIBRI_ECONFIG;
     }
     clu = json_object_get(j, "x-cluster");
     if (clu && !json_is_boolean(clu)) {
-        setmsg(err, errlen, "fields[%zu] %s: \"x-cluster\" must be true or false", idx, shown);
+        colibri_errmsg(err, errlen, "fields[%zu] %s: \"x-cluster\" must be true or false", idx, shown);
         return COLIBRI_ECONFIG;
     }
     c->cluster = json_is_true(clu);
     c->name = strdup(json_string_value(name));
     c->description = strdup(desc ? json_string_value(desc) : "");
     if (!c->name || !c->description) {
-        setmsg(err, errlen, "out of memory");
+        colibri_errmsg(err, errlen, "out of memory");
         return COLIBRI_ENOMEM;
     }
     return 0;
@@ -1561,7 +1086,7 @@ int schema_parse(const char *json, size_t len, const char *table, const char *ev
     json_error_t jerr;
     json_t *root = NULL, *fields;
     struct schema *s = NULL;
-    char shown[ECHO_MAX + 16];
+    char shown[VALUE_ECHO_MAX + 16];
     size_t n;
     int rc = COLIBRI_ECONFIG, et;
 
@@ -1569,28 +1094,28 @@ int schema_parse(const char *json, size_t len, const char *table, const char *ev
     if (!event_time || !*event_time)
         event_time = "event_time";
     if (!table || !valid_name(table)) {
-        echo(shown, sizeof shown, table ? table : "", table ? strlen(table) : 0);
-        setmsg(err, errlen, "table name %s must match [A-Za-z_][A-Za-z0-9_]{0,127} "
+        value_echo(shown, sizeof shown, table ? table : "", table ? strlen(table) : 0);
+        colibri_errmsg(err, errlen, "table name %s must match [A-Za-z_][A-Za-z0-9_]{0,127} "
                "(it is the schema file's base name)", shown);
         goto out;
     }
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        setmsg(err, errlen, "schema is not valid JSON: %s (line %d, column %d)",
+        colibri_errmsg(err, errlen, "schema is not valid JSON: %s (line %d, column %d)",
                jerr.text, jerr.line, jerr.column);
         goto out;
     }
     /* A bare array (bq show --schema, Terraform) or a tables API {"fields": [...]}. */
     fields = json_is_object(root) ? json_object_get(root, "fields") : root;
     if (!json_is_array(fields) || json_array_size(fields) == 0) {
-        setmsg(err, errlen, "schema must be a non-empty JSON array of columns");
+        colibri_errmsg(err, errlen, "schema must be a non-empty JSON array of columns");
         goto out;
     }
     n = json_array_size(fields);
     s = calloc(1, sizeof *s);
     if (!s || !(s->table = strdup(table)) || !(s->cols = calloc(n + META_COUNT, sizeof *s->cols))) {
         rc = COLIBRI_ENOMEM;
-        setmsg(err, errlen, "out of memory");
+        colibri_errmsg(err, errlen, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -1601,7 +1126,7 @@ int schema_parse(const char *json, size_t len, const char *table, const char *ev
         for (size_t k = 0; k < i; k++) {
             /* BigQuery and SQLite both fold the case of column names. */
             if (!strcasecmp(s->cols[k].name, s->cols[i].name)) {
-                setmsg(err, errlen, "fields[%zu]: duplicate column name '%s' (see fields[%zu])",
+                colibri_errmsg(err, errlen, "fields[%zu]: duplicate column name '%s' (see fields[%zu])",
                        i, s->cols[i].name, k);
                 rc = COLIBRI_ECONFIG;
                 goto out;
@@ -1619,25 +1144,25 @@ int schema_parse(const char *json, size_t len, const char *table, const char *ev
         s->ncols++;
         if (!c->name || !c->description) {
             rc = COLIBRI_ENOMEM;
-            setmsg(err, errlen, "out of memory");
+            colibri_errmsg(err, errlen, "out of memory");
             goto out;
         }
     }
     if (schema_index_build(s) != 0) {
         rc = COLIBRI_ENOMEM;
-        setmsg(err, errlen, "out of memory");
+        colibri_errmsg(err, errlen, "out of memory");
         goto out;
     }
     et = schema_find(s, event_time);
     rc = COLIBRI_ECONFIG;
     if (et < 0 || s->cols[et].metadata) {
-        echo(shown, sizeof shown, event_time, strlen(event_time));
-        setmsg(err, errlen, "event-time column %s is not a column of the schema file", shown);
+        value_echo(shown, sizeof shown, event_time, strlen(event_time));
+        colibri_errmsg(err, errlen, "event-time column %s is not a column of the schema file", shown);
         goto out;
     }
     if (s->cols[et].type != COL_TIMESTAMP || !s->cols[et].required) {
         /* Rows are ordered and paged by it: a NULL would have no place. */
-        setmsg(err, errlen, "event-time column '%s' must be TIMESTAMP and REQUIRED, "
+        colibri_errmsg(err, errlen, "event-time column '%s' must be TIMESTAMP and REQUIRED, "
                "not %s %s", event_time, col_type_name(s->cols[et].type),
                s->cols[et].required ? "REQUIRED" : "NULLABLE");
         goto out;
@@ -1665,7 +1190,7 @@ int schema_load(const char *path, const char *event_time, struct schema **out,
     f = fopen(path, "rb");
     if (!f) {
         rc = errno == ENOENT ? COLIBRI_ENOTFOUND : COLIBRI_EIO;
-        setmsg(err, errlen, "cannot open schema file %s: %s", path, strerror(errno));
+        colibri_errmsg(err, errlen, "cannot open schema file %s: %s", path, strerror(errno));
         return rc;
     }
     for (;;) {
@@ -1673,7 +1198,7 @@ int schema_load(const char *path, const char *event_time, struct schema **out,
             char *t = cap < SCHEMA_FILE_MAX ? realloc(text, cap + 65536) : NULL;
             if (!t) {
                 rc = cap < SCHEMA_FILE_MAX ? COLIBRI_ENOMEM : COLIBRI_ECONFIG;
-                setmsg(err, errlen, "cannot read schema file %s: %s", path,
+                colibri_errmsg(err, errlen, "cannot read schema file %s: %s", path,
                        rc == COLIBRI_ENOMEM ? "out of memory" : "larger than 16 MiB");
                 goto out;
             }
@@ -1687,14 +1212,14 @@ int schema_load(const char *path, const char *event_time, struct schema **out,
     }
     if (ferror(f)) {
         rc = COLIBRI_EIO;
-        setmsg(err, errlen, "cannot read schema file %s", path);
+        colibri_errmsg(err, errlen, "cannot read schema file %s", path);
         goto out;
     }
     base = strrchr(path, '/');
     table = strdup(base ? base + 1 : path);
     if (!table) {
         rc = COLIBRI_ENOMEM;
-        setmsg(err, errlen, "out of memory");
+        colibri_errmsg(err, errlen, "out of memory");
         goto out;
     }
     if ((dot = strrchr(table, '.')) && dot != table)

@@ -154,73 +154,11 @@ static void add_quoted(struct strbuf *sb, const char *p, size_t n)
     strbuf_addc(sb, '"');
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
-    if (!len || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if (len == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
-        return 0;   /* overlong, surrogate */
-    if (len == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
-        return 0;
-    return len;
-}
-
 /* A JSON string of arbitrary bytes: invalid UTF-8 becomes U+FFFD (BigQuery STRING is UTF-8). */
 static void add_quoted_bytes(struct strbuf *sb, const char *p, size_t n)
 {
-    strbuf_addc(sb, '"');
-    size_t start = 0, i = 0;
-    while (i < n) {
-        size_t k = utf8_len((const unsigned char *)p + i, n - i);
-        if (k) {
-            i += k;
-            continue;
-        }
-        strbuf_add_json_str(sb, p + start, i - start);
-        strbuf_adds(sb, "\xef\xbf\xbd");
-        start = ++i;
-    }
-    strbuf_add_json_str(sb, p + start, n - start);
-    strbuf_addc(sb, '"');
-}
-
-/* A value as insertAll's JSON wants it; false if it cannot be sent (then the row is dead). */
-static bool add_cell(struct strbuf *sb, enum col_type t, const struct value *v)
-{
-    char buf[40];
-    switch (t) {
-    case COL_STRING:
-        add_quoted_bytes(sb, v->u.s.p, v->u.s.n);
-        return true;
-    case COL_INT64:         /* a string: JSON numbers lose precision beyond 2^53 */
-        strbuf_addf(sb, "\"%" PRId64 "\"", v->u.i);
-        return true;
-    case COL_FLOAT64:
-        if (isnan(v->u.f))
-            strbuf_adds(sb, "\"NaN\"");
-        else if (isinf(v->u.f))
-            strbuf_adds(sb, v->u.f > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-        else
-            strbuf_add(sb, buf, float_format(v->u.f, buf));
-        return true;
-    case COL_BOOL:
-        strbuf_adds(sb, v->u.b ? "true" : "false");
-        return true;
-    case COL_TIMESTAMP:     /* RFC 3339: a JSON number would be read as seconds */
-        add_quoted(sb, buf, timestamp_format(v->u.i, buf));
-        return true;
-    case COL_DATE:
-        add_quoted(sb, buf, date_format(v->u.i, buf));
-        return true;
-    }
-    return false;
+    struct value v = { .u.s = { p, n } };
+    value_format(COL_STRING, &v, sb, VALUE_BQ_ROW);
 }
 
 /* {"insertId":"…","json":{…}} for row r. */
@@ -239,7 +177,7 @@ static void add_row(struct strbuf *sb, const struct schema *sc, const struct row
         first = false;
         add_quoted(sb, sc->cols[c].name, strlen(sc->cols[c].name));
         strbuf_addc(sb, ':');
-        add_cell(sb, sc->cols[c].type, &r->vals[c]);
+        value_format(sc->cols[c].type, &r->vals[c], sb, VALUE_BQ_ROW);
     }
     strbuf_adds(sb, "}}");
 }
@@ -847,46 +785,10 @@ static void add_ident(struct strbuf *sb, const char *name)
     strbuf_addc(sb, '`');
 }
 
-/* The text BigQuery takes as a parameterValue.value for v of type t. */
-static void param_text(enum col_type t, const struct value *v, struct strbuf *sb)
-{
-    char buf[40];
-    switch (t) {
-    case COL_STRING:
-        strbuf_add(sb, v->u.s.p, v->u.s.n);
-        break;
-    case COL_INT64:
-        strbuf_addf(sb, "%" PRId64, v->u.i);
-        break;
-    case COL_FLOAT64:
-        if (isnan(v->u.f))
-            strbuf_adds(sb, "NaN");
-        else if (isinf(v->u.f))
-            strbuf_adds(sb, v->u.f > 0 ? "Infinity" : "-Infinity");
-        else
-            strbuf_add(sb, buf, float_format(v->u.f, buf));
-        break;
-    case COL_BOOL:
-        strbuf_adds(sb, v->u.b ? "true" : "false");
-        break;
-    case COL_TIMESTAMP: {
-        /* BigQuery's canonical form: "YYYY-MM-DD HH:MM:SS.ffffff+00:00" */
-        size_t n = timestamp_format(v->u.i, buf);
-        buf[10] = ' ';
-        strbuf_add(sb, buf, n - 1);
-        strbuf_adds(sb, "+00:00");
-        break;
-    }
-    case COL_DATE:
-        strbuf_add(sb, buf, date_format(v->u.i, buf));
-        break;
-    }
-}
-
 static json_t *param_value(enum col_type t, const struct value *v)
 {
     struct strbuf sb = STRBUF_INIT;
-    param_text(t, v, &sb);
+    value_format(t, v, &sb, VALUE_BQ_PARAM);
     json_t *j = sb.failed ? NULL : json_pack("{s:s%}", "value", sb.buf ? sb.buf : "", sb.len);
     strbuf_release(&sb);
     return j;
@@ -1001,52 +903,15 @@ static int build_select(const struct bq_store *s, const struct query *q, struct 
 /* A cell of the f/v row format into v, by column type; strings borrow the JSON. */
 static int cell_value(enum col_type t, json_t *cell, struct value *v)
 {
-    memset(v, 0, sizeof *v);
     json_t *j = json_object_get(cell, "v");
+    const char *text = json_string_value(j);
+
+    memset(v, 0, sizeof *v);
     if (!j || json_is_null(j)) {
         v->is_null = true;
         return 0;
     }
-    const char *text = json_string_value(j);
-    size_t n = json_string_length(j);
-    char *end;
-    if (!text)
-        return COLIBRI_EIO;
-    switch (t) {
-    case COL_STRING:
-        v->u.s.p = text;
-        v->u.s.n = n;
-        return 0;
-    case COL_INT64:
-    case COL_TIMESTAMP:         /* µs with formatOptions.useInt64Timestamp */
-        v->u.i = strtoll(text, &end, 10);
-        if (end != text && !*end)
-            return 0;
-        if (t == COL_TIMESTAMP) {   /* a float of seconds: an endpoint that ignored useInt64Timestamp */
-            double sec = strtod(text, &end);
-            if (end != text && !*end) {
-                v->u.i = (int64_t)llround(sec * 1e6);
-                return 0;
-            }
-        }
-        return COLIBRI_EIO;
-    case COL_FLOAT64:
-        if (strcmp(text, "Infinity") == 0 || strcmp(text, "-Infinity") == 0 || strcmp(text, "NaN") == 0) {
-            v->u.f = text[0] == 'N' ? NAN : text[0] == '-' ? -INFINITY : INFINITY;
-            return 0;
-        }
-        v->u.f = strtod(text, &end);
-        return end != text && !*end ? 0 : COLIBRI_EIO;
-    case COL_BOOL:
-        if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
-            v->u.b = text[0] == 't';
-            return 0;
-        }
-        return COLIBRI_EIO;
-    case COL_DATE:
-        return date_parse(text, n, &v->u.i) ? COLIBRI_EIO : 0;
-    }
-    return COLIBRI_EIO;
+    return text ? value_parse_bq(t, text, json_string_length(j), v) : COLIBRI_EIO;
 }
 
 /* Hand each f/v row to sink. */
