@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "colibri/config.h"
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/http.h"
 #include "colibri/ingest.h"
@@ -184,10 +185,10 @@ static int cmd_load(struct app *a, int nargs, char **args)
         size_t len;
         int wait_ms = -1;
         if (ingest_pending(&ing)) {
-            int64_t left = a->cfg.batch_ms * 1000 - (now_us() - batch_start);
+            int64_t left = a->cfg.batch_ms * 1000 - (clock_real_us() - batch_start);
             wait_ms = left > 0 ? (int)(left / 1000) : 0;
         } else {
-            batch_start = now_us();
+            batch_start = clock_real_us();
         }
         rc = line_reader_next(&lr, wait_ms, &line, &len);
         if (rc == 0 && len > 0) {
@@ -195,7 +196,7 @@ static int cmd_load(struct app *a, int nargs, char **args)
         } else if (rc == COLIBRI_ETOOBIG) {
             char id[48], why[96];
             snprintf(why, sizeof why, "line longer than %d bytes; not kept", LOAD_LINE_MAX);
-            snprintf(id, sizeof id, "load:overlong:%" PRId64 ":%lu", now_us(), lr.lineno);
+            snprintf(id, sizeof id, "load:overlong:%" PRId64 ":%lu", clock_real_us(), lr.lineno);
             struct message m = { .id = id, .source = "load", .payload = "", .len = 0 };
             rejected++;
             fprintf(stderr, "line %lu: %s\n", lr.lineno, why);
@@ -206,7 +207,7 @@ static int cmd_load(struct app *a, int nargs, char **args)
         }
         size_t pending = ingest_pending(&ing);
         if (rc == 0 && pending && (pending >= (size_t)a->cfg.batch_max ||
-                                   now_us() - batch_start >= a->cfg.batch_ms * 1000))
+                                   clock_real_us() - batch_start >= a->cfg.batch_ms * 1000))
             rc = flush_or_report(&ing);
     }
     if (rc == COLIBRI_ENOTFOUND)

@@ -19,8 +19,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "colibri/backoff.h"
+
 struct gcp_auth;
 struct rest_client;
+
+/* Google's retry backoff: full jitter over 100 ms doubling up to 8 s. */
+#define GCP_BACKOFF_BASE_MS 100
+#define GCP_BACKOFF_CAP_MS 8000
+static inline long gcp_backoff_ms(int attempt)
+{
+    return backoff_ms(GCP_BACKOFF_BASE_MS, GCP_BACKOFF_CAP_MS, attempt);
+}
 
 /*
  * Choose the token source: none if emulator (e.g. "BIGQUERY_EMULATOR_HOST"

@@ -63,7 +63,4 @@ int ingest_store(struct ingest *ing, const struct batch *b, struct insert_result
 
 void ingest_release(struct ingest *ing);
 
-/* Wall-clock time in µs since the epoch. */
-int64_t now_us(void);
-
 #endif

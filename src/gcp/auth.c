@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
 #include "colibri/log.h"
@@ -276,7 +277,7 @@ static int fetch_once(struct gcp_auth *a, const char *form)
     }
     free(a->token);
     a->token = copy;
-    a->expires_ms = gcp_now_ms() + (ttl > 0 ? (int64_t)ttl * 1000 : 0);
+    a->expires_ms = clock_mono_ms() + (ttl > 0 ? (int64_t)ttl * 1000 : 0);
     log_debug("new access token from %s, expires in %lld s", kind_name(a->kind), (long long)ttl);
     rc = 0;
 out:
@@ -296,7 +297,7 @@ static int refresh(struct gcp_auth *a)
         if (rc != COLIBRI_EUNAVAIL)
             break;
         if (n + 1 < FETCH_ATTEMPTS)
-            gcp_sleep_ms(gcp_backoff_ms(n));
+            clock_sleep_ms(gcp_backoff_ms(n));
     }
     return rc;
 }
@@ -309,7 +310,7 @@ int gcp_auth_header(struct gcp_auth *a, bool force, char *buf, size_t buflen)
         return 0;
     pthread_mutex_lock(&a->lock);
     int rc = 0;
-    int64_t now = gcp_now_ms();
+    int64_t now = clock_mono_ms();
     if (force || !a->token || a->expires_ms - now <= REFRESH_MARGIN_MS) {
         rc = refresh(a);
         /* a token that has not expired yet still works while the source is down */

@@ -38,13 +38,13 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
-#include "colibri/ingest.h"
+#include "colibri/batch.h"
 #include "colibri/log.h"
 #include "colibri/metrics.h"
 #include "colibri/strbuf.h"
-#include "gcp/gcp_int.h"
 #include "store/store_int.h"
 
 #define BQ_SCOPE "https://www.googleapis.com/auth/bigquery"
@@ -89,13 +89,6 @@ struct bq_store {
     uint64_t writes;            /* inserts so far: results of a query that overlapped one are not cached */
     struct cache_slot cache[CACHE_SLOTS];
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- clients: rest clients are one per thread at a time, so pool them ---- */
 
@@ -645,7 +638,7 @@ static int insert_rows(struct bq_store *s, const char *url, const struct batch *
                     char *idz = strndup(id->u.s.p, id->u.s.n);
                     char *srcz = src->is_null ? strdup("") : strndup(src->u.s.p, src->u.s.n);
                     int added = !idz || !srcz ? COLIBRI_ENOMEM
-                              : batch_add_dead(rej, idz, srcz, reason, text + rows[i].off, rows[i].len, now_us());
+                              : batch_add_dead(rej, idz, srcz, reason, text + rows[i].off, rows[i].len, clock_real_us());
                     free(idz);
                     free(srcz);
                     if (added) {
@@ -669,7 +662,7 @@ static int insert_rows(struct bq_store *s, const char *url, const struct batch *
                      n - m - dead, dead, m);
         n = m;
         if (n && transient)
-            gcp_sleep_ms(gcp_backoff_ms(round));
+            clock_sleep_ms(gcp_backoff_ms(round));
     }
 out:
     strbuf_release(&body);
@@ -964,7 +957,7 @@ static void request_id(char *buf, size_t len)
 {
     unsigned char r[16] = { 0 };
     if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-        int64_t t = now_us();
+        int64_t t = clock_real_us();
         memcpy(r, &t, sizeof t);
     }
     snprintf(buf, len, "colibri-%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x",
@@ -985,7 +978,7 @@ static int run_job(struct bq_store *s, const char *sql, json_t *params, size_t m
     char err[512], rid[48];
     long st;
     int rc;
-    const int64_t deadline = mono_ms() + QUERY_DEADLINE_MS;
+    const int64_t deadline = clock_mono_ms() + QUERY_DEADLINE_MS;
 
     *out_rows = NULL;
     request_id(rid, sizeof rid);
@@ -1047,7 +1040,7 @@ static int run_job(struct bq_store *s, const char *sql, json_t *params, size_t m
             rc = COLIBRI_EIO;
             break;
         }
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0) {
             log_error("bigquery job %s: not complete after %d ms [%s]", jid, QUERY_DEADLINE_MS, sql);
             rc = COLIBRI_ETIMEOUT;
@@ -1106,7 +1099,7 @@ static int cached_rows(struct bq_store *s, const char *sql, json_t *params, size
     pthread_mutex_lock(&s->clock);
     uint64_t writes = s->writes;
     for (;;) {
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         e = NULL;
         for (size_t i = 0; i < CACHE_SLOTS; i++)
             if (s->cache[i].key && strcmp(s->cache[i].key, key.buf) == 0)
@@ -1157,7 +1150,7 @@ static int cached_rows(struct bq_store *s, const char *sql, json_t *params, size
     if (e) {
         pthread_mutex_lock(&s->clock);
         e->pending = false;
-        e->used_ms = mono_ms();
+        e->used_ms = clock_mono_ms();
         e->expires_ms = e->used_ms + s->cache_ms;
         bool keep = !rc && s->writes == writes;
         e->rows = keep ? json_incref(*rows) : NULL;

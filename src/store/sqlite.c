@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/strbuf.h"
@@ -67,17 +68,10 @@ static atomic_uint_fast64_t next_store_id = 1;
 static _Thread_local struct { uint64_t store_id; struct reader *r; } tl_reader;
 static _Thread_local int64_t tl_deadline_us;   /* 0 = no limit on this thread's query */
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* SQLite calls this every few thousand VM steps; non-zero interrupts the query. */
 static int past_deadline(void *unused)
 {
-    return tl_deadline_us && mono_us() > tl_deadline_us;
+    return tl_deadline_us && clock_mono_us() > tl_deadline_us;
 }
 
 static const char *sql_type(enum col_type t)
@@ -329,7 +323,7 @@ static int wal_grew(void *ctx, sqlite3 *db, const char *name, int pages)
     if (pages < WAL_COPY_PAGES)
         return SQLITE_OK;
     pthread_mutex_lock(&s->ckpt_lock);
-    bool want_reset = pages >= WAL_CHECKPOINT_PAGES && mono_us() >= s->next_reset;
+    bool want_reset = pages >= WAL_CHECKPOINT_PAGES && clock_mono_us() >= s->next_reset;
     bool reset = want_reset && !s->ckpt_copying;
     s->ckpt_resetting = reset;
     s->ckpt_due = !want_reset;  /* no new copy while a reset waits: the next commit finds it idle */
@@ -340,7 +334,7 @@ static int wal_grew(void *ctx, sqlite3 *db, const char *name, int pages)
         int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
         pthread_mutex_lock(&s->ckpt_lock);
-        s->next_reset = rc == SQLITE_OK ? 0 : mono_us() + RESET_RETRY_MS * 1000;
+        s->next_reset = rc == SQLITE_OK ? 0 : clock_mono_us() + RESET_RETRY_MS * 1000;
         s->ckpt_resetting = false;
         pthread_mutex_unlock(&s->ckpt_lock);
     }
@@ -988,7 +982,7 @@ static int sqlite_query(void *ctx, const struct query *q, struct row_sink *sink)
     sqlite3 *db = NULL;
     bool any = false;
 
-    tl_deadline_us = q->timeout_ms ? mono_us() + q->timeout_ms * 1000 : 0;
+    tl_deadline_us = q->timeout_ms ? clock_mono_us() + q->timeout_ms * 1000 : 0;
     int rc = reader_get(s, &db, &cache);
     if (!rc)
         rc = plan_query(db, cache, s->schema, q, &p);

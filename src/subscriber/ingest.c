@@ -6,16 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/ingest.h"
 #include "colibri/metrics.h"
-
-int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void ingest_init(struct ingest *ing, const char *source, const struct schema *s, struct store *st)
 {
@@ -46,7 +40,7 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
 {
     char why[256];
     struct row r;
-    int64_t now = now_us();
+    int64_t now = clock_real_us();
     int rc;
 
     if (m->position && (rc = batch_set_position(&ing->batch, m->position, m->next_position)))
@@ -69,7 +63,7 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
 
 int ingest_reject(struct ingest *ing, const struct message *m, const char *reason)
 {
-    return batch_add_dead(&ing->batch, m->id, m->source, reason, m->payload, m->len, now_us());
+    return batch_add_dead(&ing->batch, m->id, m->source, reason, m->payload, m->len, clock_real_us());
 }
 
 size_t ingest_pending(const struct ingest *ing)
@@ -90,11 +84,11 @@ static int64_t newest_event(const struct schema *s, const struct batch *b)
 int ingest_store(struct ingest *ing, const struct batch *b, struct insert_result *out)
 {
     struct insert_result res;
-    int64_t t0 = now_us();
+    int64_t t0 = clock_real_us();
     int rc = store_insert(ing->store, b, &res);
     if (rc)
         return rc;
-    metrics_batch(ing->source, &res, b->nrows + b->ndead, (double)(now_us() - t0) / 1e6,
+    metrics_batch(ing->source, &res, b->nrows + b->ndead, (double)(clock_real_us() - t0) / 1e6,
                   newest_event(ing->schema, b));
     ing->total.stored += res.stored;
     ing->total.duplicates += res.duplicates;

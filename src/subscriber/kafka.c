@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/metrics.h"
@@ -465,13 +466,6 @@ static void kafka_pause(void *ctx, bool paused)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Whether a broker answers: 0, or why not. A metadata request (no topics) on
  * the dead-letter producer, waiting at most PROBE_TIMEOUT_MS for a connected
@@ -485,9 +479,9 @@ static int64_t now_ms(void)
  */
 static int brokers_answer(struct kafka *k)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_mono_ms();
     if (now - atomic_load(&k->probe_at) >= PROBE_TTL_MS && !atomic_exchange(&k->probing, true)) {
-        if (now_ms() - atomic_load(&k->probe_at) >= PROBE_TTL_MS) {   /* not just done by another */
+        if (clock_mono_ms() - atomic_load(&k->probe_at) >= PROBE_TTL_MS) {   /* not just done by another */
             const struct rd_kafka_metadata *md;
             rd_kafka_resp_err_t e = rd_kafka_metadata(k->producer, 0, NULL, &md, PROBE_TIMEOUT_MS);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -497,7 +491,7 @@ static int brokers_answer(struct kafka *k)
             else if (!e && atomic_load(&k->probe_err))
                 log_info("brokers %s answer again", k->brokers);
             atomic_store(&k->probe_err, (int)e);
-            atomic_store(&k->probe_at, now_ms());
+            atomic_store(&k->probe_at, clock_mono_ms());
         }
         atomic_store(&k->probing, false);
     }

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
 #include "colibri/log.h"
@@ -99,13 +100,6 @@ struct pubsub {
     pthread_t puller, leaser;
     bool started, has_puller, has_leaser;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -293,14 +287,7 @@ static void unref(struct pubsub *p)
 /* Wait on c for up to ms; the caller holds the lock. */
 static void cond_wait_ms(struct pubsub *p, pthread_cond_t *c, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = clock_after_ms(CLOCK_MONOTONIC, ms);
     pthread_cond_timedwait(c, &p->lock, &ts);
 }
 
@@ -341,7 +328,7 @@ static void take_pulled(struct pubsub *p, json_t *resp)
 {
     json_t *arr = json_object_get(resp, "receivedMessages");
     size_t n = json_array_size(arr), bad = 0, nb = 0, i;
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     json_t *it;
     if (n == 0)
         return;
@@ -397,7 +384,7 @@ static void *puller(void *arg)
     char errmsg[256];
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
-        int64_t wait = retry_at - mono_ms();
+        int64_t wait = retry_at - clock_mono_ms();
         if (wait > 0) {
             cond_wait_ms(p, &p->stopped, (long)wait);
             continue;
@@ -431,7 +418,7 @@ static void *puller(void *arg)
                 set_ready(p, false, why);
             }
             log_warn("pubsub: pull %s: %s%s%s", p->sub, colibri_strerror(rc), *errmsg ? ": " : "", errmsg);
-            retry_at = mono_ms() + (rc == COLIBRI_EINVAL || rc == COLIBRI_EAUTH ? 5000 : 1000);
+            retry_at = clock_mono_ms() + (rc == COLIBRI_EINVAL || rc == COLIBRI_EAUTH ? 5000 : 1000);
         }
         json_decref(resp);
         pthread_mutex_lock(&p->lock);
@@ -486,7 +473,7 @@ static void *leaser(void *arg)
         if (p->stop)
             break;
         char **ids;
-        size_t n = due_leases(p, mono_ms(), margin, &ids);
+        size_t n = due_leases(p, clock_mono_ms(), margin, &ids);
         pthread_mutex_unlock(&p->lock);
         if (n) {
             log_debug("pubsub: extending %zu ack deadlines by %ld s", n, p->extend_s);
@@ -662,9 +649,9 @@ static int pubsub_next(void *ctx, int timeout_ms, struct message *m)
     if (!p->started)
         start_threads(p);
     pthread_mutex_lock(&p->lock);
-    int64_t until = mono_ms() + timeout_ms;
+    int64_t until = clock_mono_ms() + timeout_ms;
     while (p->qlen == 0 && !p->stop) {
-        int64_t left = until - mono_ms();
+        int64_t left = until - clock_mono_ms();
         if (left <= 0)
             break;
         cond_wait_ms(p, &p->cond, (long)left);
@@ -904,14 +891,7 @@ static int pubsub_dead_letter_flush(void *ctx)
 /* Join t for up to ms, else let it finish alone (it holds its own reference). */
 static void join_or_detach(pthread_t t, const char *what, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = clock_after_ms(CLOCK_REALTIME, ms);
     if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
         log_info("pubsub: %s still in flight; leaving it to finish on its own", what);
         pthread_detach(t);

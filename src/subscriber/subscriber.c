@@ -20,6 +20,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/subscriber.h"
@@ -109,11 +110,6 @@ static void drop_and_rewind(struct subscriber *sub)
     sub->ops->rewind(sub->ctx);
 }
 
-static void sleep_ms(long ms)
-{
-    usleep((useconds_t)ms * 1000);
-}
-
 /*
  * Store batch b, retrying while the store is down. Gives up only when
  * stopping and the shutdown budget is spent: every batch not stored is then
@@ -126,7 +122,7 @@ static void store_with_retry(struct subscriber *sub, struct batch *b)
     for (;;) {
         /* the budget counts from the stop request: the writer's attempt, ours and sleeps alike */
         int64_t stop_at = atomic_load(&sub->stop_at);
-        if (stop_at && now_us() - stop_at >= SHUTDOWN_FLUSH_MS * 1000) {
+        if (stop_at && clock_real_us() - stop_at >= SHUTDOWN_FLUSH_MS * 1000) {
             log_error("stopping with %zu messages not stored; they were not acknowledged",
                       sub->written.nrows + sub->written.ndead + ingest_pending(&sub->ing));
             drop_and_rewind(sub);
@@ -144,7 +140,7 @@ static void store_with_retry(struct subscriber *sub, struct batch *b)
             r = 0;
         long delay = 1 + (long)(r % (unsigned)backoff);     /* full jitter */
         log_warn("store failed (%s): consumption paused, retrying in %ld ms", colibri_strerror(rc), delay);
-        sleep_ms(delay);
+        clock_sleep_ms(delay);
         backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
     }
     if (paused)
@@ -226,7 +222,7 @@ static bool batch_due(const struct subscriber *sub)
 {
     size_t pending = ingest_pending(&sub->ing);
     return pending && (pending >= (size_t)sub->cfg->batch_max ||
-                       now_us() - sub->batch_start >= sub->cfg->batch_ms * 1000);
+                       clock_real_us() - sub->batch_start >= sub->cfg->batch_ms * 1000);
 }
 
 static bool catchup_full(const struct subscriber *sub)
@@ -248,13 +244,13 @@ static void *run(void *arg)
         if (due) {
             wait = 0;
         } else if (pending) {
-            int64_t left = sub->cfg->batch_ms * 1000 - (now_us() - sub->batch_start);
+            int64_t left = sub->cfg->batch_ms * 1000 - (clock_real_us() - sub->batch_start);
             wait = left > 0 ? (int)(left / 1000) : 0;
         }
         int rc = sub->ops->next(sub->ctx, wait, &m);
         if (rc == 0) {
             if (pending == 0)
-                sub->batch_start = now_us();
+                sub->batch_start = clock_real_us();
             rc = ingest_message(&sub->ing, &m, reason, sizeof reason);
             if (rc == COLIBRI_EINVAL) {
                 log_debug("dead letter %s: %s", m.id, reason);
@@ -352,7 +348,7 @@ void subscriber_stop(struct subscriber *sub)
 {
     if (!sub)
         return;
-    atomic_store(&sub->stop_at, now_us());
+    atomic_store(&sub->stop_at, clock_real_us());
     atomic_store(&sub->stop, true);
     if (sub->started)
         pthread_join(sub->thread, NULL);
