@@ -31,6 +31,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "colibri/base64.h"
 #include "colibri/error.h"
 
 #define QUERY_MAX_LEN 16384     /* raw query string bytes */
@@ -510,52 +511,6 @@ out:
     return rc;
 }
 
-static const char b64tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static size_t b64url_len(size_t n)
-{
-    return (4 * n + 2) / 3;
-}
-
-static void b64url_encode(const unsigned char *p, size_t n, char *out)
-{
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8 | p[i]) & 0xffff;
-        for (bits += 8; bits >= 6;) {
-            bits -= 6;
-            *out++ = b64tab[acc >> bits & 63];
-        }
-    }
-    if (bits)
-        *out++ = b64tab[acc << (6 - bits) & 63];
-    *out = '\0';
-}
-
-/* Strict: alphabet only, no padding, unused trailing bits zero. */
-static long b64url_decode(const char *s, size_t n, unsigned char *out)
-{
-    unsigned acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    if (n % 4 == 1)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const char *at = s[i] ? memchr(b64tab, s[i], 64) : NULL;
-        if (!at)
-            return -1;
-        acc = (acc << 6 | (unsigned)(at - b64tab)) & 0xffff;
-        if ((bits += 6) >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    if (acc & ((1u << bits) - 1))
-        return -1;
-    return (long)o;
-}
-
 static int cursor_mac(const struct cursor_key *k, const unsigned char *p, size_t n,
                       unsigned char mac[EVP_MAX_MD_SIZE])
 {
@@ -592,7 +547,7 @@ int cursor_encode(const struct cursor_key *k, const struct query *q, int64_t t,
     if (buflen)
         buf[0] = '\0';
     if (idlen > CURSOR_RAW_MAX - CURSOR_HEAD - CURSOR_MAC
-        || b64url_len(n + CURSOR_MAC) >= buflen)
+        || base64_encoded_len(n + CURSOR_MAC, true) >= buflen)
         return COLIBRI_ETOOBIG;
     if (idlen && memchr(id, '\0', idlen))
         return COLIBRI_EINVAL;
@@ -606,7 +561,7 @@ int cursor_encode(const struct cursor_key *k, const struct query *q, int64_t t,
     if (rc)
         return rc;
     memcpy(raw + n, mac, CURSOR_MAC);
-    b64url_encode(raw, n + CURSOR_MAC, buf);
+    base64_encode(raw, n + CURSOR_MAC, buf, true);
     return 0;
 }
 
@@ -615,7 +570,7 @@ static int cursor_decode(struct parser *p, const struct cursor_key *k, char *tok
 {
     struct query *q = p->q;
     unsigned char raw[CURSOR_RAW_MAX + 3], mac[EVP_MAX_MD_SIZE];
-    long len = n < CURSOR_MAX ? b64url_decode(tok, n, raw) : -1;
+    long len = n < CURSOR_MAX ? base64url_decode_strict(tok, n, raw) : -1;
 
     if (len < CURSOR_HEAD + CURSOR_MAC)
         return fail(p, "%s", cursor_bad);

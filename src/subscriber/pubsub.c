@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/base64.h"
 #include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
@@ -102,109 +103,6 @@ struct pubsub {
 };
 
 /* ---- messages ---------------------------------------------------------- */
-
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-}
-
-int pubsub_base64_decode(const char *in, size_t n, char **out, size_t *outlen)
-{
-    *out = NULL;
-    *outlen = 0;
-    while (n > 0 && in[n - 1] == '=')
-        n--;
-    if (n % 4 == 1)
-        return COLIBRI_EINVAL;
-    char *buf = malloc(n / 4 * 3 + 3);
-    if (!buf)
-        return COLIBRI_ENOMEM;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val((unsigned char)in[i]);
-        if (v < 0) {
-            free(buf);
-            return COLIBRI_EINVAL;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    buf[o] = '\0';
-    *out = buf;
-    *outlen = o;
-    return 0;
-}
-
-static const char *str_field(const json_t *o, const char *camel, const char *snake)
-{
-    const char *s = json_string_value(json_object_get(o, camel));
-    return s ? s : json_string_value(json_object_get(o, snake));
-}
-
-int pubsub_msg_parse(const json_t *msg, struct pubsub_msg *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    if (!json_is_object(msg)) {
-        snprintf(err, errlen, "message is not a JSON object");
-        return COLIBRI_EINVAL;
-    }
-    const char *id = str_field(msg, "messageId", "message_id");
-    if (!id || !*id) {
-        snprintf(err, errlen, "message has no messageId");
-        return COLIBRI_EINVAL;
-    }
-    const char *pt = str_field(msg, "publishTime", "publish_time");
-    if (pt)
-        timestamp_parse(pt, strlen(pt), &out->published_at);   /* 0 when unreadable */
-    if (!(out->id = strdup(id)))
-        return COLIBRI_ENOMEM;
-    const json_t *d = json_object_get(msg, "data");
-    const char *data = json_string_value(d);
-    size_t dlen = json_string_length(d);
-    int rc = pubsub_base64_decode(data ? data : "", data ? dlen : 0, &out->data, &out->len);
-    if (rc == COLIBRI_EINVAL || (d && !data)) {
-        free(out->data);
-        out->data = NULL;
-        if (data) {
-            out->data = strndup(data, dlen);
-            out->len = dlen;
-        } else {
-            char *t = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
-            out->data = t;
-            out->len = t ? strlen(t) : 0;
-        }
-        snprintf(err, errlen, "message data is not base64");
-        if (!out->data) {
-            pubsub_msg_release(out);
-            return COLIBRI_ENOMEM;
-        }
-        return 0;
-    }
-    if (rc) {
-        pubsub_msg_release(out);
-        return rc;
-    }
-    out->data_ok = true;
-    return 0;
-}
-
-void pubsub_msg_release(struct pubsub_msg *m)
-{
-    free(m->id);
-    free(m->data);
-    memset(m, 0, sizeof *m);
-}
 
 static void pmsg_release(struct pmsg *p)
 {
@@ -834,23 +732,11 @@ static int pubsub_dead_letter(void *ctx, const struct message *m, const char *re
     struct pubsub *p = ctx;
     if (!p->dlq)
         return 0;
-    size_t b64len = 4 * ((m->len + 2) / 3) + 1;
-    unsigned char *b64 = malloc(b64len);
+    char *b64 = malloc(base64_encoded_len(m->len, false) + 1);
     if (!b64)
         return COLIBRI_ENOMEM;
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *in = (const unsigned char *)m->payload;
-    size_t o = 0;
-    for (size_t i = 0; i < m->len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < m->len ? (uint32_t)in[i + 1] << 8 : 0) |
-                     (i + 2 < m->len ? in[i + 2] : 0);
-        b64[o++] = (unsigned char)tbl[v >> 18 & 63];
-        b64[o++] = (unsigned char)tbl[v >> 12 & 63];
-        b64[o++] = i + 1 < m->len ? (unsigned char)tbl[v >> 6 & 63] : '=';
-        b64[o++] = i + 2 < m->len ? (unsigned char)tbl[v & 63] : '=';
-    }
-    b64[o] = '\0';
-    json_t *msg = json_pack("{s:s,s:{s:s,s:s}}", "data", (char *)b64, "attributes",
+    base64_encode((const unsigned char *)m->payload, m->len, b64, false);
+    json_t *msg = json_pack("{s:s,s:{s:s,s:s}}", "data", b64, "attributes",
                             "colibri-reason", reason, "colibri-id", m->id);
     free(b64);
     if (!msg || json_array_append_new(p->dlq, msg))
