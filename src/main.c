@@ -71,7 +71,7 @@ static int app_open(struct app *a, int argc, char **argv, char **rest, int *nres
         fprintf(stderr, "colibri: schema %s (COLIBRI_SCHEMA): %s\n", a->cfg.schema, err);
         return COLIBRI_ECONFIG;
     }
-    if (store_open(a->cfg.store, a->schema, &a->store)) {
+    if (store_open(&a->cfg, a->cfg.store, a->schema, &a->store)) {
         fprintf(stderr, "colibri: cannot open the store '%s' (COLIBRI_STORE); see the log above\n",
                 a->cfg.store);
         return COLIBRI_ECONFIG;

@@ -17,6 +17,7 @@
 #include "colibri/query.h"
 #include "colibri/schema.h"
 
+struct config;
 struct store;
 
 /* What an insert did. */
@@ -38,10 +39,12 @@ struct row_sink {
 
 /*
  * Open the store named by url ("sqlite:PATH", "sqlite::memory:", ...) for
- * schema s (borrowed; must outlive the store). Creates tables as needed.
- * On failure *out is NULL and the reason has been logged.
+ * schema s (borrowed; must outlive the store), with the backend's settings
+ * from cfg (read during the call only; the BigQuery store needs it, SQLite
+ * takes NULL). Creates tables as needed. On failure *out is NULL and the
+ * reason has been logged.
  */
-int store_open(const char *url, const struct schema *s, struct store **out);
+int store_open(const struct config *cfg, const char *url, const struct schema *s, struct store **out);
 
 /* Write b atomically: rows (idempotent on _id), dead letters, positions. */
 int store_insert(struct store *st, const struct batch *b, struct insert_result *out);

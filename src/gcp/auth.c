@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "colibri/clock.h"
+#include "colibri/config.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
 #include "colibri/log.h"
@@ -110,7 +111,7 @@ out:
     return rc;
 }
 
-int gcp_auth_new(const char *scope, bool emulator, struct gcp_auth **out)
+int gcp_auth_new(const struct config *cfg, const char *scope, bool emulator, struct gcp_auth **out)
 {
     *out = NULL;
     if (gcp_curl_init())
@@ -124,14 +125,14 @@ int gcp_auth_new(const char *scope, bool emulator, struct gcp_auth **out)
         rc = COLIBRI_ENOMEM;
         goto out;
     }
-    const char *keyfile = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    const char *keyfile = cfg->google_application_credentials;
     if (emulator) {
         a->kind = AUTH_NONE;
     } else if (keyfile && *keyfile) {
         if ((rc = load_key_file(a, keyfile)))
             goto out;
     } else {
-        const char *host = getenv("GCE_METADATA_HOST");
+        const char *host = cfg->gce_metadata_host;
         struct strbuf sb = STRBUF_INIT;
         char *esc = curl_easy_escape(NULL, a->scope, 0);
         strbuf_addf(&sb, "http://%s" METADATA_TOKEN_PATH "?scopes=%s",

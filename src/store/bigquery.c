@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "colibri/clock.h"
+#include "colibri/config.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
 #include "colibri/batch.h"
@@ -56,8 +57,6 @@
 #define MAX_CLUSTER 4
 #define QUERY_TIMEOUT_MS 10000      /* jobs.query and getQueryResults wait this long per call */
 #define QUERY_DEADLINE_MS 60000
-#define DEFAULT_MAX_BYTES_BILLED "10737418240"   /* 10 GiB */
-#define DEFAULT_CACHE_MS 2000
 #define CACHE_SLOTS 64
 
 struct cache_slot {
@@ -232,17 +231,11 @@ static int parse_target(struct bq_store *s, const char *target)
     return 0;
 }
 
-static char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return strdup(v && *v ? v : dflt);
-}
-
 /* The API root: emulator (no auth), explicit endpoint, or Google's. */
-static int api_base(struct bq_store *s, bool *emulator)
+static int api_base(struct bq_store *s, const struct config *cfg, bool *emulator)
 {
-    const char *emu = getenv("BIGQUERY_EMULATOR_HOST");
-    const char *ep = getenv("COLIBRI_BIGQUERY_ENDPOINT");
+    const char *emu = cfg->bigquery_emulator_host;
+    const char *ep = cfg->bigquery_endpoint;
     struct strbuf sb = STRBUF_INIT;
     *emulator = emu && *emu;
     const char *root = *emulator ? emu : ep && *ep ? ep : BQ_DEFAULT_BASE;
@@ -424,7 +417,7 @@ out:
 
 static void bq_close(void *ctx);
 
-static int bq_open(const char *target, const struct schema *sc, void **ctx)
+static int bq_open(const struct config *cfg, const char *target, const struct schema *sc, void **ctx)
 {
     *ctx = NULL;
     struct bq_store *s = calloc(1, sizeof *s);
@@ -437,39 +430,22 @@ static int bq_open(const char *target, const struct schema *sc, void **ctx)
     bool emulator = false;
     int rc = parse_target(s, target);
     if (!rc)
-        rc = api_base(s, &emulator);
+        rc = api_base(s, cfg, &emulator);
     if (rc)
         goto out;
     struct strbuf sb = STRBUF_INIT;
     strbuf_addf(&sb, "%s/datasets/%s/tables/%s", s->base, s->dataset, s->table);
     s->table_url = strbuf_detach(&sb, NULL);
-    const char *loc = getenv("COLIBRI_BQ_LOCATION");
-    s->location = loc && *loc ? strdup(loc) : NULL;
-    s->max_bytes = env_or("COLIBRI_BQ_MAX_BYTES_BILLED", DEFAULT_MAX_BYTES_BILLED);
-    if (!s->table_url || !s->max_bytes) {
+    s->location = *cfg->bq_location ? strdup(cfg->bq_location) : NULL;
+    if (cfg->bq_max_bytes_billed > 0 && asprintf(&s->max_bytes, "%ld", cfg->bq_max_bytes_billed) < 0)
+        s->max_bytes = NULL;
+    if (!s->table_url || (*cfg->bq_location && !s->location) ||
+        (cfg->bq_max_bytes_billed > 0 && !s->max_bytes)) {
         rc = COLIBRI_ENOMEM;
         goto out;
     }
-    char *end;
-    long long mb = strtoll(s->max_bytes, &end, 10);
-    if (*end || mb < 0) {
-        log_error("COLIBRI_BQ_MAX_BYTES_BILLED=%s: expected a number of bytes (0 = no limit)",
-                  s->max_bytes);
-        rc = COLIBRI_ECONFIG;
-        goto out;
-    }
-    if (mb == 0) {
-        free(s->max_bytes);
-        s->max_bytes = NULL;
-    }
-    const char *cms = getenv("COLIBRI_BQ_CACHE_MS");
-    s->cache_ms = cms && *cms ? strtol(cms, &end, 10) : DEFAULT_CACHE_MS;
-    if (cms && *cms && (*end || s->cache_ms < 0 || s->cache_ms > 3600000)) {
-        log_error("COLIBRI_BQ_CACHE_MS=%s: expected milliseconds, 0-3600000", cms);
-        rc = COLIBRI_ECONFIG;
-        goto out;
-    }
-    if ((rc = gcp_auth_new(BQ_SCOPE, emulator, &s->auth)))
+    s->cache_ms = cfg->bq_cache_ms;
+    if ((rc = gcp_auth_new(cfg, BQ_SCOPE, emulator, &s->auth)))
         goto out;
     rc = ensure_tables(s);
 out:

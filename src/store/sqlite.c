@@ -377,7 +377,7 @@ static void *checkpointer(void *arg)
 
 static void sqlite_close(void *ctx);
 
-static int sqlite_open(const char *target, const struct schema *sc, void **ctx)
+static int sqlite_open(const struct config *cfg, const char *target, const struct schema *sc, void **ctx)
 {
     *ctx = NULL;
     if (!*target) {

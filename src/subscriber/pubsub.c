@@ -408,7 +408,7 @@ static int parse_url(struct pubsub *p, const char *url)
 
 static int set_endpoint(struct pubsub *p, const struct config *cfg)
 {
-    const char *emu = getenv("PUBSUB_EMULATOR_HOST");
+    const char *emu = cfg->pubsub_emulator_host;
     int n;
     if (emu && *emu) {
         p->emulator = true;
@@ -490,7 +490,7 @@ static int pubsub_open(const char *url, const struct source_env *env, void **ctx
     p->queue_max = (size_t)cfg->batch_max + PULL_MAX;
     if ((rc = parse_url(p, url)) || (rc = set_endpoint(p, cfg)))
         goto fail;
-    if ((rc = gcp_auth_new(SCOPE, p->emulator, &p->auth))) {
+    if ((rc = gcp_auth_new(cfg, SCOPE, p->emulator, &p->auth))) {
         log_error("pubsub: no credentials for %s (%s)", p->base, colibri_strerror(rc));
         goto fail;
     }

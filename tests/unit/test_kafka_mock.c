@@ -101,7 +101,7 @@ static int setup(void **state)
                                   sizeof err), 0);
     char url[96];
     snprintf(url, sizeof url, "sqlite:%s", f->db);
-    assert_int_equal(store_open(url, f->schema, &f->store), 0);
+    assert_int_equal(store_open(NULL, url, f->schema, &f->store), 0);
     *state = f;
     return 0;
 }

@@ -25,9 +25,12 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "colibri/config.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
 #include "colibri/log.h"
+
+static struct config auth_cfg;      /* the Google settings gcp_auth_new reads */
 
 /* ---- the fake server ---------------------------------------------------- */
 
@@ -573,12 +576,12 @@ static void test_metadata_token_refresh(void **state)
     (void)state;
     char host[64];
     snprintf(host, sizeof host, "127.0.0.1:%d", srv.port);
-    setenv("GCE_METADATA_HOST", host, 1);
-    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    auth_cfg.gce_metadata_host = host;
+    auth_cfg.google_application_credentials = NULL;
     tokens_issued = 0;
     server_reset(h_meta);
     struct gcp_auth *a;
-    assert_int_equal(gcp_auth_new("https://www.googleapis.com/auth/bigquery", false, &a), 0);
+    assert_int_equal(gcp_auth_new(&auth_cfg, "https://www.googleapis.com/auth/bigquery", false, &a), 0);
     struct rest_client *c = client(a, 2000, 5000, 4);
     char u[256];
     url(u, sizeof u, "/api");
@@ -604,7 +607,7 @@ static void test_metadata_token_refresh(void **state)
     assert_int_equal(tokens_issued, 3);
     rest_client_free(c);
     gcp_auth_free(a);
-    unsetenv("GCE_METADATA_HOST");
+    auth_cfg.gce_metadata_host = NULL;
 }
 
 static void test_401_twice_is_auth_error(void **state)
@@ -612,10 +615,10 @@ static void test_401_twice_is_auth_error(void **state)
     (void)state;
     char host[64];
     snprintf(host, sizeof host, "127.0.0.1:%d", srv.port);
-    setenv("GCE_METADATA_HOST", host, 1);
+    auth_cfg.gce_metadata_host = host;
     server_reset(h_always401);
     struct gcp_auth *a;
-    assert_int_equal(gcp_auth_new(NULL, false, &a), 0);
+    assert_int_equal(gcp_auth_new(&auth_cfg, NULL, false, &a), 0);
     struct rest_client *c = client(a, 2000, 5000, 8);
     char u[256];
     url(u, sizeof u, "/api");
@@ -626,14 +629,14 @@ static void test_401_twice_is_auth_error(void **state)
     assert_int_equal(srv.nreq, 4);  /* token, call, forced token, call: no more */
     rest_client_free(c);
     gcp_auth_free(a);
-    unsetenv("GCE_METADATA_HOST");
+    auth_cfg.gce_metadata_host = NULL;
 }
 
 static void test_emulator_no_auth(void **state)
 {
     (void)state;
     struct gcp_auth *a;
-    assert_int_equal(gcp_auth_new(NULL, true, &a), 0);
+    assert_int_equal(gcp_auth_new(&auth_cfg, NULL, true, &a), 0);
     char hdr[64] = "x";
     assert_int_equal(gcp_auth_header(a, true, hdr, sizeof hdr), 0);
     assert_string_equal(hdr, "");
@@ -675,10 +678,10 @@ static void test_service_account(void **state)
     assert_true(fd >= 0);
     close(fd);
     write_key_file(path);
-    setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
+    auth_cfg.google_application_credentials = path;
     server_reset(h_token);
     struct gcp_auth *a;
-    assert_int_equal(gcp_auth_new("https://www.googleapis.com/auth/bigquery", false, &a), 0);
+    assert_int_equal(gcp_auth_new(&auth_cfg, "https://www.googleapis.com/auth/bigquery", false, &a), 0);
     struct rest_client *c = client(a, 2000, 5000, 3);
     char u[256];
     url(u, sizeof u, "/api");
@@ -694,7 +697,7 @@ static void test_service_account(void **state)
     assert_int_equal(srv.nreq, 3);
     rest_client_free(c);
     gcp_auth_free(a);
-    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    auth_cfg.google_application_credentials = NULL;
     unlink(path);
 }
 
@@ -705,11 +708,11 @@ static void test_bad_key_file(void **state)
     int fd = mkstemp(path);
     assert_true(write(fd, "{\"type\":\"external_account\"}", 27) == 27);
     close(fd);
-    setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
+    auth_cfg.google_application_credentials = path;
     struct gcp_auth *a = (struct gcp_auth *)1;
-    assert_int_equal(gcp_auth_new(NULL, false, &a), COLIBRI_ECONFIG);
+    assert_int_equal(gcp_auth_new(&auth_cfg, NULL, false, &a), COLIBRI_ECONFIG);
     assert_null(a);
-    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    auth_cfg.google_application_credentials = NULL;
     unlink(path);
 }
 

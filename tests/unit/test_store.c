@@ -70,7 +70,7 @@ static int open_schema_fixture(void **state, const char *json, const char *url)
     char err[256];
     if (!f || schema_parse(json, strlen(json), "t", "event_time", &f->s, err, sizeof err))
         return -1;
-    if (store_open(url, f->s, &f->st) || cursor_key_init(&f->key, "k"))
+    if (store_open(NULL, url, f->s, &f->st) || cursor_key_init(&f->key, "k"))
         return -1;
     *state = f;
     return 0;
@@ -348,7 +348,7 @@ static void test_file_store_reopens_and_rejects_bad_urls(void **state)
     assert_int_equal(open_fixture((void **)&f, url), 0);
     load_rows(f, "f");
     store_close(f->st);
-    assert_int_equal(store_open(url, f->s, &f->st), 0);     /* tables exist: reused */
+    assert_int_equal(store_open(NULL, url, f->s, &f->st), 0);     /* tables exist: reused */
     assert_string_equal(run(f, "fields=_id&limit=3"), "f9 f8 f7 f6");
     teardown((void **)&f);
     remove_db(path);
@@ -357,9 +357,9 @@ static void test_file_store_reopens_and_rejects_bad_urls(void **state)
     struct schema *s;
     char err[128];
     assert_int_equal(schema_parse(schema_json, strlen(schema_json), "t", "event_time", &s, err, sizeof err), 0);
-    assert_int_equal(store_open("postgres://x", s, &st), COLIBRI_ECONFIG);
+    assert_int_equal(store_open(NULL, "postgres://x", s, &st), COLIBRI_ECONFIG);
     assert_null(st);
-    assert_int_not_equal(store_open("sqlite:/nonexistent-dir/x.db", s, &st), 0);
+    assert_int_not_equal(store_open(NULL, "sqlite:/nonexistent-dir/x.db", s, &st), 0);
     assert_null(st);
     schema_free(s);
 }
