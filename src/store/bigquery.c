@@ -46,6 +46,7 @@
 #include "colibri/log.h"
 #include "colibri/metrics.h"
 #include "colibri/strbuf.h"
+#include "store/sql.h"
 #include "store/store_int.h"
 
 #define BQ_SCOPE "https://www.googleapis.com/auth/bigquery"
@@ -746,14 +747,6 @@ struct bq_query {
     size_t ncols;
 };
 
-static void add_ident(struct strbuf *sb, const char *name)
-{
-    /* names are schema-validated ([A-Za-z_][A-Za-z0-9_]*); quote anyway */
-    strbuf_addc(sb, '`');
-    strbuf_adds(sb, name);
-    strbuf_addc(sb, '`');
-}
-
 static json_t *param_value(enum col_type t, const struct value *v)
 {
     struct strbuf sb = STRBUF_INIT;
@@ -783,90 +776,36 @@ static int add_param(json_t *params, enum col_type t, const struct value *vals, 
     return p && json_array_append_new(params, p) == 0 ? 0 : COLIBRI_ENOMEM;
 }
 
-static const char *const op_sql[] = {
-    [OP_EQ] = " = @", [OP_NE] = " <> @", [OP_GT] = " > @", [OP_GTE] = " >= @",
-    [OP_LT] = " < @", [OP_LTE] = " <= @",
+/* sql_writer.param: a named parameter @p<N> in params (ud). */
+static int add_named_param(void *ud, struct strbuf *out, enum col_type t, const struct value *vals,
+                           size_t n, enum sql_param_kind kind)
+{
+    char name[16];
+    int rc = add_param(ud, t, vals, n, kind == SQL_PARAM_ARRAY, name, sizeof name);
+    strbuf_addf(out, "@%s", name);
+    return rc;
+}
+
+static const struct sql_dialect bigquery_sql = {
+    .quote = '`', .true_lit = "TRUE", .array_in = true, .starts_with = true,
 };
 
-/*
- * The SELECT for q, clause for clause sqlite.c's build_select: the same
- * predicates, the keyset condition on (event time, _id) spelled out (BigQuery
- * has no row-value comparison), the same order and limit + 1.
- */
+/* The SELECT for q: sql.c's page in BigQuery's dialect. */
 static int build_select(const struct bq_store *s, const struct query *q, struct bq_query *out)
 {
-    const struct schema *sc = s->schema;
-    struct strbuf *sb = &out->sql;
-    const char *et = sc->cols[sc->event_time].name;
-    const char *cmp = q->desc ? "<" : ">";
-    char p[16], p2[16];
-    int rc = 0;
+    struct sql_writer w = { .d = &bigquery_sql, .sc = s->schema, .sb = &out->sql,
+                            .param = add_named_param };
+    struct strbuf from = STRBUF_INIT;
+    int rc;
 
-    out->ncols = q->nfields + 2;
-    out->cols = malloc(out->ncols * sizeof *out->cols);
     out->params = json_array();
-    if (!out->cols || !out->params)
+    if (!out->params || sql_page_columns(s->schema, q, &out->cols, &out->ncols))
         return COLIBRI_ENOMEM;
-    memcpy(out->cols, q->fields, q->nfields * sizeof *q->fields);
-    out->cols[q->nfields] = sc->event_time;
-    out->cols[q->nfields + 1] = schema_meta(sc, META_ID);
-
-    strbuf_adds(sb, "SELECT ");
-    for (size_t i = 0; i < out->ncols; i++) {
-        if (i)
-            strbuf_adds(sb, ", ");
-        add_ident(sb, sc->cols[out->cols[i]].name);
-    }
-    strbuf_addf(sb, " FROM `%s.%s.%s` WHERE TRUE", s->project, s->dataset, s->table);
-    struct value tv = { 0 };
-    if (q->has_since) {
-        tv.u.i = q->since;
-        rc |= add_param(out->params, COL_TIMESTAMP, &tv, 1, false, p, sizeof p);
-        strbuf_addf(sb, " AND `%s` >= @%s", et, p);
-    }
-    if (q->has_until) {
-        tv.u.i = q->until;
-        rc |= add_param(out->params, COL_TIMESTAMP, &tv, 1, false, p, sizeof p);
-        strbuf_addf(sb, " AND `%s` < @%s", et, p);
-    }
-    for (size_t i = 0; i < q->nfilters; i++) {
-        const struct filter *f = &q->filters[i];
-        const struct column *c = &sc->cols[f->col];
-        strbuf_adds(sb, " AND ");
-        switch (f->op) {
-        case OP_IN:
-            rc |= add_param(out->params, c->type, f->vals, f->nvals, true, p, sizeof p);
-            add_ident(sb, c->name);
-            strbuf_addf(sb, " IN UNNEST(@%s)", p);
-            break;
-        case OP_PREFIX:
-            rc |= add_param(out->params, c->type, f->vals, 1, false, p, sizeof p);
-            strbuf_adds(sb, "STARTS_WITH(");
-            add_ident(sb, c->name);
-            strbuf_addf(sb, ", @%s)", p);
-            break;
-        case OP_ISNULL:
-            add_ident(sb, c->name);
-            strbuf_adds(sb, f->vals[0].u.b ? " IS NULL" : " IS NOT NULL");
-            break;
-        default:
-            rc |= add_param(out->params, c->type, f->vals, 1, false, p, sizeof p);
-            add_ident(sb, c->name);
-            strbuf_addf(sb, "%s%s", op_sql[f->op], p);
-            break;
-        }
-    }
-    if (q->has_cursor) {
-        struct value idv = { .u.s = { q->cur_id, strlen(q->cur_id) } };
-        tv.u.i = q->cur_time;
-        rc |= add_param(out->params, COL_TIMESTAMP, &tv, 1, false, p, sizeof p);
-        rc |= add_param(out->params, COL_STRING, &idv, 1, false, p2, sizeof p2);
-        strbuf_addf(sb, " AND (`%s` %s @%s OR (`%s` = @%s AND `_id` %s @%s))",
-                    et, cmp, p, et, p, cmp, p2);
-    }
-    strbuf_addf(sb, " ORDER BY `%s` %s, `_id` %s LIMIT %zu", et,
-                q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC", q->limit + 1);
-    return rc ? COLIBRI_ENOMEM : sb->failed ? COLIBRI_ENOMEM : 0;
+    w.ud = out->params;
+    strbuf_addf(&from, "`%s.%s.%s`", s->project, s->dataset, s->table);
+    rc = from.failed ? COLIBRI_ENOMEM : sql_select_page(&w, from.buf, q, out->cols, out->ncols, NULL);
+    strbuf_release(&from);
+    return rc;
 }
 
 /* A cell of the f/v row format into v, by column type; strings borrow the JSON. */
@@ -1175,7 +1114,7 @@ static int bq_get(void *ctx, const char *id, struct row_sink *sink)
         cols[i] = i;
         if (i)
             strbuf_adds(&sql, ", ");
-        add_ident(&sql, sc->cols[i].name);
+        sql_ident(&sql, '`', sc->cols[i].name);
     }
     if (!rc)
         rc = add_param(params, COL_STRING, &idv, 1, false, p, sizeof p);

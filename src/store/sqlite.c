@@ -19,6 +19,7 @@
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/strbuf.h"
+#include "store/sql.h"
 #include "store/sqlite_batch.h"
 #include "store/store_int.h"
 
@@ -619,10 +620,55 @@ static void reader_put(struct sqlite_store *s)
  * column without an index can only be checked row by row; it costs about
  * limit / (share of the rows it matches).
  */
-static const char *const op_sql[] = {
-    [OP_EQ] = " = ?", [OP_NE] = " <> ?", [OP_GT] = " > ?", [OP_GTE] = " >= ?",
-    [OP_LT] = " < ?", [OP_LTE] = " <= ?",
+static const struct sql_dialect sqlite_sql;
+
+/* The parameters of a statement as sql.c writes it, bound in the same order. */
+struct binds {
+    struct bind {
+        enum col_type t;
+        struct value v;
+        enum sql_param_kind kind;
+    } *b;
+    size_t n, cap;
 };
+
+/* sql_writer.param: SQLite has no arrays, so sql.c asks for one value at a time. */
+static int keep_param(void *ud, struct strbuf *out, enum col_type t, const struct value *vals,
+                      size_t n, enum sql_param_kind kind)
+{
+    struct binds *bs = ud;
+    if (bs->n == bs->cap) {
+        size_t cap = bs->cap ? 2 * bs->cap : 16;
+        struct bind *b = realloc(bs->b, cap * sizeof *b);
+        if (!b)
+            return COLIBRI_ENOMEM;
+        bs->b = b;
+        bs->cap = cap;
+    }
+    bs->b[bs->n++] = (struct bind){ .t = t, .v = vals[0], .kind = kind };
+    strbuf_addc(out, '?');
+    return 0;
+}
+
+static void bind_all(sqlite3_stmt *st, const void *arg)
+{
+    const struct binds *bs = arg;
+    for (size_t i = 0; i < bs->n; i++) {
+        const struct bind *b = &bs->b[i];
+        size_t n = b->kind == SQL_PARAM_PREFIX_END ? sql_prefix_bound_len(&b->v) : 0;
+        if (!n) {
+            bind_value(st, (int)i + 1, b->t, &b->v);
+            continue;
+        }
+        /* the smallest string above every string with this prefix */
+        char *bound = malloc(n);
+        if (bound) {
+            memcpy(bound, b->v.u.s.p, n);
+            bound[n - 1] = (char)((unsigned char)bound[n - 1] + 1);
+        }
+        sqlite3_bind_text(st, (int)i + 1, bound, (int)n, free);
+    }
+}
 
 struct plan {
     bool split;                 /* one index walk per value of column col */
@@ -649,64 +695,6 @@ static bool may_choose_index(const struct schema *sc, const struct filter *f)
     if (f->op == OP_ISNULL)
         return f->vals[0].u.b;
     return f->op == OP_IN && !sc->cols[f->col].cluster;
-}
-
-/* Bytes of prefix p to keep for its range's upper bound: all but trailing 0xff; 0 = unbounded. */
-static size_t prefix_bound_len(const struct value *p)
-{
-    size_t len = p->u.s.n;
-    while (len > 0 && (unsigned char)p->u.s.p[len - 1] == 0xff)
-        len--;
-    return len;
-}
-
-/* " AND <f>"; hide: with a unary + on the column, so that no index serves it. */
-static void add_filter(struct strbuf *sb, const struct schema *sc, const struct filter *f, bool hide)
-{
-    const char *and = hide ? " AND +" : " AND ";
-    strbuf_adds(sb, and);
-    add_ident(sb, sc->cols[f->col].name);
-    switch (f->op) {
-    case OP_IN:
-        strbuf_adds(sb, " IN (");
-        for (size_t k = 0; k < f->nvals; k++)
-            strbuf_adds(sb, k ? ", ?" : "?");
-        strbuf_adds(sb, ")");
-        break;
-    case OP_PREFIX:     /* a range, so that the index can serve it */
-        strbuf_adds(sb, " >= ?");
-        if (prefix_bound_len(&f->vals[0])) {
-            strbuf_adds(sb, and);
-            add_ident(sb, sc->cols[f->col].name);
-            strbuf_adds(sb, " < ?");
-        }
-        break;
-    case OP_ISNULL:
-        strbuf_adds(sb, f->vals[0].u.b ? " IS NULL" : " IS NOT NULL");
-        break;
-    default:
-        strbuf_adds(sb, op_sql[f->op]);
-        break;
-    }
-}
-
-/* Bind f's values from parameter *i on, in add_filter's order. */
-static void bind_filter(sqlite3_stmt *st, int *i, enum col_type t, const struct filter *f)
-{
-    if (f->op == OP_ISNULL)
-        return;
-    for (size_t v = 0; v < f->nvals; v++)
-        bind_value(st, (*i)++, t, &f->vals[v]);
-    size_t n = f->op == OP_PREFIX ? prefix_bound_len(&f->vals[0]) : 0;
-    if (n) {
-        /* the smallest string above every string with this prefix */
-        char *bound = malloc(n);
-        if (bound) {
-            memcpy(bound, f->vals[0].u.s.p, n);
-            bound[n - 1] = (char)((unsigned char)bound[n - 1] + 1);
-        }
-        sqlite3_bind_text(st, (*i)++, bound, (int)n, free);
-    }
 }
 
 /* Parameters of one WHERE of q at most (split or not). */
@@ -746,6 +734,9 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
 {
     const struct column *c = &sc->cols[col];
     struct strbuf sql = STRBUF_INIT, bytes = STRBUF_INIT;
+    struct binds bs = { 0 };
+    struct sql_writer w = { .d = &sqlite_sql, .sc = sc, .sb = &sql, .param = keep_param, .ud = &bs };
+    struct value max = { .u.i = QUERY_MAX_IN + 1 };
     struct value *found = calloc(QUERY_MAX_IN + 1, sizeof *found);
     size_t off[QUERY_MAX_IN + 1], n = 0;
     sqlite3_stmt *st;
@@ -763,22 +754,18 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
         strbuf_adds(&sql, next ? " > x" : "1");
         for (size_t k = 0; k < q->nfilters; k++)
             if (q->filters[k].col == col)
-                add_filter(&sql, sc, &q->filters[k], false);
+                sql_filter(&w, &q->filters[k], false);
         strbuf_adds(&sql, next ? ") FROM v WHERE x IS NOT NULL)" : ")");
     }
-    strbuf_adds(&sql, " SELECT x FROM v WHERE x IS NOT NULL LIMIT ?");
-    if (!rc && sql.failed)
+    strbuf_adds(&sql, " SELECT x FROM v WHERE x IS NOT NULL LIMIT ");
+    keep_param(&bs, &sql, COL_INT64, &max, 1, SQL_PARAM_ONE);
+    if (!rc && (sql.failed || w.rc || bs.n == 0))
         rc = COLIBRI_ENOMEM;
     if (!rc)
         rc = cached_stmt(db, cache, sql.buf, &st);
     if (rc)
         goto out;
-    int i = 1;
-    for (int next = 0; next < 2; next++)
-        for (size_t k = 0; k < q->nfilters; k++)
-            if (q->filters[k].col == col)
-                bind_filter(st, &i, c->type, &q->filters[k]);
-    sqlite3_bind_int(st, i, QUERY_MAX_IN + 1);
+    bind_all(st, &bs);
     while (n <= QUERY_MAX_IN && (step = sqlite3_step(st)) == SQLITE_ROW) {
         column_value(st, 0, c->type, &found[n]);
         off[n] = bytes.len;
@@ -803,6 +790,7 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
         found = NULL;
     }
 out:
+    free(bs.b);
     strbuf_release(&sql);
     strbuf_release(&bytes);
     free(found);
@@ -840,103 +828,6 @@ static int plan_query(sqlite3 *db, struct stmt_cache *cache, const struct schema
     return rc;
 }
 
-struct sql_query {
-    struct strbuf sql;
-    size_t *cols;           /* selected columns: fields, event time, _id */
-    size_t ncols;
-};
-
-/* " WHERE ..." of one walk; bind_where binds its parameters in the same order. */
-static void add_where(struct strbuf *sb, const struct schema *sc, const struct query *q,
-                      const struct plan *p)
-{
-    const char *et = sc->cols[sc->event_time].name;
-    strbuf_adds(sb, " WHERE 1");
-    if (q->has_since)
-        strbuf_addf(sb, " AND \"%s\" >= ?", et);
-    if (q->has_until)
-        strbuf_addf(sb, " AND \"%s\" < ?", et);
-    for (size_t k = 0; k < q->nfilters; k++)
-        add_filter(sb, sc, &q->filters[k], !may_choose_index(sc, &q->filters[k]));
-    if (p->split) {
-        strbuf_adds(sb, " AND ");
-        add_ident(sb, sc->cols[p->col].name);
-        strbuf_adds(sb, " = ?");
-    }
-    if (q->has_cursor)
-        strbuf_addf(sb, " AND (\"%s\", \"_id\") %s (?, ?)", et, q->desc ? "<" : ">");
-}
-
-/* arm: which of p's values this walk is for. */
-static void bind_where(sqlite3_stmt *st, int *i, const struct schema *sc, const struct query *q,
-                       const struct plan *p, size_t arm)
-{
-    if (q->has_since)
-        sqlite3_bind_int64(st, (*i)++, q->since);
-    if (q->has_until)
-        sqlite3_bind_int64(st, (*i)++, q->until);
-    for (size_t k = 0; k < q->nfilters; k++)
-        bind_filter(st, i, sc->cols[q->filters[k].col].type, &q->filters[k]);
-    if (p->split)
-        bind_value(st, (*i)++, sc->cols[p->col].type, p->vals[arm]);
-    if (q->has_cursor) {
-        sqlite3_bind_int64(st, (*i)++, q->cur_time);
-        sqlite3_bind_text(st, (*i)++, q->cur_id, -1, SQLITE_STATIC);
-    }
-}
-
-/* The SELECT for q walked as p says; bind_query binds its parameters. */
-static int build_select(const struct schema *sc, const struct query *q, const struct plan *p,
-                        struct sql_query *out)
-{
-    struct strbuf *sb = &out->sql;
-    const char *et = sc->cols[sc->event_time].name, *dir = q->desc ? "DESC" : "ASC";
-    size_t arms = p->split ? p->nvals : 1;
-
-    out->ncols = q->nfields + 2;
-    out->cols = malloc(out->ncols * sizeof *out->cols);
-    if (!out->cols)
-        return COLIBRI_ENOMEM;
-    memcpy(out->cols, q->fields, q->nfields * sizeof *q->fields);
-    out->cols[q->nfields] = sc->event_time;
-    out->cols[q->nfields + 1] = schema_meta(sc, META_ID);
-
-    for (size_t k = 0; k < arms; k++) {
-        if (p->split)
-            strbuf_adds(sb, k ? " UNION ALL SELECT * FROM (" : "SELECT * FROM (");
-        strbuf_adds(sb, "SELECT ");
-        add_columns(sb, sc, out->cols, out->ncols, false);
-        strbuf_adds(sb, " FROM ");
-        add_ident(sb, sc->table);
-        add_where(sb, sc, q, p);
-        strbuf_addf(sb, " ORDER BY \"%s\" %s, \"_id\" %s LIMIT ?", et, dir, dir);
-        if (p->split)
-            strbuf_addc(sb, ')');
-    }
-    if (p->split)   /* the merge, by position: event time and _id are the last two columns */
-        strbuf_addf(sb, " ORDER BY %zu %s, %zu %s LIMIT ?", out->ncols - 1, dir, out->ncols, dir);
-    return sb->failed ? COLIBRI_ENOMEM : 0;
-}
-
-struct query_args {
-    const struct schema *sc;
-    const struct query *q;
-    const struct plan *p;
-};
-
-static void bind_query(sqlite3_stmt *st, const void *arg)
-{
-    const struct query_args *a = arg;
-    size_t arms = a->p->split ? a->p->nvals : 1;
-    int i = 1;
-    for (size_t k = 0; k < arms; k++) {
-        bind_where(st, &i, a->sc, a->q, a->p, k);
-        sqlite3_bind_int64(st, i++, (sqlite3_int64)a->q->limit + 1);
-    }
-    if (a->p->split)
-        sqlite3_bind_int64(st, i, (sqlite3_int64)a->q->limit + 1);
-}
-
 /* Step st to the end, handing each row to sink. */
 static int emit_rows(sqlite3 *db, sqlite3_stmt *st, const struct schema *sc,
                      const size_t *cols, size_t ncols, struct row_sink *sink, bool *any)
@@ -972,14 +863,23 @@ static int run_select(sqlite3 *db, struct stmt_cache *cache, const struct schema
     return rc;
 }
 
+static bool may_choose_index(const struct schema *sc, const struct filter *f);
+
+static const struct sql_dialect sqlite_sql = {
+    .quote = '"', .true_lit = "1", .row_values = true, .limit_param = true,
+    .may_choose_index = may_choose_index,
+};
+
 static int sqlite_query(void *ctx, const struct query *q, struct row_sink *sink)
 {
     struct sqlite_store *s = ctx;
-    struct sql_query sq = { .sql = STRBUF_INIT };
+    struct strbuf sql = STRBUF_INIT, from = STRBUF_INIT;
+    struct binds bs = { 0 };
+    struct sql_writer w = { .d = &sqlite_sql, .sc = s->schema, .sb = &sql, .param = keep_param, .ud = &bs };
     struct plan p = { 0 };
-    struct query_args args = { s->schema, q, &p };
     struct stmt_cache *cache;
     sqlite3 *db = NULL;
+    size_t *cols = NULL, ncols = 0;
     bool any = false;
 
     tl_deadline_us = q->timeout_ms ? clock_mono_us() + q->timeout_ms * 1000 : 0;
@@ -989,18 +889,25 @@ static int sqlite_query(void *ctx, const struct query *q, struct row_sink *sink)
     if (!rc && p.split && !p.nvals)
         goto out;           /* no value of the column passes its filters */
     if (!rc)
-        rc = build_select(s->schema, q, &p, &sq);
+        rc = sql_page_columns(s->schema, q, &cols, &ncols);
+    if (!rc) {
+        struct sql_split split = { .col = p.col, .vals = p.vals, .nvals = p.nvals };
+        add_ident(&from, s->schema->table);
+        rc = from.failed ? COLIBRI_ENOMEM
+                         : sql_select_page(&w, from.buf, q, cols, ncols, p.split ? &split : NULL);
+    }
     if (!rc)
-        rc = run_select(db, cache, s->schema, sq.sql.buf, bind_query, &args, sq.cols, sq.ncols,
-                        sink, &any);
+        rc = run_select(db, cache, s->schema, sql.buf, bind_all, &bs, cols, ncols, sink, &any);
 out:
     if (p.txn)
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     reader_put(s);
     tl_deadline_us = 0;
     plan_release(&p);
-    strbuf_release(&sq.sql);
-    free(sq.cols);
+    strbuf_release(&sql);
+    strbuf_release(&from);
+    free(bs.b);
+    free(cols);
     return rc;
 }
 
