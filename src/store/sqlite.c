@@ -20,6 +20,7 @@
 #include "colibri/log.h"
 #include "colibri/strbuf.h"
 #include "store/sql.h"
+#include "store/sqlite_int.h"
 #include "store/sqlite_batch.h"
 #include "store/store_int.h"
 
@@ -75,17 +76,7 @@ static int past_deadline(void *unused)
     return tl_deadline_us && clock_mono_us() > tl_deadline_us;
 }
 
-static const char *sql_type(enum col_type t)
-{
-    switch (t) {
-    case COL_INT64: case COL_BOOL: case COL_TIMESTAMP: return "INTEGER";
-    case COL_FLOAT64: return "REAL";
-    case COL_STRING: case COL_DATE: default: return "TEXT";
-    }
-}
-
-/* Map a SQLite result code to ours: a store that cannot write is "unavailable". */
-static int map_err(sqlite3 *db, int rc, const char *what)
+int sqlite_map_err(sqlite3 *db, int rc, const char *what)
 {
     log_error("sqlite %s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
     switch (rc & 0xff) {
@@ -101,41 +92,16 @@ static int map_err(sqlite3 *db, int rc, const char *what)
     }
 }
 
-static int exec(sqlite3 *db, const char *sql)
+int sqlite_exec(sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         log_error("sqlite: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
-        return map_err(NULL, rc, "exec");
+        return sqlite_map_err(NULL, rc, "exec");
     }
     return 0;
-}
-
-static void add_ident(struct strbuf *sb, const char *name)
-{
-    /* names are schema-validated ([A-Za-z_][A-Za-z0-9_]*); quote anyway */
-    strbuf_addc(sb, '"');
-    strbuf_adds(sb, name);
-    strbuf_addc(sb, '"');
-}
-
-/*
- * "a, b, c" for columns cols[0..n) of sc (every column when cols is NULL);
- * declare adds each column's type and NOT NULL, for CREATE TABLE.
- */
-static void add_columns(struct strbuf *sb, const struct schema *sc, const size_t *cols, size_t n,
-                        bool declare)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct column *c = &sc->cols[cols ? cols[i] : i];
-        if (i)
-            strbuf_adds(sb, ", ");
-        add_ident(sb, c->name);
-        if (declare)
-            strbuf_addf(sb, " %s%s", sql_type(c->type), c->required ? " NOT NULL" : "");
-    }
 }
 
 static int open_conn(const struct sqlite_store *s, bool readonly, sqlite3 **out)
@@ -144,7 +110,7 @@ static int open_conn(const struct sqlite_store *s, bool readonly, sqlite3 **out)
                                                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     int rc = sqlite3_open_v2(s->path, out, flags, NULL);
     if (rc != SQLITE_OK) {
-        int err = map_err(*out, rc, s->path);
+        int err = sqlite_map_err(*out, rc, s->path);
         sqlite3_close(*out);
         *out = NULL;
         return err;
@@ -167,7 +133,7 @@ static int cached_stmt(sqlite3 *db, struct stmt_cache *c, const char *sql, sqlit
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
     if (rc != SQLITE_OK)
-        return map_err(db, rc, "prepare");
+        return sqlite_map_err(db, rc, "prepare");
     char *copy = strdup(sql);
     if (!copy) {
         sqlite3_finalize(st);
@@ -191,84 +157,6 @@ static void cache_clear(struct stmt_cache *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Add nullable schema columns missing from an existing table; fail on required ones. */
-static int evolve_table(struct sqlite_store *s)
-{
-    const struct schema *sc = s->schema;
-    struct strbuf sb = STRBUF_INIT;
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    bool *present = calloc(sc->ncols, sizeof *present);
-    if (!present)
-        return COLIBRI_ENOMEM;
-    strbuf_addf(&sb, "PRAGMA table_info(\"%s\")", sc->table);
-    if (sqlite3_prepare_v2(s->w, sb.buf, -1, &st, NULL) != SQLITE_OK) {
-        rc = map_err(s->w, sqlite3_errcode(s->w), "table_info");
-        goto out;
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int c = schema_find(sc, (const char *)sqlite3_column_text(st, 1));
-        if (c >= 0)
-            present[c] = true;
-    }
-    for (size_t i = 0; i < sc->ncols; i++) {
-        if (present[i])
-            continue;
-        if (sc->cols[i].required || sc->cols[i].metadata) {
-            log_error("table %s in %s has no column %s, which the schema requires; "
-                      "migrate the table or use a new database file",
-                      sc->table, s->path, sc->cols[i].name);
-            rc = COLIBRI_ECONFIG;
-            goto out;
-        }
-        strbuf_reset(&sb);
-        strbuf_addf(&sb, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", sc->table,
-                    sc->cols[i].name, sql_type(sc->cols[i].type));
-        if ((rc = exec(s->w, sb.buf)))
-            goto out;
-        log_info("added column %s to table %s", sc->cols[i].name, sc->table);
-    }
-out:
-    sqlite3_finalize(st);
-    strbuf_release(&sb);
-    free(present);
-    return rc;
-}
-
-static int create_tables(struct sqlite_store *s)
-{
-    const struct schema *sc = s->schema;
-    struct strbuf sb = STRBUF_INIT;
-    int rc;
-
-    strbuf_adds(&sb, "CREATE TABLE IF NOT EXISTS ");
-    add_ident(&sb, sc->table);
-    strbuf_adds(&sb, " (");
-    add_columns(&sb, sc, NULL, sc->ncols, true);
-    strbuf_adds(&sb, ", UNIQUE(\"_id\"));\n");
-    strbuf_addf(&sb, "CREATE INDEX IF NOT EXISTS \"%s_by_time\" ON \"%s\"(\"%s\", \"_id\");\n",
-                sc->table, sc->table, sc->cols[sc->event_time].name);
-    for (size_t i = 0; i < sc->ncols; i++)
-        if (sc->cols[i].cluster)
-            strbuf_addf(&sb, "CREATE INDEX IF NOT EXISTS \"%s_by_%s\" ON \"%s\"(\"%s\", \"%s\");\n",
-                        sc->table, sc->cols[i].name, sc->table, sc->cols[i].name,
-                        sc->cols[sc->event_time].name);
-    strbuf_adds(&sb,
-        "CREATE TABLE IF NOT EXISTS _dead_letters (id TEXT PRIMARY KEY, source TEXT, reason TEXT,"
-        " payload TEXT, at INTEGER);\n"
-        "CREATE TABLE IF NOT EXISTS _positions (key TEXT PRIMARY KEY, next INTEGER NOT NULL);\n");
-    if (sb.failed) {
-        rc = COLIBRI_ENOMEM;
-        goto out;
-    }
-    if ((rc = exec(s->w, sb.buf)))
-        goto out;
-    rc = evolve_table(s);
-out:
-    strbuf_release(&sb);
-    return rc;
-}
-
 static int prepare_writes(struct sqlite_store *s)
 {
     const struct schema *sc = s->schema;
@@ -276,11 +164,11 @@ static int prepare_writes(struct sqlite_store *s)
     int rc;
 
     strbuf_adds(&sb, "INSERT INTO ");
-    add_ident(&sb, sc->table);
+    sql_ident(&sb, '\"', sc->table);
     strbuf_adds(&sb, " (");
-    add_columns(&sb, sc, NULL, sc->ncols, false);
+    sqlite_add_columns(&sb, sc, NULL, sc->ncols, false);
     strbuf_adds(&sb, ") SELECT ");
-    add_columns(&sb, sc, NULL, sc->ncols, false);
+    sqlite_add_columns(&sb, sc, NULL, sc->ncols, false);
     /* "WHERE true": without it, ON would parse as a join constraint */
     strbuf_adds(&sb, " FROM " SQLITE_BATCH_TABLE "(?) WHERE true ON CONFLICT(\"_id\") DO NOTHING");
     if (sb.failed) {
@@ -299,7 +187,7 @@ static int prepare_writes(struct sqlite_store *s)
             "INSERT INTO _positions (key, next) VALUES (?, ?)"
             " ON CONFLICT(key) DO UPDATE SET next = max(next, excluded.next)",
             -1, SQLITE_PREPARE_PERSISTENT, &s->ins_pos, NULL);
-    rc = rc == SQLITE_OK ? 0 : map_err(s->w, rc, "prepare insert");
+    rc = rc == SQLITE_OK ? 0 : sqlite_map_err(s->w, rc, "prepare insert");
 out:
     strbuf_release(&sb);
     return rc;
@@ -349,7 +237,7 @@ static void *checkpointer(void *arg)
     int last = SQLITE_OK;
     pthread_setname_np(pthread_self(), "sqlite-ckpt");     /* for top -H and perf */
     /* a connection only knows the file is in WAL mode once it has read it */
-    if (open_conn(s, false, &db) || exec(db, "SELECT count(*) FROM sqlite_schema")) {
+    if (open_conn(s, false, &db) || sqlite_exec(db, "SELECT count(*) FROM sqlite_schema")) {
         log_error("sqlite %s: no checkpointer connection; the writer alone keeps the WAL bounded", s->path);
         sqlite3_close(db);
         return NULL;
@@ -401,7 +289,7 @@ static int sqlite_open(const struct config *cfg, const char *target, const struc
     pthread_cond_init(&s->ckpt_cond, NULL);
     int rc = open_conn(s, false, &s->w);
     if (!rc && !s->memory)
-        rc = exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
+        rc = sqlite_exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
     if (!rc && !s->memory)
         sqlite3_wal_hook(s->w, wal_grew, s);
     if (!rc && !s->memory) {
@@ -410,7 +298,7 @@ static int sqlite_open(const struct config *cfg, const char *target, const struc
             rc = COLIBRI_ENOMEM;
     }
     if (!rc)
-        rc = create_tables(s);
+        rc = sqlite_create_tables(s->w, s->schema, s->path);
     if (!rc)
         rc = prepare_writes(s);
     if (rc) {
@@ -508,7 +396,7 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : map_err(db, rc, what);
+    return rc == SQLITE_DONE ? 0 : sqlite_map_err(db, rc, what);
 }
 
 static int insert_locked(struct sqlite_store *s, const struct batch *b, struct insert_result *out)
@@ -546,11 +434,11 @@ static int sqlite_insert(void *ctx, const struct batch *b, struct insert_result 
 {
     struct sqlite_store *s = ctx;
     pthread_mutex_lock(&s->wlock);
-    int rc = exec(s->w, "BEGIN IMMEDIATE");
+    int rc = sqlite_exec(s->w, "BEGIN IMMEDIATE");
     if (!rc) {
         rc = insert_locked(s, b, out);
         if (!rc)
-            rc = exec(s->w, "COMMIT");
+            rc = sqlite_exec(s->w, "COMMIT");
         if (rc) {
             sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
             memset(out, 0, sizeof *out);
@@ -745,12 +633,12 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
     strbuf_adds(&sql, "WITH RECURSIVE v(x) AS (");
     for (int next = 0; next < 2; next++) {
         strbuf_adds(&sql, next ? " UNION ALL SELECT (SELECT min(" : "SELECT (SELECT min(");
-        add_ident(&sql, c->name);
+        sql_ident(&sql, '\"', c->name);
         strbuf_adds(&sql, ") FROM ");
-        add_ident(&sql, sc->table);
+        sql_ident(&sql, '\"', sc->table);
         strbuf_adds(&sql, " WHERE ");
         if (next)
-            add_ident(&sql, c->name);
+            sql_ident(&sql, '\"', c->name);
         strbuf_adds(&sql, next ? " > x" : "1");
         for (size_t k = 0; k < q->nfilters; k++)
             if (q->filters[k].col == col)
@@ -774,7 +662,7 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
         n++;
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
-        rc = map_err(db, step, "find values");
+        rc = sqlite_map_err(db, step, "find values");
     else if (bytes.failed)
         rc = COLIBRI_ENOMEM;
     sqlite3_reset(st);
@@ -841,7 +729,7 @@ static int emit_rows(sqlite3 *db, sqlite3_stmt *st, const struct schema *sc,
         rc = sink->row(sink->ud, cols, ncols, vals);
     }
     if (!rc && step != SQLITE_DONE)
-        rc = map_err(db, step, "query");
+        rc = sqlite_map_err(db, step, "query");
     free(vals);
     return rc;
 }
@@ -892,7 +780,7 @@ static int sqlite_query(void *ctx, const struct query *q, struct row_sink *sink)
         rc = sql_page_columns(s->schema, q, &cols, &ncols);
     if (!rc) {
         struct sql_split split = { .col = p.col, .vals = p.vals, .nvals = p.nvals };
-        add_ident(&from, s->schema->table);
+        sql_ident(&from, '\"', s->schema->table);
         rc = from.failed ? COLIBRI_ENOMEM
                          : sql_select_page(&w, from.buf, q, cols, ncols, p.split ? &split : NULL);
     }
@@ -929,9 +817,9 @@ static int sqlite_get(void *ctx, const char *id, struct row_sink *sink)
     for (size_t i = 0; cols && i < sc->ncols; i++)
         cols[i] = i;
     strbuf_adds(&sql, "SELECT ");
-    add_columns(&sql, sc, NULL, sc->ncols, false);
+    sqlite_add_columns(&sql, sc, NULL, sc->ncols, false);
     strbuf_adds(&sql, " FROM ");
-    add_ident(&sql, sc->table);
+    sql_ident(&sql, '\"', sc->table);
     strbuf_adds(&sql, " WHERE \"_id\" = ?");
     if (!rc && sql.failed)
         rc = COLIBRI_ENOMEM;
@@ -958,7 +846,7 @@ static int sqlite_position(void *ctx, const char *key, int64_t *out_next)
         if (step == SQLITE_ROW)
             *out_next = sqlite3_column_int64(st, 0);
         else
-            rc = step == SQLITE_DONE ? COLIBRI_ENOTFOUND : map_err(s->w, step, "position");
+            rc = step == SQLITE_DONE ? COLIBRI_ENOTFOUND : sqlite_map_err(s->w, step, "position");
         sqlite3_reset(st);
     }
     pthread_mutex_unlock(&s->wlock);
