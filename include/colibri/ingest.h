@@ -4,8 +4,10 @@
  *
  * ingest_message decodes and validates a message against the schema and adds
  * it to the current batch as a row or, if invalid, as a dead letter; nothing
- * is lost either way. ingest_flush writes the batch (rows, dead letters and
- * source positions in one store transaction).
+ * is lost either way. ingest_flush writes the batch with one store_insert:
+ * rows, dead letters and source positions in one transaction on SQLite; on
+ * BigQuery rows and dead letters by insertAll, positions not kept (see
+ * store/bigquery.c).
  */
 #ifndef COLIBRI_INGEST_H
 #define COLIBRI_INGEST_H

@@ -3,8 +3,8 @@
  *
  * Callers see only these wrappers. A backend is an ops table (see
  * src/store/store_int.h); "sqlite:PATH" and "bigquery:PROJECT.DATASET.TABLE"
- * pick one. The wrappers give optional methods their defaults and are the
- * place where tests inject faults.
+ * pick one. The wrappers give optional methods their defaults and check
+ * post-conditions; nobody else calls a backend's ops.
  */
 #ifndef COLIBRI_STORE_H
 #define COLIBRI_STORE_H
