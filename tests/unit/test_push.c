@@ -15,6 +15,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "unit.h"
 #include <jwt.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -296,8 +298,9 @@ static void test_base64(void **state)
     assert_int_equal(base64_decode("T=Wu", 4, &out, &n), COLIBRI_EINVAL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_tokens),
         cmocka_unit_test(test_claims_that_fail),

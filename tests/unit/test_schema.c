@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -1136,8 +1138,9 @@ static void test_flightgen_lines(void **state)
     schema_free(s);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_flights),
         cmocka_unit_test(test_load_aliases),

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "colibri/error.h"
 #include "colibri/ingest.h"
 #include "colibri/query.h"
@@ -439,8 +441,9 @@ static void test_wal_is_checkpointed_in_the_background(void **state)
     remove_db(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_insert_is_idempotent_and_counts, setup_memory, teardown),
         cmocka_unit_test_setup_teardown(test_dead_letters_and_positions_commit_with_rows, setup_memory, teardown),
