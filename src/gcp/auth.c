@@ -74,14 +74,14 @@ static int load_key_file(struct gcp_auth *a, const char *path)
         return COLIBRI_ECONFIG;
     }
     const char *type = json_string_value(json_object_get(j, "type"));
+    a->url = dup_field(j, "token_uri");
+    if (!a->url)
+        a->url = strdup("https://oauth2.googleapis.com/token");
     if (type && strcmp(type, "service_account") == 0) {
         a->kind = AUTH_SERVICE_ACCOUNT;
         a->email = dup_field(j, "client_email");
         a->key_pem = dup_field(j, "private_key");
         a->key_id = dup_field(j, "private_key_id");
-        a->url = dup_field(j, "token_uri");
-        if (!a->url)
-            a->url = strdup("https://oauth2.googleapis.com/token");
         if (!a->email || !a->key_pem || !a->url) {
             log_error("GOOGLE_APPLICATION_CREDENTIALS=%s: a service account key needs "
                       "client_email, private_key and token_uri", path);
@@ -92,9 +92,6 @@ static int load_key_file(struct gcp_auth *a, const char *path)
         a->client_id = dup_field(j, "client_id");
         a->client_secret = dup_field(j, "client_secret");
         a->refresh = dup_field(j, "refresh_token");
-        a->url = dup_field(j, "token_uri");
-        if (!a->url)
-            a->url = strdup("https://oauth2.googleapis.com/token");
         if (!a->client_id || !a->client_secret || !a->refresh || !a->url) {
             log_error("GOOGLE_APPLICATION_CREDENTIALS=%s: an authorized_user file needs "
                       "client_id, client_secret and refresh_token", path);

@@ -143,29 +143,27 @@ static void keyset_bound(struct sql_writer *w, const struct query *q)
     strbuf_release(&id);
 }
 
+/* " AND <event time> <cmp> <us>" */
+static void time_bound(struct sql_writer *w, const char *cmp, int64_t us)
+{
+    struct value tv = { .u.i = us };
+    strbuf_adds(w->sb, " AND ");
+    sql_ident(w->sb, w->d->quote, w->sc->cols[w->sc->event_time].name);
+    strbuf_adds(w->sb, cmp);
+    param(w, COL_TIMESTAMP, &tv, 1, SQL_PARAM_ONE);
+}
+
 /* " WHERE ..." of one walk (arm: which split value). */
 static void where(struct sql_writer *w, const struct query *q, const struct sql_split *split,
                   size_t arm)
 {
     const struct schema *sc = w->sc;
-    const char *et = sc->cols[sc->event_time].name;
-    struct value tv = { 0 };
 
     strbuf_addf(w->sb, " WHERE %s", w->d->true_lit);
-    if (q->has_since) {
-        tv.u.i = q->since;
-        strbuf_adds(w->sb, " AND ");
-        sql_ident(w->sb, w->d->quote, et);
-        strbuf_adds(w->sb, " >= ");
-        param(w, COL_TIMESTAMP, &tv, 1, SQL_PARAM_ONE);
-    }
-    if (q->has_until) {
-        tv.u.i = q->until;
-        strbuf_adds(w->sb, " AND ");
-        sql_ident(w->sb, w->d->quote, et);
-        strbuf_adds(w->sb, " < ");
-        param(w, COL_TIMESTAMP, &tv, 1, SQL_PARAM_ONE);
-    }
+    if (q->has_since)
+        time_bound(w, " >= ", q->since);
+    if (q->has_until)
+        time_bound(w, " < ", q->until);
     for (size_t k = 0; k < q->nfilters; k++) {
         const struct filter *f = &q->filters[k];
         sql_filter(w, f, w->d->may_choose_index && !w->d->may_choose_index(sc, f));
