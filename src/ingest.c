@@ -43,7 +43,7 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
     int64_t now = clock_real_us();
     int rc;
 
-    if (m->position && (rc = batch_set_position(&ing->batch, m->position, m->next_position)))
+    if (m->position && (rc = batch_set_position(&ing->batch, m->position, m->next_position, m->witness)))
         return rc;
 
     if (m->len > INGEST_MESSAGE_MAX) {

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "colibri/error.h"
+#include "colibri/strbuf.h"
 #include "colibri/value.h"
 
 int jr_syntax(struct jreader *r, const unsigned char *at, const char *what)

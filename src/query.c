@@ -33,6 +33,7 @@
 
 #include "colibri/base64.h"
 #include "colibri/error.h"
+#include "colibri/strbuf.h"
 
 #define QUERY_MAX_LEN 16384     /* raw query string bytes */
 #define SHOW_MAX 60             /* user input echoed in an error */

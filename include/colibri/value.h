@@ -96,10 +96,7 @@ size_t date_format(int64_t days, char *buf);   /* buf at least 16 bytes */
 /* Shortest text that reads back as the same double ("%.17g" at worst); buf at least 32. */
 size_t float_format(double f, char *buf);
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes, n > 0), or 0. */
-size_t utf8_seq(const unsigned char *p, size_t n);
-
-/* s (n bytes) is valid UTF-8 with no NUL byte. */
+/* s (n bytes) is valid UTF-8 (utf8_seq, strbuf.h) with no NUL byte. */
 bool utf8_valid(const char *s, size_t n);
 
 /* How a bad value reads in a reason: "\"text\"", shortened, control bytes and bad UTF-8 as '?'. */

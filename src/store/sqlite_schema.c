@@ -102,7 +102,8 @@ int sqlite_create_tables(sqlite3 *db, const struct schema *sc, const char *path)
     strbuf_adds(&sb,
         "CREATE TABLE IF NOT EXISTS _dead_letters (id TEXT PRIMARY KEY, source TEXT, reason TEXT,"
         " payload TEXT, at INTEGER);\n"
-        "CREATE TABLE IF NOT EXISTS _positions (key TEXT PRIMARY KEY, next INTEGER NOT NULL);\n");
+        "CREATE TABLE IF NOT EXISTS _positions (key TEXT PRIMARY KEY, next INTEGER NOT NULL,"
+        " witness INTEGER);\n");
     if (sb.failed) {
         rc = COLIBRI_ENOMEM;
         goto out;
@@ -110,6 +111,9 @@ int sqlite_create_tables(sqlite3 *db, const struct schema *sc, const char *path)
     if ((rc = sqlite_exec(db, sb.buf)))
         goto out;
     rc = evolve_table(db, sc, path);
+    /* files from before the witness column (see batch.h) get it; their positions have none */
+    if (!rc && sqlite3_exec(db, "SELECT witness FROM _positions LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
+        rc = sqlite_exec(db, "ALTER TABLE _positions ADD COLUMN witness INTEGER");
 out:
     strbuf_release(&sb);
     return rc;
