@@ -78,16 +78,6 @@ static const struct {
     { COLIBRI_ETIMEOUT, 503, "timeout" },
 };
 
-int reply_fail(struct reply *rep, int code, const char *err_code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rep->err_msg, sizeof rep->err_msg, fmt, ap);
-    va_end(ap);
-    rep->err_code = err_code;
-    return code;
-}
-
 /* Render the error envelope for code into rep. */
 static void render_error(struct reply *rep, int code)
 {
@@ -341,7 +331,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
-static void access_log(const struct request *req, double secs)
+static void access_log(const struct request *req, double secs, const char *project)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const char *ua = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "User-Agent");
@@ -362,7 +352,6 @@ static void access_log(const struct request *req, double secs)
     /* with a W3C traceparent and a known project, Cloud Logging links the line to its trace */
     char trace[160] = "";
     const char *tp = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "traceparent");
-    const char *project = getenv("GOOGLE_CLOUD_PROJECT");
     if (tp && project && *project && strlen(tp) >= 55 &&
         strncmp(tp + 3, req->request_id, 32) == 0)
         snprintf(trace, sizeof trace, "projects/%.64s/traces/%s", project, req->request_id);
@@ -385,7 +374,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         double secs = (double)(now.tv_sec - req->start.tv_sec) + (double)(now.tv_nsec - req->start.tv_nsec) / 1e9;
         metrics_http(req->route, req->method, req->status, secs);
         if (log_min_level <= LOG_INFO)
-            access_log(req, secs);
+            access_log(req, secs, srv->ctx.env->cfg->google_cloud_project);
     }
     edge_phase(srv->edge, req->edge, EDGE_IDLE);    /* keep-alive: waiting for the next request */
     strbuf_release(&req->body);
