@@ -2,7 +2,7 @@
  * pubsub_msg.c — the Pub/Sub PubsubMessage codec, shared by the pull source
  * (subscriber/pubsub.c) and the push route (http/push.c).
  */
-#include "colibri/pubsub.h"
+#include "colibri/pubsub_msg.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,9 +11,9 @@
 #include "colibri/query.h"
 #include "colibri/schema.h"
 #include "colibri/store.h"
-#include "colibri/subscriber.h"
 
 struct http_server;
+struct subscriber;
 
 /* What the routes need; all borrowed, must outlive the server. */
 struct http_env {

@@ -20,13 +20,6 @@
 struct config;
 struct store;
 
-/* What an insert did. */
-struct insert_result {
-    size_t stored;          /* new rows */
-    size_t duplicates;      /* rows whose _id was already there */
-    size_t dead;            /* dead letters written */
-};
-
 /*
  * Receives query results one row at a time. vals has one value per column
  * in cols (ncols); strings are valid only during the call. A non-zero

@@ -40,7 +40,7 @@
 #include "colibri/gcp.h"
 #include "colibri/log.h"
 #include "colibri/metrics.h"
-#include "colibri/pubsub.h"
+#include "colibri/pubsub_msg.h"
 #include "colibri/schema.h"
 #include "subscriber/source_int.h"
 

@@ -31,7 +31,7 @@
 #include "colibri/http.h"
 #include "colibri/ingest.h"
 #include "colibri/log.h"
-#include "colibri/pubsub.h"
+#include "colibri/pubsub_msg.h"
 #include "colibri/schema.h"
 #include "colibri/store.h"
 #include "http/http_int.h"

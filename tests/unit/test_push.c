@@ -26,7 +26,7 @@
 
 #include "colibri/error.h"
 #include "colibri/base64.h"
-#include "colibri/pubsub.h"
+#include "colibri/pubsub_msg.h"
 #include "http/oidc.h"
 
 #define AUD "https://colibri.example/pubsub/push"

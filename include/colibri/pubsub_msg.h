@@ -1,5 +1,5 @@
 /*
- * pubsub.h — Google Pub/Sub PubsubMessage objects, shared by the pull source
+ * pubsub_msg.h — Google Pub/Sub PubsubMessage objects, shared by the pull source
  * (src/subscriber/pubsub.c) and the push route (src/http/push.c); the codec
  * is src/pubsub_msg.c.
  *
@@ -7,8 +7,8 @@
  * "messageId": "…", "publishTime": RFC 3339}; push envelopes also carry the
  * snake_case spellings (message_id, publish_time), accepted here too.
  */
-#ifndef COLIBRI_PUBSUB_H
-#define COLIBRI_PUBSUB_H
+#ifndef COLIBRI_PUBSUB_MSG_H
+#define COLIBRI_PUBSUB_MSG_H
 
 #include <jansson.h>
 #include <stdbool.h>
