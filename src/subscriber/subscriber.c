@@ -17,15 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "colibri/backoff.h"
 #include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/subscriber.h"
-#include "subscriber/source_int.h"
+#include "subscriber/source.h"
 
 #define POLL_MS 100
 #define RETRY_MIN_MS 100
@@ -37,8 +37,7 @@
 
 struct subscriber {
     const struct config *cfg;
-    const struct source_ops *ops;
-    void *ctx;
+    struct source *src;
     struct source_env env;
     struct ingest ing;      /* its batch is the one filling */
     int64_t batch_start;    /* µs, when the filling batch got its first message */
@@ -60,8 +59,6 @@ struct subscriber {
     int written_rc;                     /* under lock, with done */
     bool abandoned;         /* stopping, the writer is still in the store past the budget (loop only) */
 };
-
-static const struct source_ops *const sources[] = { &kafka_source_ops, &pubsub_source_ops };
 
 static void *write_batches(void *arg)
 {
@@ -92,14 +89,14 @@ static int store_batch(struct subscriber *sub, struct batch *b)
     struct insert_result res;
     if (b->nrows + b->ndead == 0 && b->npos == 0)
         return 0;
-    int rc = sub->ops->dead_letter_flush ? sub->ops->dead_letter_flush(sub->ctx) : 0;
+    int rc = source_dead_letter_flush(sub->src);
     if (!rc)
         rc = ingest_store(&sub->ing, b, &res);
     atomic_store(&sub->store_failure, rc);
     if (rc)
         return rc;
     log_debug("stored %zu rows (%zu duplicates), %zu dead letters", res.stored, res.duplicates, res.dead);
-    rc = sub->ops->commit(sub->ctx, b);
+    rc = source_commit(sub->src, b);
     batch_clear(b);
     return rc;
 }
@@ -109,7 +106,7 @@ static void drop_and_rewind(struct subscriber *sub)
 {
     batch_clear(&sub->written);
     batch_clear(&sub->ing.batch);
-    sub->ops->rewind(sub->ctx);
+    source_rewind(sub->src);
 }
 
 /* Stopping, and the shutdown budget (counted from the stop request) is spent. */
@@ -139,20 +136,17 @@ static void store_with_retry(struct subscriber *sub, struct batch *b)
         int rc = store_batch(sub, b);
         if (rc == 0)
             break;
-        if (!paused && sub->ops->pause) {
-            sub->ops->pause(sub->ctx, true);
+        if (!paused) {
+            source_pause(sub->src, true);
             paused = true;
         }
-        unsigned r = 0;
-        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-            r = 0;
-        long delay = 1 + (long)(r % (unsigned)backoff);     /* full jitter */
+        long delay = 1 + (long)(backoff_random() % (unsigned)backoff);     /* full jitter */
         log_warn("store failed (%s): consumption paused, retrying in %ld ms", colibri_strerror(rc), delay);
         clock_sleep_ms(delay);
         backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
     }
     if (paused)
-        sub->ops->pause(sub->ctx, false);
+        source_pause(sub->src, false);
 }
 
 /*
@@ -184,7 +178,7 @@ static int finish_written(struct subscriber *sub, bool wait, bool retry)
         return 0;
     sub->writing = false;
     if (rc == 0) {
-        rc = sub->ops->commit(sub->ctx, &sub->written);
+        rc = source_commit(sub->src, &sub->written);
         batch_clear(&sub->written);
     } else if (retry) {
         store_with_retry(sub, &sub->written);
@@ -202,8 +196,7 @@ static void hand_off(struct subscriber *sub)
         return;
     if (ingest_pending(&sub->ing) == 0 && sub->ing.batch.npos == 0)
         return;
-    if (sub->ops->dead_letter_flush)
-        sub->ops->dead_letter_flush(sub->ctx);
+    source_dead_letter_flush(sub->src);
     struct batch b = sub->written;
     sub->written = sub->ing.batch;
     sub->ing.batch = b;
@@ -265,22 +258,21 @@ static void *run(void *arg)
             int64_t left = sub->cfg->batch_ms * 1000 - (clock_real_us() - sub->batch_start);
             wait = left > 0 ? (int)(left / 1000) : 0;
         }
-        int rc = sub->ops->next(sub->ctx, wait, &m);
+        int rc = source_next(sub->src, wait, &m);
         if (rc == 0) {
             if (pending == 0)
                 sub->batch_start = clock_real_us();
             rc = ingest_message(&sub->ing, &m, reason, sizeof reason);
             if (rc == COLIBRI_EINVAL) {
                 log_debug("dead letter %s: %s", m.id, reason);
-                if (sub->ops->dead_letter)
-                    sub->ops->dead_letter(sub->ctx, &m, reason);
+                source_dead_letter(sub->src, &m, reason);
                 rc = 0;
             } else if (rc) {
                 /* the message is not in the batch: drop the batch and read it all again */
                 log_error("cannot batch message %s: %s; reading the batch again", m.id, colibri_strerror(rc));
                 finish_written(sub, true, true);
                 batch_clear(&sub->ing.batch);
-                sub->ops->rewind(sub->ctx);
+                source_rewind(sub->src);
             }
         }
         if (due && (rc != 0 || catchup_full(sub)))
@@ -305,34 +297,25 @@ static void subscriber_free(struct subscriber *sub)
 int subscriber_open(const struct config *cfg, const struct schema *s, struct store *st,
                     struct subscriber **out)
 {
+    struct subscriber *sub = calloc(1, sizeof *sub);
+    int rc;
+
     *out = NULL;
-    const char *url = cfg->subscribe;
-    const char *sep = strstr(url, "://");
-    for (size_t i = 0; sep && i < sizeof sources / sizeof sources[0]; i++) {
-        const struct source_ops *ops = sources[i];
-        if (strlen(ops->scheme) != (size_t)(sep - url) || strncmp(ops->scheme, url, (size_t)(sep - url)))
-            continue;
-        struct subscriber *sub = calloc(1, sizeof *sub);
-        if (!sub)
-            return COLIBRI_ENOMEM;
-        sub->cfg = cfg;
-        sub->ops = ops;
-        sub->env = (struct source_env){ .cfg = cfg, .store = st, .flush = settle, .sub = sub };
-        ingest_init(&sub->ing, ops->scheme, s, st);
-        batch_init(&sub->written);
-        pthread_mutex_init(&sub->lock, NULL);
-        pthread_cond_init(&sub->cond, NULL);
-        int rc = ops->open(sep + 3, &sub->env, &sub->ctx);
-        if (rc) {
-            subscriber_free(sub);
-            return rc;
-        }
-        *out = sub;
-        return 0;
+    if (!sub)
+        return COLIBRI_ENOMEM;
+    sub->cfg = cfg;
+    sub->env = (struct source_env){ .cfg = cfg, .store = st, .flush = settle, .sub = sub };
+    ingest_init(&sub->ing, NULL, s, st);
+    batch_init(&sub->written);
+    pthread_mutex_init(&sub->lock, NULL);
+    pthread_cond_init(&sub->cond, NULL);
+    if ((rc = source_open(cfg->subscribe, &sub->env, &sub->src))) {
+        subscriber_free(sub);
+        return rc;
     }
-    log_error("COLIBRI_SUBSCRIBE: unknown source '%s'; expected kafka://HOST:PORT/TOPIC?group=G "
-              "or pubsub://projects/P/subscriptions/S", url);
-    return COLIBRI_ECONFIG;
+    sub->ing.source = source_name(sub->src);     /* the metrics label */
+    *out = sub;
+    return 0;
 }
 
 int subscriber_start(struct subscriber *sub)
@@ -354,12 +337,12 @@ bool subscriber_ready(struct subscriber *sub, char *why, size_t whylen)
                  colibri_strerror(failure));
         return false;
     }
-    return sub->ops->ready(sub->ctx, why, whylen);
+    return source_ready(sub->src, why, whylen);
 }
 
 int subscriber_check(struct subscriber *sub, char *detail, size_t detaillen)
 {
-    return sub->ops->check(sub->ctx, detail, detaillen);
+    return source_check(sub->src, detail, detaillen);
 }
 
 int subscriber_stop(struct subscriber *sub)
@@ -370,7 +353,8 @@ int subscriber_stop(struct subscriber *sub)
     atomic_store(&sub->stop, true);
     if (sub->started)
         pthread_join(sub->thread, NULL);
-    sub->ops->close(sub->ctx);     /* Kafka: leaving the group settles through the writer's batch too */
+    source_close(sub->src);        /* Kafka: leaving the group settles through the writer's batch too */
+    sub->src = NULL;
     if (sub->writer_started) {
         pthread_mutex_lock(&sub->lock);
         sub->writer_stop = true;
