@@ -43,6 +43,8 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
     int64_t now = clock_real_us();
     int rc;
 
+    if (ingest_pending(ing) == 0)
+        ing->first_at = now;
     if (m->position && (rc = batch_set_position(&ing->batch, m->position, m->next_position, m->witness)))
         return rc;
 
@@ -63,12 +65,60 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
 
 int ingest_reject(struct ingest *ing, const struct message *m, const char *reason)
 {
+    if (ingest_pending(ing) == 0)
+        ing->first_at = clock_real_us();
     return batch_add_dead(&ing->batch, m->id, m->source, reason, m->payload, m->len, clock_real_us());
 }
 
 size_t ingest_pending(const struct ingest *ing)
 {
     return ing->batch.nrows + ing->batch.ndead;
+}
+
+void ingest_batching(struct ingest *ing, long batch_max, long batch_ms)
+{
+    ing->batch_max = batch_max > 0 ? (size_t)batch_max : 0;
+    ing->batch_us = (int64_t)batch_ms * 1000;
+}
+
+bool ingest_due(const struct ingest *ing, int64_t now)
+{
+    size_t pending = ingest_pending(ing);
+    return pending && ((ing->batch_max && pending >= ing->batch_max) || now - ing->first_at >= ing->batch_us);
+}
+
+int ingest_wait_ms(const struct ingest *ing, int64_t now, int idle_ms)
+{
+    if (ingest_due(ing, now))
+        return 0;
+    if (!ingest_pending(ing))
+        return idle_ms;
+    int64_t left = ing->batch_us - (now - ing->first_at);
+    return left > 0 ? (int)(left / 1000) : 0;
+}
+
+bool ingest_empty(const struct ingest *ing)
+{
+    return ingest_pending(ing) == 0 && ing->batch.npos == 0;
+}
+
+size_t ingest_bytes(const struct ingest *ing)
+{
+    return ing->batch.bytes;
+}
+
+void ingest_take(struct ingest *ing, struct batch *out)
+{
+    struct batch empty = *out;
+
+    *out = ing->batch;
+    ing->batch = empty;
+    batch_clear(&ing->batch);
+}
+
+void ingest_drop(struct ingest *ing)
+{
+    batch_clear(&ing->batch);
 }
 
 /* The newest event time among the batch's rows, for the freshness gauge. */

@@ -214,18 +214,12 @@ static int cmd_load(struct app *a, int nargs, char **args)
     unsigned long rejected = 0;
     int rc = line_reader_init(&lr, fd, LOAD_LINE_MAX);
     ingest_init(&ing, "load", a->schema, a->store);
-    int64_t batch_start = 0;    /* when the first line of the pending batch came */
+    ingest_batching(&ing, a->cfg.batch_max, a->cfg.batch_ms);
     while (rc == 0) {
         const char *line;
         size_t len;
-        int wait_ms = -1;
-        if (ingest_pending(&ing)) {
-            int64_t left = a->cfg.batch_ms * 1000 - (clock_real_us() - batch_start);
-            wait_ms = left > 0 ? (int)(left / 1000) : 0;
-        } else {
-            batch_start = clock_real_us();
-        }
-        rc = line_reader_next(&lr, wait_ms, &line, &len);
+        /* with nothing pending, wait for the next line as long as it takes */
+        rc = line_reader_next(&lr, ingest_wait_ms(&ing, clock_real_us(), -1), &line, &len);
         if (rc == 0 && len > 0) {
             rc = load_line(&ing, line, len, lr.lineno, &rejected);
         } else if (rc == COLIBRI_ETOOBIG) {
@@ -240,9 +234,7 @@ static int cmd_load(struct app *a, int nargs, char **args)
             rc = flush_or_report(&ing);
             continue;
         }
-        size_t pending = ingest_pending(&ing);
-        if (rc == 0 && pending && (pending >= (size_t)a->cfg.batch_max ||
-                                   clock_real_us() - batch_start >= a->cfg.batch_ms * 1000))
+        if (rc == 0 && ingest_due(&ing, clock_real_us()))
             rc = flush_or_report(&ing);
     }
     if (rc == COLIBRI_ENOTFOUND)

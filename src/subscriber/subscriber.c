@@ -39,8 +39,7 @@ struct subscriber {
     const struct config *cfg;
     struct source *src;
     struct source_env env;
-    struct ingest ing;      /* its batch is the one filling */
-    int64_t batch_start;    /* µs, when the filling batch got its first message */
+    struct ingest ing;      /* the batch filling, and when it is due */
     pthread_t thread;
     bool started;
     atomic_bool stop;
@@ -105,7 +104,7 @@ static int store_batch(struct subscriber *sub, struct batch *b)
 static void drop_and_rewind(struct subscriber *sub)
 {
     batch_clear(&sub->written);
-    batch_clear(&sub->ing.batch);
+    ingest_drop(&sub->ing);
     source_rewind(sub->src);
 }
 
@@ -149,13 +148,21 @@ static void store_with_retry(struct subscriber *sub, struct batch *b)
         source_pause(sub->src, false);
 }
 
+/* What finish_written does with the writer's batch. */
+enum finish {
+    FINISH_IF_DONE,         /* only if the writer is done; a failed write is retried here */
+    FINISH_WAIT,            /* wait for the writer; a failed write is retried here */
+    FINISH_WAIT_OR_DROP,    /* wait for the writer; a failed write is dropped (its error returned) */
+};
+
 /*
- * The writer's batch, once written, is acknowledged here. If the writer
- * could not store it: retry here (retry) or drop it (returns the error).
- * wait: block until the writer is done; otherwise only if it is.
+ * The writer's batch, once written, is acknowledged here (see enum finish).
+ * COLIBRI_ETIMEOUT: stopping, and the store did not answer within the budget.
  */
-static int finish_written(struct subscriber *sub, bool wait, bool retry)
+static int finish_written(struct subscriber *sub, enum finish how)
 {
+    bool wait = how != FINISH_IF_DONE, retry = how != FINISH_WAIT_OR_DROP;
+
     if (!sub->writing || sub->abandoned || (!wait && !atomic_load(&sub->done)))
         return sub->abandoned ? COLIBRI_ETIMEOUT : 0;
     pthread_mutex_lock(&sub->lock);
@@ -192,14 +199,12 @@ static int finish_written(struct subscriber *sub, bool wait, bool retry)
 /* Hand the filling batch to the writer (once the previous one is acknowledged). */
 static void hand_off(struct subscriber *sub)
 {
-    if (finish_written(sub, true, true) == COLIBRI_ETIMEOUT)
+    if (finish_written(sub, FINISH_WAIT) == COLIBRI_ETIMEOUT)
         return;
-    if (ingest_pending(&sub->ing) == 0 && sub->ing.batch.npos == 0)
+    if (ingest_empty(&sub->ing))
         return;
     source_dead_letter_flush(sub->src);
-    struct batch b = sub->written;
-    sub->written = sub->ing.batch;
-    sub->ing.batch = b;
+    ingest_take(&sub->ing, &sub->written);
     sub->writing = true;
     pthread_mutex_lock(&sub->lock);
     sub->handed = true;
@@ -211,35 +216,33 @@ static void hand_off(struct subscriber *sub)
 static int settle(void *ud)
 {
     struct subscriber *sub = ud;
-    int rc = finish_written(sub, true, false);
-    if (!rc)
-        rc = store_batch(sub, &sub->ing.batch);     /* not after ETIMEOUT: the writer holds the store */
+    int rc = finish_written(sub, FINISH_WAIT_OR_DROP);
+    size_t pending = ingest_pending(&sub->ing);
+    if (!rc) {      /* not after ETIMEOUT: the writer holds the store */
+        ingest_take(&sub->ing, &sub->written);
+        rc = store_batch(sub, &sub->written);
+    }
     if (rc) {
         log_warn("dropping a batch of %zu messages that could not be stored; they will be read again",
-                 ingest_pending(&sub->ing));
-        batch_clear(&sub->ing.batch);
+                 pending);
+        ingest_drop(&sub->ing);
+        if (!sub->writing && !sub->abandoned)
+            batch_clear(&sub->written);
     }
     return rc;
 }
 
 /*
- * A batch is due at BATCH_MAX rows or BATCH_MS age. A due batch still takes
- * in the messages that are already waiting (the source answers at once), up
- * to the catch-up bound: while ingestion is behind, transactions grow and
- * there are fewer of them, which is what lets it catch up; at a steady pace
- * nothing is waiting and a batch is stored as soon as it is due.
+ * A batch is due at BATCH_MAX rows or BATCH_MS age (ingest_due). A due batch
+ * still takes in the messages that are already waiting (the source answers
+ * at once), up to the catch-up bound: while ingestion is behind, transactions
+ * grow and there are fewer of them, which is what lets it catch up; at a
+ * steady pace nothing is waiting and a batch is stored as soon as it is due.
  */
-static bool batch_due(const struct subscriber *sub)
-{
-    size_t pending = ingest_pending(&sub->ing);
-    return pending && (pending >= (size_t)sub->cfg->batch_max ||
-                       clock_real_us() - sub->batch_start >= sub->cfg->batch_ms * 1000);
-}
-
 static bool catchup_full(const struct subscriber *sub)
 {
     return ingest_pending(&sub->ing) >= (size_t)sub->cfg->batch_max * CATCHUP_BATCHES ||
-           sub->ing.batch.bytes >= CATCHUP_BYTES;
+           ingest_bytes(&sub->ing) >= CATCHUP_BYTES;
 }
 
 static void *run(void *arg)
@@ -249,19 +252,10 @@ static void *run(void *arg)
     pthread_setname_np(pthread_self(), "subscriber");     /* for top -H and perf */
     while (!atomic_load(&sub->stop)) {
         struct message m;
-        size_t pending = ingest_pending(&sub->ing);
-        bool due = batch_due(sub);
-        int wait = POLL_MS;
-        if (due) {
-            wait = 0;
-        } else if (pending) {
-            int64_t left = sub->cfg->batch_ms * 1000 - (clock_real_us() - sub->batch_start);
-            wait = left > 0 ? (int)(left / 1000) : 0;
-        }
-        int rc = source_next(sub->src, wait, &m);
+        int64_t now = clock_real_us();
+        bool due = ingest_due(&sub->ing, now);
+        int rc = source_next(sub->src, ingest_wait_ms(&sub->ing, now, POLL_MS), &m);
         if (rc == 0) {
-            if (pending == 0)
-                sub->batch_start = clock_real_us();
             rc = ingest_message(&sub->ing, &m, reason, sizeof reason);
             if (rc == COLIBRI_EINVAL) {
                 log_debug("dead letter %s: %s", m.id, reason);
@@ -270,18 +264,20 @@ static void *run(void *arg)
             } else if (rc) {
                 /* the message is not in the batch: drop the batch and read it all again */
                 log_error("cannot batch message %s: %s; reading the batch again", m.id, colibri_strerror(rc));
-                finish_written(sub, true, true);
-                batch_clear(&sub->ing.batch);
+                finish_written(sub, FINISH_WAIT);
+                ingest_drop(&sub->ing);
                 source_rewind(sub->src);
             }
         }
         if (due && (rc != 0 || catchup_full(sub)))
             hand_off(sub);
         else
-            finish_written(sub, false, true);   /* acknowledge a written batch without waiting for the next */
+            finish_written(sub, FINISH_IF_DONE);   /* acknowledge a written batch without waiting for the next */
     }
-    if (finish_written(sub, true, true) != COLIBRI_ETIMEOUT)
-        store_with_retry(sub, &sub->ing.batch);
+    if (finish_written(sub, FINISH_WAIT) != COLIBRI_ETIMEOUT) {
+        ingest_take(&sub->ing, &sub->written);
+        store_with_retry(sub, &sub->written);
+    }
     return NULL;
 }
 
@@ -306,6 +302,7 @@ int subscriber_open(const struct config *cfg, const struct schema *s, struct sto
     sub->cfg = cfg;
     sub->env = (struct source_env){ .cfg = cfg, .store = st, .flush = settle, .sub = sub };
     ingest_init(&sub->ing, NULL, s, st);
+    ingest_batching(&sub->ing, cfg->batch_max, cfg->batch_ms);
     batch_init(&sub->written);
     pthread_mutex_init(&sub->lock, NULL);
     pthread_cond_init(&sub->cond, NULL);
