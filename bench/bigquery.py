@@ -25,8 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as B  # noqa: E402
 
-sys.path.insert(0, str(B.REPO / "tests" / "fakes"))
-import bigquery_faults as F  # noqa: E402
+from pylib.emulator import bigquery_faults as F  # noqa: E402 - benchlib put tests/ on sys.path
 
 
 def env(name, default):

@@ -17,17 +17,15 @@ reachable (the fault tests need nothing but Python).
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from conftest import BIN, ROOT, base_env, free_port, generate, load, sql, Response
+from pylib.server import BIN, ROOT, base_env, free_port, generate, load, sql, Response
 
-sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
-import bigquery_faults  # noqa: E402
+from pylib.emulator import bigquery_faults
 
 SCRIPTS = os.path.join(ROOT, "scripts")
 SECRET = "equivalence-test-secret"

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import BIN, Server, base_env, free_port, generate, load
+from pylib.server import BIN, Server, base_env, free_port, generate, load
 
 
 @pytest.fixture(scope="module")

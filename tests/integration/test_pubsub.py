@@ -22,7 +22,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, FLIGHTGEN, ROOT, base_env, free_port
+from pylib.server import BIN, FLIGHTGEN, ROOT, base_env, free_port
 
 FAKE = os.path.join(ROOT, "tests/fakes/pubsub_fake.py")
 N = int(os.environ.get("PUBSUB_TEST_MESSAGES", "20000"))
