@@ -29,6 +29,25 @@
 #include "colibri/strbuf.h"
 #include "colibri/value.h"
 
+static inline void skip_ws(struct jreader *r)
+{
+    const unsigned char *p = r->p;
+
+    while (p < r->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    r->p = p;
+}
+
+static inline bool is_digit(unsigned char c)
+{
+    return (unsigned)(c - '0') < 10;
+}
+
+void jr_skip_ws(struct jreader *r)
+{
+    skip_ws(r);
+}
+
 int jr_syntax(struct jreader *r, const unsigned char *at, const char *what)
 {
     if (!r->err) {
@@ -292,13 +311,13 @@ static int scan_number(struct jreader *r, struct jtoken *t)
         neg = true;
         p++;
     }
-    if (p == end || !jr_is_digit(*p))
+    if (p == end || !is_digit(*p))
         return jr_syntax(r, p, "invalid number");
     if (*p == '0') {
-        if (++p < end && jr_is_digit(*p))
+        if (++p < end && is_digit(*p))
             return jr_syntax(r, p, "invalid number (leading zero)");
     } else {
-        for (; p < end && jr_is_digit(*p); p++) {
+        for (; p < end && is_digit(*p); p++) {
             if (nd < 19) {
                 m = m * 10 + (unsigned)(*p - '0');
                 nd++;
@@ -317,9 +336,9 @@ static int scan_number(struct jreader *r, struct jtoken *t)
         return 0;
     }
     if (*p == '.') {
-        if (++p == end || !jr_is_digit(*p))
+        if (++p == end || !is_digit(*p))
             return jr_syntax(r, p, "invalid number");
-        for (; p < end && jr_is_digit(*p); p++) {
+        for (; p < end && is_digit(*p); p++) {
             if (m == 0 && *p == '0') {
                 e10--;              /* 0.000x: leading zeros only scale */
             } else if (nd < 19) {
@@ -334,9 +353,9 @@ static int scan_number(struct jreader *r, struct jtoken *t)
     if (p < end && (*p == 'e' || *p == 'E')) {
         if (++p < end && (*p == '+' || *p == '-'))
             eneg = *p++ == '-';
-        if (p == end || !jr_is_digit(*p))
+        if (p == end || !is_digit(*p))
             return jr_syntax(r, p, "invalid number");
-        for (; p < end && jr_is_digit(*p); p++)
+        for (; p < end && is_digit(*p); p++)
             if (ev < 1000000)
                 ev = ev * 10 + (*p - '0');
         e10 += eneg ? -ev : ev;
@@ -394,11 +413,11 @@ int jr_key(struct jreader *r, struct jstr *k, const char **kp, size_t *kn, uint6
         *kn = jr_decode(k, r->buf + r->used);
     }
     *h = jr_hash(*kp, *kn, r->seed);
-    jr_skip_ws(r);
+    skip_ws(r);
     if (r->p == r->end || *r->p != ':')
         return jr_syntax(r, r->p, "':' expected");
     r->p++;
-    jr_skip_ws(r);
+    skip_ws(r);
     return 0;
 }
 
@@ -444,7 +463,7 @@ int jr_token(struct jreader *r, struct jtoken *t, size_t depth)
         t->type = J_NULL;
         return scan_literal(r, "null", 4);
     default:
-        if (*r->p == '-' || jr_is_digit(*r->p))
+        if (*r->p == '-' || is_digit(*r->p))
             return scan_number(r, t);
         return jr_syntax(r, r->p, "invalid token");
     }
@@ -458,10 +477,10 @@ static int close_or_next(struct jreader *r, const size_t *open, size_t *top)
 {
     while (*top > 0) {
         size_t obj = open[*top - 1];            /* object id, 0 for an array */
-        jr_skip_ws(r);
+        skip_ws(r);
         if (r->p < r->end && *r->p == ',') {
             r->p++;
-            jr_skip_ws(r);
+            skip_ws(r);
             return 1;
         }
         if (r->p < r->end && *r->p == (obj ? '}' : ']')) {
@@ -509,7 +528,7 @@ int jr_skip(struct jreader *r, size_t depth)
             bool obj = *r->p == '{';
             open[top++] = obj ? ++r->objects : 0;
             r->p++;
-            jr_skip_ws(r);
+            skip_ws(r);
             if (r->p < r->end && *r->p == (obj ? '}' : ']')) {
                 r->p++;
                 top--;                  /* empty: a whole value, go on after it */

@@ -63,19 +63,8 @@ int jr_syntax(struct jreader *r, const unsigned char *at, const char *what);
 uint64_t jr_mix64(uint64_t h);
 uint64_t jr_hash(const char *k, size_t n, uint64_t seed);
 
-static inline void jr_skip_ws(struct jreader *r)
-{
-    const unsigned char *p = r->p;
-
-    while (p < r->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-        p++;
-    r->p = p;
-}
-
-static inline bool jr_is_digit(unsigned char c)
-{
-    return (unsigned)(c - '0') < 10;
-}
+/* Skip blanks (space, tab, CR, LF) at r->p. */
+void jr_skip_ws(struct jreader *r);
 
 /*
  * The key of an object, r->p at its opening quote: checked, decoded when it
