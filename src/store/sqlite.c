@@ -135,10 +135,7 @@ static int prepare_writes(struct sqlite_store *s)
     struct strbuf sb = STRBUF_INIT;
     int rc;
 
-    strbuf_adds(&sb, "INSERT INTO ");
-    sql_ident(&sb, '\"', sc->table);
-    strbuf_adds(&sb, " (");
-    sqlite_add_columns(&sb, sc, NULL, sc->ncols, false);
+    sqlite_add_table(&sb, "INSERT INTO ", sc, false);
     strbuf_adds(&sb, ") SELECT ");
     sqlite_add_columns(&sb, sc, NULL, sc->ncols, false);
     /* "WHERE true": without it, ON would parse as a join constraint */

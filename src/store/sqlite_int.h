@@ -24,6 +24,9 @@ int sqlite_exec(sqlite3 *db, const char *sql);
 void sqlite_add_columns(struct strbuf *sb, const struct schema *sc, const size_t *cols, size_t n,
                         bool declare);
 
+/* verb, the table's name and " (" with every column (declared, for CREATE TABLE): the head of a statement. */
+void sqlite_add_table(struct strbuf *sb, const char *verb, const struct schema *sc, bool declare);
+
 /* Create the tables and indexes of sc that are missing (path names the file in messages). */
 int sqlite_create_tables(sqlite3 *db, const struct schema *sc, const char *path);
 

@@ -40,6 +40,14 @@ void sqlite_add_columns(struct strbuf *sb, const struct schema *sc, const size_t
 }
 
 /* Add nullable schema columns missing from an existing table; fail on required ones. */
+void sqlite_add_table(struct strbuf *sb, const char *verb, const struct schema *sc, bool declare)
+{
+    strbuf_adds(sb, verb);
+    sql_ident(sb, '"', sc->table);
+    strbuf_adds(sb, " (");
+    sqlite_add_columns(sb, sc, NULL, sc->ncols, declare);
+}
+
 static int evolve_table(sqlite3 *db, const struct schema *sc, const char *path)
 {
     struct strbuf sb = STRBUF_INIT;
@@ -87,10 +95,7 @@ int sqlite_create_tables(sqlite3 *db, const struct schema *sc, const char *path)
     struct strbuf sb = STRBUF_INIT;
     int rc;
 
-    strbuf_adds(&sb, "CREATE TABLE IF NOT EXISTS ");
-    sql_ident(&sb, '\"', sc->table);
-    strbuf_adds(&sb, " (");
-    sqlite_add_columns(&sb, sc, NULL, sc->ncols, true);
+    sqlite_add_table(&sb, "CREATE TABLE IF NOT EXISTS ", sc, true);
     strbuf_adds(&sb, ", UNIQUE(\"_id\"));\n");
     strbuf_addf(&sb, "CREATE INDEX IF NOT EXISTS \"%s_by_time\" ON \"%s\"(\"%s\", \"_id\");\n",
                 sc->table, sc->table, sc->cols[sc->event_time].name);
