@@ -138,8 +138,10 @@ int ingest_store(struct ingest *ing, const struct batch *b, struct insert_result
     int rc = store_insert(ing->store, b, &res);
     if (rc)
         return rc;
+    /* freshness from rows actually stored: with duplicates in the batch we cannot tell which
+     * rows were new, so it waits for a batch without any */
     metrics_batch(ing->source, &res, b->nrows + b->ndead, (double)(clock_real_us() - t0) / 1e6,
-                  newest_event(ing->schema, b));
+                  res.duplicates == 0 ? newest_event(ing->schema, b) : 0);
     ing->total.stored += res.stored;
     ing->total.duplicates += res.duplicates;
     ing->total.dead += res.dead;

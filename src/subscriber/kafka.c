@@ -727,11 +727,10 @@ static int kafka_check(void *ctx, char *detail, size_t detaillen)
 /*
  * Leave the group within CLOSE_WAIT_MS: librdkafka's own close can wait for
  * a broker that is gone for as long as it likes. Partitions still held are
- * revoked through on_rebalance (which stores the filling batch). Past the
- * wait, the handle is destroyed without a close: the store holds every
- * position, so a commit skipped loses nothing.
+ * revoked through on_rebalance (which stores the filling batch). Whether it
+ * finished: a commit skipped loses nothing, the store holds every position.
  */
-static void close_consumer(struct kafka *k)
+static bool close_consumer(struct kafka *k)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
     rd_kafka_error_t *err = q ? rd_kafka_consumer_close_queue(k->consumer, q) : NULL;
@@ -740,18 +739,27 @@ static void close_consumer(struct kafka *k)
         log_warn("kafka: closing the consumer: %s", rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     } else if (q) {
-        while (!rd_kafka_consumer_closed(k->consumer) && clock_mono_ms() < until)
-            rd_kafka_queue_poll_callback(q, 50);
+        while (!rd_kafka_consumer_closed(k->consumer) && clock_mono_ms() < until) {
+            /* events, not callbacks: this queue also gets fetched messages, which have none */
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 50);
+            if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                on_rebalance(k->consumer, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), k);
+            if (ev)
+                rd_kafka_event_destroy(ev);
+        }
     }
     bool closed = q && !err && rd_kafka_consumer_closed(k->consumer);
     if (q)
         rd_kafka_queue_destroy(q);
-    if (!closed)
-        log_warn("kafka: leaving group %s did not finish within %d ms (is the broker gone?); "
-                 "closing without it (the store holds the positions)", k->group, CLOSE_WAIT_MS);
-    rd_kafka_destroy_flags(k->consumer, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return closed;
 }
 
+/*
+ * Within CLOSE_WAIT_MS + CLOSE_FLUSH_MS. When a broker is gone, librdkafka's
+ * destroy can wait for it without end, so the handles are then left to the
+ * process's exit (this runs only at shutdown): nothing is lost, the store
+ * holds every position and _dead_letters every dead letter.
+ */
 static void kafka_close(void *ctx)
 {
     struct kafka *k = ctx;
@@ -759,17 +767,23 @@ static void kafka_close(void *ctx)
         return;
     if (k->current)
         rd_kafka_message_destroy(k->current);
+    bool reachable = true;
     if (k->consumer) {
-        if (k->subscribed)
-            close_consumer(k);
-        else
+        reachable = !k->subscribed || close_consumer(k);
+        if (reachable)
             rd_kafka_destroy_flags(k->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        else
+            log_warn("kafka: leaving group %s did not finish within %d ms (is the broker gone?); "
+                     "stopping without it (the store holds the positions)", k->group, CLOSE_WAIT_MS);
     }
     if (k->producer) {
-        if (rd_kafka_flush(k->producer, CLOSE_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (rd_kafka_flush(k->producer, CLOSE_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
             log_warn("dead-letter topic %s: %d copies not delivered at shutdown (they are in _dead_letters)",
                      k->dlq, rd_kafka_outq_len(k->producer));
-        rd_kafka_destroy(k->producer);
+            reachable = false;
+        }
+        if (reachable)
+            rd_kafka_destroy(k->producer);
     }
     free(k->parts);
     free(k->brokers);
