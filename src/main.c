@@ -154,7 +154,8 @@ out:;
     if (subscriber_stop(sub) == COLIBRI_ETIMEOUT)
         a->store = NULL;    /* a write is still inside it: the process ends without closing it */
     long left = SHUTDOWN_BUDGET_MS - (long)((now_us() - t0) / 1000);
-    http_stop(srv, left > 200 ? (int)left : 200);
+    if (http_stop(srv, left > 200 ? (int)left : 200) == COLIBRI_ETIMEOUT)
+        a->store = NULL;    /* requests are still inside it */
     log_info("stopped in %.2f s", (double)(now_us() - t0) / 1e6);
     return rc;
 }
