@@ -24,9 +24,12 @@
 //
 //	GET /admin/messages[?topic=projects/P/topics/T]  pstest's own record of each message
 //	    published: {"messages":[{"id","topic","orderingKey","deliveries","acks","modacks":[s…]}]}
-//	--ack-hook URL: before an acknowledge is forwarded, POST {"messageIds":[…]} (from the ack
-//	    ids, pstest's "<messageId>:<n>") to URL and wait for its answer, whatever it is: lets a
-//	    test check that each acked message was already stored.
+//	--ack-hook URL: before an acknowledge or modifyAckDeadline is forwarded, POST
+//	    {"rpc":"acknowledge"|"modifyAckDeadline","messageIds":[…],"ackDeadlineSeconds":n} (the
+//	    ids from the ack ids, pstest's "<messageId>:<n>") to URL and wait for its answer, whatever
+//	    it is: lets a test check that each acked message was already stored, or play a slow
+//	    network (the call is made with the client's request context, so a client that gives up
+//	    waiting cancels it, as it would cancel a call to Google).
 //
 // Run: pstest-rest [--port 0]; it prints {"port": N} on one line once it listens on 127.0.0.1.
 package main
@@ -200,7 +203,7 @@ func (s *shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req.Subscription = name
-		s.callAckHook(req.AckIds)
+		s.callAckHook("acknowledge", req.AckIds, 0)
 		out, err := s.sub.Acknowledge(ctx, req)
 		writeProto(w, out, err)
 	case "subscriptions POST modifyAckDeadline":
@@ -210,6 +213,7 @@ func (s *shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req.Subscription = name
+		s.callAckHook("modifyAckDeadline", req.AckIds, req.AckDeadlineSeconds)
 		out, err := s.sub.ModifyAckDeadline(ctx, req)
 		writeProto(w, out, err)
 	case "subscriptions POST modifyPushConfig":
@@ -227,8 +231,9 @@ func (s *shim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// callAckHook tells the test which messages are about to be acknowledged; it changes nothing.
-func (s *shim) callAckHook(ackIDs []string) {
+// callAckHook tells the test which messages are about to be acknowledged (or have their
+// deadline changed); it changes nothing.
+func (s *shim) callAckHook(rpc string, ackIDs []string, deadline int32) {
 	if s.ackHook == "" || len(ackIDs) == 0 {
 		return
 	}
@@ -238,7 +243,7 @@ func (s *shim) callAckHook(ackIDs []string) {
 			ids = append(ids, a[:i])
 		}
 	}
-	b, _ := json.Marshal(map[string]any{"messageIds": ids})
+	b, _ := json.Marshal(map[string]any{"rpc": rpc, "messageIds": ids, "ackDeadlineSeconds": deadline})
 	resp, err := s.hook.Post(s.ackHook, "application/json", bytes.NewReader(b))
 	if err != nil {
 		log.Printf("ack hook: %v", err)
