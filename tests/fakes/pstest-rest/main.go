@@ -23,7 +23,8 @@
 // Observation only (not Google's API, changes nothing):
 //
 //	GET /admin/messages[?topic=projects/P/topics/T]  pstest's own record of each message
-//	    published: {"messages":[{"id","topic","orderingKey","deliveries","acks","modacks":[s…]}]}
+//	    published: {"messages":[{"id","topic","orderingKey","publishTime","deliveries","acks",
+//	    "modacks":[s…]}]}
 //	--ack-hook URL: before an acknowledge or modifyAckDeadline is forwarded, POST
 //	    {"rpc":"acknowledge"|"modifyAckDeadline","messageIds":[…],"ackDeadlineSeconds":n} (the
 //	    ids from the ack ids, pstest's "<messageId>:<n>") to URL and wait for its answer, whatever
@@ -259,6 +260,7 @@ func (s *shim) messages(w http.ResponseWriter, r *http.Request) {
 		ID          string  `json:"id"`
 		Topic       string  `json:"topic"`
 		OrderingKey string  `json:"orderingKey,omitempty"`
+		PublishTime string  `json:"publishTime"`
 		Deliveries  int     `json:"deliveries"`
 		Acks        int     `json:"acks"`
 		Modacks     []int32 `json:"modacks"`
@@ -272,7 +274,8 @@ func (s *shim) messages(w http.ResponseWriter, r *http.Request) {
 		for _, ma := range m.Modacks {
 			mods = append(mods, ma.AckDeadline)
 		}
-		out = append(out, rec{m.ID, m.Topic, m.OrderingKey, m.Deliveries, m.Acks, mods})
+		out = append(out, rec{m.ID, m.Topic, m.OrderingKey, m.PublishTime.UTC().Format(time.RFC3339Nano),
+			m.Deliveries, m.Acks, mods})
 	}
 	b, _ := json.Marshal(map[string]any{"messages": out})
 	writeJSON(w, 200, b)
