@@ -281,7 +281,10 @@ class Pusher:
                 except OSError:
                     st = 0
                 if st in PUSH_OK:
-                    self.ps.api("POST", SUB + ":acknowledge", {"ackIds": [rm["ackId"]]})
+                    try:
+                        self.ps.api("POST", SUB + ":acknowledge", {"ackIds": [rm["ackId"]]})
+                    except (AssertionError, OSError):
+                        pass        # not acked: pstest delivers it again after the deadline
                 with self.lock:
                     if st in PUSH_OK:
                         self.ok += 1
