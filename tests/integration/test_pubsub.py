@@ -196,13 +196,12 @@ class AckCheck:
 class Harness(ThreadingHTTPServer):
     """What the pstest tests add beside pstest-rest, on a free loopback port:
     POST /ack-hook (the shim's --ack-hook: runs AckCheck before each
-    acknowledge; stalls deadline extensions while stall_extensions_s is set)
-    and GET /oauth2/v3/certs (the JWKS of the push-token key, made per test)."""
+    acknowledge) and GET /oauth2/v3/certs (the JWKS of the push-token key,
+    made per test)."""
     daemon_threads = True
 
     def __init__(self):
         self.check = AckCheck()
-        self.stall_extensions_s = 0
         self.key = RsaKey()
         super().__init__(("127.0.0.1", 0), HarnessHandler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -231,10 +230,7 @@ class HarnessHandler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path == "/ack-hook":
             body = json.loads(raw)
-            if body.get("rpc") == "modifyAckDeadline":
-                if body.get("ackDeadlineSeconds", 0) > 0 and self.server.stall_extensions_s:
-                    time.sleep(self.server.stall_extensions_s)     # a slow network: the caller gives up
-            else:
+            if body.get("rpc", "acknowledge") == "acknowledge":
                 self.server.check(body.get("messageIds") or [])
             return self._send(200, {})
         self._send(404, {})
@@ -973,15 +969,17 @@ def by_id(msgs):
     return {m["id"]: m for m in msgs}
 
 
-def test_slow_store_and_lost_extensions_redelivered_stored_once(pstest, tmp):
+def test_slow_store_and_slow_acks_redelivered_stored_once(pstest, tmp):
     """Two ways a message outlives its ack deadline, judged by pstest's own
     record of each message:
     1. the store is slower than the deadline (locked for 2.5 deadlines): colibri
        extends the deadline of every message it holds, so none is delivered twice;
-    2. colibri's extensions and acknowledgements are lost (a network slower than
-       its request timeouts): pstest lets the deadlines lapse and delivers the
-       messages again under new ack ids, ignoring acks with the old ones; each
-       row is stored once, under the message id, and every message ends acked."""
+    2. the messages are stored but their acknowledgements take longer than the
+       deadline (12 s each, past colibri's 10 s request timeout; colibri does not
+       extend a message whose ack is in flight): pstest lets the deadlines lapse
+       and delivers them again under new ack ids, ignoring acks with the old
+       ones; each row is stored once, under the message id, and every message
+       ends acked."""
     ps = pstest
     ps.setup(ack_deadline=10)
     db = os.path.join(tmp, "slow.db")
@@ -1001,23 +999,24 @@ def test_slow_store_and_lost_extensions_redelivered_stored_once(pstest, tmp):
             wait_for(lambda: ps.sub_stats()["delivered"] >= 300, 30, "colibri pulled them", c)
             time.sleep(25)
             rec = by_id(ps.messages())
-            assert all(rec[i]["acks"] == 0 for i in held)
+            early = [rec[i] for i in held if rec[i]["acks"]]
+            assert not early, f"acked while the store was locked: {early[:5]}\n{c.tail()}"
         finally:
             lock.execute("ROLLBACK")
             lock.close()
         wait_for(lambda: stored(db)[0] == 300, 60, "stored after the slow write", c)
         wait_for(lambda: ps.sub_stats()["unacked"] == 0, 30, "acked", c)
         rec = by_id(ps.messages())
-        assert [i for i in held if rec[i]["deliveries"] != 1] == [], "delivered twice while held"
-        assert [i for i in held if not any(d > 0 for d in rec[i]["modacks"])] == [], "held without an extension"
+        twice = [rec[i] for i in held if rec[i]["deliveries"] != 1]
+        assert not twice, f"delivered twice while held: {len(twice)}, {twice[:5]}\n{c.tail()}"
+        unextended = [rec[i] for i in held if not any(d > 0 for d in rec[i]["modacks"])]
+        assert not unextended, f"held without an extension: {len(unextended)}, {unextended[:5]}\n{c.tail()}"
         assert all(rec[i]["acks"] == 1 for i in first + held)
 
-        # 2. extensions and acks lost: colibri's lease requests time out after 5 s, its acks after 10 s
-        ps.harness.stall_extensions_s = 7
+        # 2. slow acknowledgements
         ps.ack_delay(12000)
         again = ps.publish(lines[300:])
         wait_for(lambda: ps.sub_stats()["redelivered"] >= 300, 60, "pstest delivered them again", c)
-        ps.harness.stall_extensions_s = 0
         ps.ack_delay(0)
         wait_for(lambda: ps.sub_stats()["unacked"] == 0, 90, "every message acked", c)
         rec = by_id(ps.messages())
