@@ -25,7 +25,9 @@ a message; a push subscription POSTs the documented envelope
 an OIDC token (iss https://accounts.google.com, aud, email, RS256, kid) in
 Authorization when pushConfig.oidcToken is set; 102/200/201/202/204 ack it,
 anything else (or a timeout) redelivers it after an exponential backoff.
-Errors use Google's envelope {"error":{"code","message","status"}}.
+Errors use Google's envelope {"error":{"code","message","status"}}; an unknown
+field in a publish, pull, acknowledge or modifyAckDeadline body is a 400, as
+Google's REST front end (protojson) answers.
 
 Also served, on the same port:
   GET /computeMetadata/v1/instance/service-accounts/default/token  (Metadata-Flavor: Google)
@@ -707,8 +709,21 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404 if verb else 405, "Method not found.")
         return op
 
+    # the request fields of each method colibri calls (the REST front end answers 400 to any other:
+    # protojson); the tests' own calls use no others either
+    FIELDS = {"publish": {"messages"}, "pull": {"maxMessages", "returnImmediately"},
+              "acknowledge": {"ackIds"}, "modifyAckDeadline": {"ackIds", "ackDeadlineSeconds"}}
+    MESSAGE_FIELDS = {"data", "attributes", "orderingKey", "messageId", "publishTime"}
+
     def _api(self, op, name, body):
         f = self.server.fake
+        unknown = set(body) - self.FIELDS.get(op, set(body))
+        if op == "publish" and isinstance(body.get("messages"), list):
+            for m in body["messages"]:
+                unknown |= set(m) - self.MESSAGE_FIELDS if isinstance(m, dict) else set()
+        if unknown:
+            raise ApiError(400, 'Invalid JSON payload received. Unknown name "%s": Cannot find field.'
+                           % sorted(unknown)[0])
         if op == "createTopic":
             return f.create_topic(name)
         if op == "getTopic":
