@@ -32,7 +32,7 @@ UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
 .PHONY: all test unit integration monitoring deps run bench clean valgrind \
-        lint image image-test push deploy smoke diagrams fuzz fuzz-replay chaos soak
+        lint image image-test image-save push deploy smoke diagrams fuzz fuzz-replay chaos soak
 all: $(BUILD)/colibri $(TOOLS)
 
 COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -82,10 +82,13 @@ lint:        # compose, CircleCI, Terraform + checkov, Dockerfile, diagram valid
 image:       # the container image (buildah here; docker where an engine runs)
 	scripts/image-build
 
-image-test:  # build and run the image; the compose topology with a real Kafka
-	tests/delivery/check-image && SKIP_RUNTIME_BUILD=1 tests/delivery/check-stack
+image-test:  # build and run the image; the compose topology with a real Kafka; docker-compose.yml up/down
+	tests/delivery/check-image && SKIP_RUNTIME_BUILD=1 tests/delivery/check-stack && tests/delivery/check-compose-up
 
-push:        # IMAGE=<region>-docker.pkg.dev/<project>/colibri/colibri:<tag>
+image-save:  # the tested image as build/image.tar + build/image.id, for make push (no rebuild)
+	scripts/image-save
+
+push:        # IMAGE=<region>-docker.pkg.dev/<project>/colibri/colibri:<tag> [IMAGE_ARCHIVE=build/image.tar]
 	scripts/image-push $(IMAGE)
 
 deploy:      # ENV=dev|prod

@@ -59,12 +59,14 @@ int batch_add_dead(struct batch *b, const char *id, const char *source, const ch
     return 0;
 }
 
-int batch_set_position(struct batch *b, const char *key, int64_t next)
+int batch_set_position(struct batch *b, const char *key, int64_t next, int64_t witness)
 {
     for (size_t i = 0; i < b->npos; i++) {
         if (strcmp(b->pos[i].key, key) == 0) {
-            if (next > b->pos[i].next)
+            if (next > b->pos[i].next) {
                 b->pos[i].next = next;
+                b->pos[i].witness = witness;
+            }
             return 0;
         }
     }
@@ -73,7 +75,7 @@ int batch_set_position(struct batch *b, const char *key, int64_t next)
     char *k = strdup(key);
     if (!k)
         return COLIBRI_ENOMEM;
-    b->pos[b->npos++] = (struct position){ .key = k, .next = next };
+    b->pos[b->npos++] = (struct position){ .key = k, .next = next, .witness = witness };
     return 0;
 }
 

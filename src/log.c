@@ -14,6 +14,7 @@
 
 #include "colibri/error.h"
 #include "colibri/log.h"
+#include "colibri/strbuf.h"
 
 enum log_level log_min_level = LOG_INFO;
 static bool log_json = true;
@@ -41,6 +42,9 @@ void log_setup(enum log_level min, bool json)
     log_json = json;
 }
 
+/* room kept free while a field is written, for the rest of the line */
+#define FIELD_RESERVE 256
+
 struct line {
     char buf[8192];
     size_t n;
@@ -57,24 +61,37 @@ static void put(struct line *l, const char *s, size_t n)
 
 static void puts_(struct line *l, const char *s) { put(l, s, strlen(s)); }
 
-static void put_escaped(struct line *l, const char *s)
+/*
+ * Append s escaped as the inside of a JSON string, leaving keep bytes of the
+ * line free for what must follow. It stops before a piece that would not fit
+ * whole, so the line stays valid JSON; bytes that are not UTF-8 become U+FFFD.
+ */
+static void put_escaped(struct line *l, const char *s, size_t keep)
 {
     if (!log_json) {
         puts_(l, s);
         return;
     }
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
         char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\'; esc[1] = (char)c;
-            put(l, esc, 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            put(l, esc, 6);
+        const char *piece = esc;
+        size_t len, used;
+        if (p[i] == '"' || p[i] == '\\') {
+            esc[0] = '\\', esc[1] = (char)p[i], len = 2, used = 1;
+        } else if (p[i] < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", p[i]);
+            len = 6, used = 1;
+        } else if ((used = utf8_seq(p + i, n - i)) != 0) {
+            piece = s + i, len = used;
         } else {
-            put(l, (const char *)&c, 1);
+            piece = "\\ufffd", len = 6, used = 1;
         }
+        if (l->n + len + keep > sizeof l->buf)
+            return;
+        put(l, piece, len);
+        i += used;
     }
 }
 
@@ -93,7 +110,7 @@ static void emit(enum log_level level, const char *func, const char *msg, va_lis
     if (log_json) {
         puts_(&l, "{\"time\":\""); puts_(&l, stamp);
         puts_(&l, "\",\"severity\":\""); puts_(&l, level_names[level]);
-        puts_(&l, "\",\"message\":\""); put_escaped(&l, msg);
+        puts_(&l, "\",\"message\":\""); put_escaped(&l, msg, 2048);
         puts_(&l, "\",\"func\":\""); puts_(&l, func); puts_(&l, "\"");
     } else {
         puts_(&l, stamp); puts_(&l, " "); puts_(&l, level_names[level]);
@@ -105,11 +122,13 @@ static void emit(enum log_level level, const char *func, const char *msg, va_lis
         if (raw)
             key++;
         if (log_json) {
-            puts_(&l, ",\""); put_escaped(&l, key); puts_(&l, "\":");
+            if (l.n + strlen(key) + 8 + (raw ? strlen(val) : 0) > sizeof l.buf - FIELD_RESERVE)
+                break;      /* no room for the whole field: the line ends valid without it */
+            puts_(&l, ",\""); put_escaped(&l, key, FIELD_RESERVE); puts_(&l, "\":");
             if (raw) {
                 puts_(&l, val);
             } else {
-                puts_(&l, "\""); put_escaped(&l, val); puts_(&l, "\"");
+                puts_(&l, "\""); put_escaped(&l, val, FIELD_RESERVE); puts_(&l, "\"");
             }
         } else {
             puts_(&l, " "); puts_(&l, key); puts_(&l, "="); puts_(&l, val);

@@ -37,6 +37,10 @@ static const char *const source_names[] = { "kafka", "pubsub", "push", "load" };
 static const char *const result_names[] = { "stored", "duplicate", "dead_letter" };
 static const char *const store_kinds[] = { "unavailable", "io", "timeout", "invalid" };
 static const char *const upstream_apis[] = { "kafka", "bigquery", "pubsub", "metadata" };
+static const char *const cut_names[EDGE_CUT_COUNT] = {
+    "idle_timeout", "head_timeout", "body_timeout", "evicted", "shutdown",
+};
+static const char *const reset_names[] = { "truncated", "replaced", "expired" };
 
 #define MAX_BUCKETS 16
 static const double latency_bounds[] = { .005, .01, .025, .05, .1, .25, .3, .5, 1, 2.5, 5, 10 };
@@ -57,6 +61,8 @@ static struct {
     struct histogram batch_seconds[COUNT(source_names)];
     counter store_errors[2][COUNT(store_kinds)];     /* [sqlite, bigquery] */
     counter upstream_errors[COUNT(upstream_apis)][4];
+    counter http_cuts[EDGE_CUT_COUNT];
+    counter source_resets[COUNT(source_names)][COUNT(reset_names)];
     atomic_int_fast64_t newest_event_us;
     atomic_int_fast64_t last_store_ok_us;
 } m;
@@ -152,6 +158,20 @@ void metrics_upstream_error(const char *api, const char *kind)
     if (!on() || a < 0)
         return;
     ADD(m.upstream_errors[a][k < 0 ? COUNT(upstream_kinds) - 1 : (size_t)k], 1);
+}
+
+void metrics_http_cut(enum edge_cut why)
+{
+    if (on() && why < EDGE_CUT_COUNT)
+        ADD(m.http_cuts[why], 1);
+}
+
+void metrics_source_reset(const char *source, const char *reason)
+{
+    int s = find(source_names, COUNT(source_names), source);
+    int r = find(reset_names, COUNT(reset_names), reason);
+    if (on() && s >= 0 && r >= 0)
+        ADD(m.source_resets[s][r], 1);
 }
 
 void metrics_lag(const char *source, int32_t partition, int64_t lag)
@@ -275,6 +295,19 @@ void metrics_render(struct strbuf *out, const struct metrics_probe *probe)
         render_histogram(out, "colibri_http_request_duration_seconds", labels, &m.latency[r],
                          latency_bounds, COUNT(latency_bounds), 1e6);
     }
+
+    header(out, "colibri_http_connections_cut_total", "counter",
+           "Connections the server cut: deadlines for a request's head or body, idle, evicted when full.");
+    for (size_t c = 0; c < EDGE_CUT_COUNT; c++)
+        strbuf_addf(out, "colibri_http_connections_cut_total{reason=\"%s\"} %llu\n", cut_names[c],
+                    GET(m.http_cuts[c]));
+
+    header(out, "colibri_source_resets_total", "counter",
+           "Source positions that went backwards or a log that was replaced (topic recreated).");
+    for (size_t s = 0; s < 2; s++)      /* kafka and pubsub: the sources with positions */
+        for (size_t r = 0; r < COUNT(reset_names); r++)
+            strbuf_addf(out, "colibri_source_resets_total{source=\"%s\",reason=\"%s\"} %llu\n",
+                        source_names[s], reset_names[r], GET(m.source_resets[s][r]));
 
     header(out, "colibri_ingest_messages_total", "counter", "Ingested messages by source and result.");
     for (size_t s = 0; s < COUNT(source_names); s++)

@@ -59,16 +59,52 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
     sb->len += (size_t)n;
 }
 
+size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    size_t len, i;
+    unsigned cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2, cp = p[0] & 0x1fu;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3, cp = p[0] & 0x0fu;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4, cp = p[0] & 0x07u;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
 void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
     if (!strbuf_grow(sb, n + 2))
         return;
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        unsigned char c = u[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
             continue;
+        if (c >= 0x80) {
+            size_t k = utf8_seq(u + i, n - i);
+            if (k) {
+                i += k - 1;
+                continue;
+            }
+        }
         strbuf_add(sb, s + start, i - start);
         start = i + 1;
         char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
@@ -78,7 +114,12 @@ void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n)
         case '\n': strbuf_add(sb, "\\n", 2); break;
         case '\r': strbuf_add(sb, "\\r", 2); break;
         case '\t': strbuf_add(sb, "\\t", 2); break;
-        default:   strbuf_add(sb, esc, 6); break;
+        default:
+            if (c >= 0x80)
+                strbuf_add(sb, "\\ufffd", 6);     /* not UTF-8: never copied out as it is */
+            else
+                strbuf_add(sb, esc, 6);
+            break;
         }
     }
     strbuf_add(sb, s + start, n - start);

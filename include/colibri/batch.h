@@ -22,10 +22,15 @@ struct dead_letter {
     int64_t at_us;          /* when it was rejected */
 };
 
-/* The next position to consume from one source partition. */
+/*
+ * The next position to consume from one source partition, and a witness of
+ * the message just before it (a hash of what the source delivered there; 0 =
+ * none), by which a source can tell on restart that its log was replaced.
+ */
 struct position {
     char *key;              /* e.g. "kafka:topic/3" */
     int64_t next;           /* next offset to read */
+    int64_t witness;
 };
 
 struct batch {
@@ -47,8 +52,8 @@ int batch_add_row(struct batch *b, struct row *r, size_t payload_bytes);
 int batch_add_dead(struct batch *b, const char *id, const char *source, const char *reason,
                    const char *payload, size_t payload_len, int64_t at_us);
 
-/* Sets (or raises) the next position for key; copies key. */
-int batch_set_position(struct batch *b, const char *key, int64_t next);
+/* Sets (or raises) the next position for key, with its witness; copies key. */
+int batch_set_position(struct batch *b, const char *key, int64_t next, int64_t witness);
 
 /* Empty the batch for reuse, keeping its arrays. */
 void batch_clear(struct batch *b);

@@ -28,9 +28,14 @@ struct config {
     long http_max_conns;
     long http_timeout_s;
     long http_body_max;     /* bytes */
+    long http_max_conns_per_client;  /* 0 = no cap */
+    long http_head_timeout_ms;  /* request line to end of headers */
+    long http_body_timeout_ms;  /* end of headers to end of body */
     long batch_max;
     long batch_ms;
     char *dlq_topic;
+    char *group_instance_id;  /* "auto" | "off" | an id: Kafka static group membership */
+    char *k_service;        /* K_SERVICE: set by Cloud Run */
     char *log_level;
     char *log_format;
     char *metrics;          /* "on" | "off" */
@@ -40,6 +45,7 @@ struct config {
     char *cors_origins;     /* "" = CORS off; "*" or a comma list */
     long query_timeout_ms;
     char *pubsub_endpoint;  /* "" = https://pubsub.googleapis.com; PUBSUB_EMULATOR_HOST wins */
+    char *push;             /* "on" | "off": POST /pubsub/push exists */
     char *push_audience;    /* "" = push tokens not verified */
     char *push_jwks_url;
     char *push_service_account;   /* "" = any signer */

@@ -36,6 +36,7 @@ struct message {
     size_t len;
     const char *position;   /* source partition this message advances ("kafka:t/3"), or NULL */
     int64_t next_position;  /* the position after this message (offset + 1) */
+    int64_t witness;        /* what identifies this message at its position (see batch.h), or 0 */
 };
 
 void ingest_init(struct ingest *ing, const char *source, const struct schema *s, struct store *st);

@@ -43,6 +43,19 @@ void metrics_store_error(const char *backend, int code);
 /* An upstream API (kafka, bigquery, pubsub, metadata) failed with kind. */
 void metrics_upstream_error(const char *api, const char *kind);
 
+/* Why the HTTP edge cut a connection (colibri_http_connections_cut_total{reason}). */
+enum edge_cut {
+    EDGE_CUT_IDLE_TIMEOUT, EDGE_CUT_HEAD_TIMEOUT, EDGE_CUT_BODY_TIMEOUT, EDGE_CUT_EVICTED,
+    EDGE_CUT_SHUTDOWN, EDGE_CUT_COUNT
+};
+void metrics_http_cut(enum edge_cut why);
+
+/*
+ * A source's positions went backwards or its log was replaced (a topic
+ * recreated, a broker reset): reason is "truncated", "replaced" or "expired".
+ */
+void metrics_source_reset(const char *source, const char *reason);
+
 /* Messages behind the head of one partition of source. */
 void metrics_lag(const char *source, int32_t partition, int64_t lag);
 

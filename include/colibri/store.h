@@ -56,8 +56,8 @@ int store_query(struct store *st, const struct query *q, struct row_sink *sink);
 /* Emit the row whose _id is id (all columns), or COLIBRI_ENOTFOUND. */
 int store_get(struct store *st, const char *id, struct row_sink *sink);
 
-/* Stored next position for key, or COLIBRI_ENOTFOUND. */
-int store_position(struct store *st, const char *key, int64_t *out_next);
+/* Stored next position for key and its witness (0 if none), or COLIBRI_ENOTFOUND. */
+int store_position(struct store *st, const char *key, int64_t *out_next, int64_t *out_witness);
 
 /* 0 when the store answers; COLIBRI_EUNAVAIL otherwise. */
 int store_ping(struct store *st);

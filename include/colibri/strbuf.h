@@ -49,7 +49,13 @@ static inline void strbuf_addc(struct strbuf *sb, char c)
 void strbuf_add_int(struct strbuf *sb, int64_t v);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Append s as the inside of a JSON string (no quotes), escaping as needed. */
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+size_t utf8_seq(const unsigned char *p, size_t n);
+
+/*
+ * Append s as the inside of a JSON string (no quotes), escaping as needed.
+ * Bytes that are not valid UTF-8 become U+FFFD, so the output always is.
+ */
 void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n);
 
 /* Empty it, keep the memory. */

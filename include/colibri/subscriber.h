@@ -37,8 +37,12 @@ int subscriber_check(struct subscriber *sub, char *detail, size_t detaillen);
 
 /*
  * Stop fetching, write and acknowledge what was fetched, leave the source,
- * join the thread and free everything. Safe on a subscriber never started.
+ * join the threads and free everything, all within a bounded time (5 s for
+ * the store, then the source's own bounded close). Safe on a subscriber never
+ * started. COLIBRI_ETIMEOUT: the store did not answer in time; a write is
+ * still in progress on a thread of its own, so the store must not be closed
+ * (the process should just exit; what was not acknowledged comes again).
  */
-void subscriber_stop(struct subscriber *sub);
+int subscriber_stop(struct subscriber *sub);
 
 #endif

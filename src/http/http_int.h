@@ -13,30 +13,34 @@
 #include "colibri/metrics.h"
 #include "colibri/strbuf.h"
 
-struct request {
-    const char *method;     /* "GET", "POST", ... (HEAD routed as GET) */
-    char *uri;              /* raw target as received, %-encoded */
-    size_t path_len;        /* uri[0 .. path_len) is the path */
-    const char *query;      /* raw query string after '?', or "" */
-    struct MHD_Connection *conn;
-    struct strbuf body;     /* request body (POST) */
-    bool body_too_big;
-    char request_id[72];
-    struct timespec start;
-    unsigned status;        /* set when the reply is queued, for the access log */
-    enum metric_route route;
-    unsigned char caller[32];   /* SHA-256 of the API key presented, when it matched */
-    bool has_caller;
-};
-
 struct reply {
     unsigned status;        /* 200 unless set */
     const char *content_type;
     struct strbuf body;
     char *link;             /* Link header value, owned, or NULL */
     int retry_after;        /* seconds, for 429 and 503; 0 = the default */
+    bool close;             /* close the connection after this answer */
     const char *err_code;   /* set by reply_fail */
     char err_msg[512];
+};
+
+struct request {
+    const char *method;     /* "GET", "POST", ... (HEAD routed as GET) */
+    char *uri;              /* raw target as received, %-encoded */
+    size_t path_len;        /* uri[0 .. path_len) is the path */
+    const char *query;      /* raw query string after '?', or "" */
+    struct MHD_Connection *conn;
+    struct strbuf body;     /* request body (POST), once admitted */
+    const struct route *r;  /* its route (server.c), NULL if none */
+    int refused;            /* 0, or the code it was refused with, decided from the head */
+    struct reply rep;
+    struct edge_conn *edge; /* the connection's entry in edge.c */
+    char request_id[72];
+    struct timespec start;
+    unsigned status;        /* set when the reply is queued, for the access log */
+    enum metric_route route;
+    unsigned char caller[32];   /* SHA-256 of the API key presented, when it matched */
+    bool has_caller;
 };
 
 /* What every route may use; built once at start. */
@@ -72,6 +76,8 @@ int route_readyz(const struct route_ctx *ctx, struct request *req, struct reply 
 int route_openapi(const struct route_ctx *ctx, struct request *req, struct reply *rep);
 int route_metrics(const struct route_ctx *ctx, struct request *req, struct reply *rep);
 int route_pubsub_push(const struct route_ctx *ctx, struct request *req, struct reply *rep);
+/* The head of a push request: the route is on (COLIBRI_PUSH) and its token verifies. */
+int admit_pubsub_push(const struct route_ctx *ctx, struct request *req, struct reply *rep);
 
 /* Build the OpenAPI document for schema s once at start; NULL on failure. Caller frees. */
 char *openapi_build(const struct schema *s);

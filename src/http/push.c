@@ -11,7 +11,8 @@
  *   400  the envelope itself is unreadable (not JSON, no message object, no
  *        messageId): Pub/Sub never sends that, so it is the caller's bug;
  *   401  COLIBRI_PUSH_AUDIENCE is set and the OIDC token is missing or does
- *        not verify;
+ *        not verify (decided from the head, before the body is read);
+ *   404  COLIBRI_PUSH is off (the default): the route does not exist;
  *   503  the store (or the token keys) cannot be reached: Pub/Sub retries
  *        with backoff until the message's retention runs out.
  */
@@ -61,6 +62,14 @@ static int authenticate(const struct config *cfg, struct request *req, struct re
     return 0;
 }
 
+int admit_pubsub_push(const struct route_ctx *ctx, struct request *req, struct reply *rep)
+{
+    const struct config *cfg = ctx->env->cfg;
+    if (strcmp(cfg->push, "on") != 0)
+        return reply_fail(rep, COLIBRI_ENOTFOUND, NULL, "no such route; see /openapi.json");
+    return *cfg->push_audience ? authenticate(cfg, req, rep) : 0;
+}
+
 int route_pubsub_push(const struct route_ctx *ctx, struct request *req, struct reply *rep)
 {
     const struct http_env *env = ctx->env;
@@ -71,8 +80,6 @@ int route_pubsub_push(const struct route_ctx *ctx, struct request *req, struct r
     struct insert_result res;
     int rc;
 
-    if (*env->cfg->push_audience && (rc = authenticate(env->cfg, req, rep)))
-        return rc;
     json_t *root = json_loadb(req->body.buf ? req->body.buf : "", req->body.len, 0, &je);
     if (!root)
         return reply_fail(rep, COLIBRI_EINVAL, "invalid_envelope", "body is not JSON: %s", je.text);

@@ -3,10 +3,17 @@
  * envelope.
  *
  * A pool of threads, each with its own epoll loop, runs every request to
- * completion (handlers are short: one SQLite query on the thread's own read
- * connection). This file is the only place where an error code becomes an
- * HTTP status. Shutdown quiesces the listener, waits for requests in flight
- * and then stops the daemon.
+ * completion (handlers are short: one store query). This file is the only
+ * place where an error code becomes an HTTP status.
+ *
+ * A request is decided from its head alone (route, method, size, auth, rate)
+ * before any body byte is kept: a refused request that announces a body is
+ * answered at once (no 100 Continue; the body is never read), one without a
+ * body is answered on the usual last call, which keeps the connection alive.
+ * edge.c bounds how long a head or body may take and who gets a connection
+ * when the server is full. Shutdown quiesces the listener, cuts connections
+ * with no request in progress, waits for those in progress and then stops
+ * the daemon.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -20,16 +27,18 @@
 
 #include "colibri/error.h"
 #include "colibri/log.h"
+#include "http/edge.h"
 #include "http/http_int.h"
 
 #define QUERY_STRING_MAX 16384
 #define CONN_MEMORY_LIMIT (160 * 1024)   /* lets a too-long URI reach us for a JSON 414 */
+#define PROBE_RESERVE 32                 /* connections above the limit, for /healthz and /readyz */
 
 struct http_server {
     struct MHD_Daemon *d;
     struct route_ctx ctx;
     struct access *access;
-    atomic_int inflight;
+    struct edge *edge;
 };
 
 enum { M_GET = 1, M_POST = 2 };
@@ -41,14 +50,16 @@ static const struct route {
     const char *allow;      /* the Allow header for 405 */
     route_fn fn;
     enum metric_route label;
+    route_fn admit;         /* optional: more checks on the head alone, before any body byte */
+    bool probe;             /* served on reserve connections; never rate-limited */
 } routes[] = {
-    { "/data",         false, M_GET, "GET, HEAD", route_data,    ROUTE_DATA },
-    { "/data/",        true,  M_GET, "GET, HEAD", route_data_id, ROUTE_DATA_ID },
-    { "/healthz",      false, M_GET, "GET, HEAD", route_healthz, ROUTE_HEALTHZ },
-    { "/readyz",       false, M_GET, "GET, HEAD", route_readyz,  ROUTE_READYZ },
-    { "/metrics",      false, M_GET, "GET, HEAD", route_metrics, ROUTE_METRICS },
-    { "/openapi.json", false, M_GET, "GET, HEAD", route_openapi, ROUTE_OPENAPI },
-    { "/pubsub/push",  false, M_POST, "POST",     route_pubsub_push, ROUTE_PUSH },
+    { "/data",         false, M_GET, "GET, HEAD", route_data,    ROUTE_DATA,    NULL, false },
+    { "/data/",        true,  M_GET, "GET, HEAD", route_data_id, ROUTE_DATA_ID, NULL, false },
+    { "/healthz",      false, M_GET, "GET, HEAD", route_healthz, ROUTE_HEALTHZ, NULL, true },
+    { "/readyz",       false, M_GET, "GET, HEAD", route_readyz,  ROUTE_READYZ,  NULL, true },
+    { "/metrics",      false, M_GET, "GET, HEAD", route_metrics, ROUTE_METRICS, NULL, false },
+    { "/openapi.json", false, M_GET, "GET, HEAD", route_openapi, ROUTE_OPENAPI, NULL, false },
+    { "/pubsub/push",  false, M_POST, "POST",     route_pubsub_push, ROUTE_PUSH, admit_pubsub_push, false },
 };
 
 static const struct {
@@ -169,6 +180,8 @@ static enum MHD_Result queue(const struct http_server *srv, struct request *req,
         MHD_add_response_header(resp, security[i][0], security[i][1]);
     if (rep->link)
         MHD_add_response_header(resp, "Link", rep->link);
+    if (rep->close)
+        MHD_add_response_header(resp, "Connection", "close");
     if (rep->status == 405 && r)
         MHD_add_response_header(resp, "Allow", r->allow);
     if (rep->status == 503 || rep->status == 429) {
@@ -193,37 +206,68 @@ static enum MHD_Result queue(const struct http_server *srv, struct request *req,
     return ok;
 }
 
-static void dispatch(const struct http_server *srv, struct request *req, struct reply *rep,
-                     const struct route **route_out)
+/* Whether the head announces a body (a length above 0, or chunks). */
+static bool announces_body(struct MHD_Connection *c)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") ||
+           (cl && strspn(cl, "0") != strlen(cl));
+}
+
+/*
+ * Decide from the head alone: route, method, connection reserve, size, auth,
+ * rate. 0 lets the request in; otherwise a COLIBRI_E* code after reply_fail.
+ */
+static int admit(const struct http_server *srv, struct request *req)
 {
     const struct route_ctx *ctx = &srv->ctx;
+    struct reply *rep = &req->rep;
     bool method_ok;
     const struct route *r = find_route(req, &method_ok);
     int rc;
-    *route_out = r;
+    req->r = r;
     req->route = r ? r->label : ROUTE_OTHER;
     if (r && strcmp(req->method, "OPTIONS") == 0 && access_cors_origin(srv->access, req->conn)) {
         rep->status = 204;      /* a CORS preflight */
-        return;
+        return 0;
     }
     if (strlen(req->query) > QUERY_STRING_MAX)
-        rc = reply_fail(rep, COLIBRI_ETOOLONG, NULL, "query string longer than %d bytes", QUERY_STRING_MAX);
-    else if (!r)
-        rc = reply_fail(rep, COLIBRI_ENOTFOUND, NULL, "no such route; see /openapi.json");
-    else if (!method_ok)
-        rc = reply_fail(rep, COLIBRI_EMETHOD, NULL, "method %s not allowed; allowed: %s", req->method, r->allow);
-    else if (req->body_too_big)
-        rc = reply_fail(rep, COLIBRI_ETOOBIG, NULL, "request body larger than %ld bytes",
-                        ctx->env->cfg->http_body_max);
+        return reply_fail(rep, COLIBRI_ETOOLONG, NULL, "query string longer than %d bytes", QUERY_STRING_MAX);
+    if (!r)
+        return reply_fail(rep, COLIBRI_ENOTFOUND, NULL, "no such route; see /openapi.json");
+    if (!method_ok)
+        return reply_fail(rep, COLIBRI_EMETHOD, NULL, "method %s not allowed; allowed: %s", req->method, r->allow);
+    if (!r->probe && edge_reserved(srv->edge, req->edge)) {
+        rep->close = true;
+        return reply_fail(rep, COLIBRI_EUNAVAIL, "busy", "the server is at its connection limit; retry shortly");
+    }
+    if (r->admit && (rc = r->admit(ctx, req, rep)))
+        return rc;
+    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
+    long long len = cl ? strtoll(cl, NULL, 10) : 0;
+    if (len < 0 || len > ctx->env->cfg->http_body_max || (r->methods == M_GET && announces_body(req->conn)))
+        return reply_fail(rep, COLIBRI_ETOOBIG, NULL, "request body larger than %ld bytes",
+                          r->methods == M_GET ? 0L : ctx->env->cfg->http_body_max);
+    if ((rc = access_authorize(srv->access, req, r->label, rep)))
+        return rc;
     /* probes are never limited, nor is Pub/Sub push: OIDC guards it and Pub/Sub paces itself */
-    else if ((rc = access_authorize(srv->access, req, r->label, rep)) == 0 &&
-             (r->label == ROUTE_HEALTHZ || r->label == ROUTE_READYZ || r->label == ROUTE_PUSH ||
-              (rc = access_limit(srv->access, req, rep)) == 0))
-        rc = r->fn(ctx, req, rep);
+    if (!r->probe && r->label != ROUTE_PUSH)
+        return access_limit(srv->access, req, rep);
+    return 0;
+}
+
+/* Answer req: its early refusal, or what its route makes of it. */
+static enum MHD_Result respond(const struct http_server *srv, struct request *req)
+{
+    struct reply *rep = &req->rep;
+    int rc = req->refused;
+    if (!rc && !rep->status)
+        rc = req->r->fn(&srv->ctx, req, rep);
     if (rc)
         render_error(rep, rc);
     else if (!rep->status)
         rep->status = 200;
+    return queue(srv, req, rep, req->r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -234,28 +278,48 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct request *req = *con_cls;
     if (!req)
         return MHD_NO;
-    if (!req->method) {     /* headers are in: first call */
+    if (!req->method) {     /* the head is in: first call */
         req->method = method;
         req->conn = conn;
         set_request_id(req);
-        if (strcmp(method, "POST") == 0)
-            return MHD_YES;     /* collect the body first */
-    }
-    if (*upload_size) {
-        if (req->body.len + *upload_size > (size_t)srv->ctx.env->cfg->http_body_max)
-            req->body_too_big = true;
-        else
-            strbuf_add(&req->body, upload, *upload_size);
-        *upload_size = 0;
+        edge_phase(srv->edge, req->edge, EDGE_BODY);
+        req->refused = admit(srv, req);
+        /* refused with a body on its way: answer now, so that not a byte of it is read */
+        if (req->refused && announces_body(conn))
+            return respond(srv, req);
         return MHD_YES;
     }
-    struct reply rep = { .body = STRBUF_INIT };
-    const struct route *r;
-    dispatch(srv, req, &rep, &r);
-    enum MHD_Result ok = queue(srv, req, &rep, r);
-    strbuf_release(&rep.body);
-    free(rep.link);
-    return ok;
+    if (*upload_size) {
+        if (!req->refused && req->body.len + *upload_size > (size_t)srv->ctx.env->cfg->http_body_max)
+            req->refused = reply_fail(&req->rep, COLIBRI_ETOOBIG, NULL, "request body larger than %ld bytes",
+                                      srv->ctx.env->cfg->http_body_max);
+        if (!req->refused)
+            strbuf_add(&req->body, upload, *upload_size);
+        *upload_size = 0;   /* what a refused request still sends is dropped as it comes */
+        return MHD_YES;
+    }
+    edge_phase(srv->edge, req->edge, EDGE_BUSY);
+    return respond(srv, req);
+}
+
+/* The edge entry of conn, given at accept (on_connection). */
+static struct edge_conn *edge_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = edge_opened(srv->edge, conn, ci ? ci->connect_fd : -1);
+    } else {
+        edge_closed(srv->edge, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* Called by MHD with the raw request target before anything else. */
@@ -271,7 +335,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     char *q = strchr(req->uri, '?');
     req->path_len = q ? (size_t)(q - req->uri) : strlen(req->uri);
     req->query = q ? q + 1 : "";
-    atomic_fetch_add(&srv->inflight, 1);
+    req->rep.body = (struct strbuf)STRBUF_INIT;
+    req->edge = edge_of(conn);
+    edge_phase(srv->edge, req->edge, EDGE_HEAD);
     return req;
 }
 
@@ -321,19 +387,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (log_min_level <= LOG_INFO)
             access_log(req, secs);
     }
+    edge_phase(srv->edge, req->edge, EDGE_IDLE);    /* keep-alive: waiting for the next request */
     strbuf_release(&req->body);
+    strbuf_release(&req->rep.body);
+    free(req->rep.link);
     free(req->uri);
     free(req);
     *con_cls = NULL;
-    atomic_fetch_sub(&srv->inflight, 1);
 }
 
+static atomic_bool serving;     /* libmicrohttpd's start is over */
+
+/*
+ * While starting, what libmicrohttpd says (a port in use) is a warning. Once
+ * serving it speaks of single connections ("closed by remote side with
+ * incomplete request"), which any client can cause at will: debug, so that
+ * nobody can flood the log; colibri_http_connections_cut_total counts them.
+ */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    log_msg(LOG_WARN, "libmicrohttpd", "%s", msg);
+    log_msg(atomic_load(&serving) ? LOG_DEBUG : LOG_WARN, "libmicrohttpd", "%s", msg);
 }
 
 int http_start(const struct http_env *env, struct http_server **out)
@@ -363,18 +439,30 @@ int http_start(const struct http_env *env, struct http_server **out)
     srv->ctx.openapi = openapi_build(env->schema);
     srv->ctx.openapi_len = srv->ctx.openapi ? strlen(srv->ctx.openapi) : 0;
     long threads = cfg->http_threads ? cfg->http_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    struct edge_limits lim = {
+        .limit = (size_t)cfg->http_max_conns, .reserve = PROBE_RESERVE,
+        .idle_ms = cfg->http_timeout_s * 1000, .head_ms = cfg->http_head_timeout_ms,
+        .body_ms = cfg->http_body_timeout_ms,
+    };
+    if (edge_new(&lim, &srv->edge)) {
+        freeaddrinfo(ai);
+        http_stop(srv, 0);
+        return COLIBRI_ENOMEM;
+    }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG
                    | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(flags, (uint16_t)cfg->listen_port, NULL, NULL, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 1),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->http_max_conns + PROBE_RESERVE),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_max_conns_per_client,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->d || !srv->ctx.openapi) {
@@ -383,6 +471,7 @@ int http_start(const struct http_env *env, struct http_server **out)
         http_stop(srv, 0);
         return COLIBRI_EUNAVAIL;
     }
+    atomic_store(&serving, true);
     log_info("listening on %s:%d with %ld threads", cfg->listen_host, cfg->listen_port, threads);
     *out = srv;
     return 0;
@@ -396,12 +485,18 @@ void http_stop(struct http_server *srv, int grace_ms)
         MHD_socket s = MHD_quiesce_daemon(srv->d);
         if (s != MHD_INVALID_SOCKET)
             close(s);
-        /* a request whose bytes are in but not yet parsed is not counted: let those land */
-        usleep(100 * 1000);
-        for (int waited = 100; atomic_load(&srv->inflight) > 0 && waited < grace_ms; waited += 10)
+        /* bytes already in are parsed within a loop turn; then only requests in progress count */
+        usleep(50 * 1000);
+        size_t cut = edge_cut_waiting(srv->edge);
+        int waited = 50;
+        for (; edge_active(srv->edge) > 0 && waited < grace_ms; waited += 10)
             usleep(10 * 1000);
+        if (edge_active(srv->edge) > 0)
+            log_warn("stopping HTTP with %zu requests still in progress after %d ms", edge_active(srv->edge), waited);
+        log_debug("HTTP stopped: %zu idle or half-sent connections cut", cut);
         MHD_stop_daemon(srv->d);
     }
+    edge_free(srv->edge);
     free(srv->ctx.openapi);
     access_free(srv->access);
     free(srv);

@@ -261,7 +261,8 @@ static int create_tables(struct sqlite_store *s)
     strbuf_adds(&sb,
         "CREATE TABLE IF NOT EXISTS _dead_letters (id TEXT PRIMARY KEY, source TEXT, reason TEXT,"
         " payload TEXT, at INTEGER);\n"
-        "CREATE TABLE IF NOT EXISTS _positions (key TEXT PRIMARY KEY, next INTEGER NOT NULL);\n");
+        "CREATE TABLE IF NOT EXISTS _positions (key TEXT PRIMARY KEY, next INTEGER NOT NULL,"
+        " witness INTEGER);\n");
     if (sb.failed) {
         rc = COLIBRI_ENOMEM;
         goto out;
@@ -269,6 +270,9 @@ static int create_tables(struct sqlite_store *s)
     if ((rc = exec(s->w, sb.buf)))
         goto out;
     rc = evolve_table(s);
+    /* files from before the witness column (see batch.h) get it; their positions have none */
+    if (!rc && sqlite3_exec(s->w, "SELECT witness FROM _positions LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
+        rc = exec(s->w, "ALTER TABLE _positions ADD COLUMN witness INTEGER");
 out:
     strbuf_release(&sb);
     return rc;
@@ -301,8 +305,9 @@ static int prepare_writes(struct sqlite_store *s)
             " ON CONFLICT(id) DO NOTHING", -1, SQLITE_PREPARE_PERSISTENT, &s->ins_dead, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v3(s->w,
-            "INSERT INTO _positions (key, next) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET next = max(next, excluded.next)",
+            "INSERT INTO _positions (key, next, witness) VALUES (?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET next = excluded.next, witness = excluded.witness"
+            " WHERE excluded.next > next",
             -1, SQLITE_PREPARE_PERSISTENT, &s->ins_pos, NULL);
     rc = rc == SQLITE_OK ? 0 : map_err(s->w, rc, "prepare insert");
 out:
@@ -541,6 +546,7 @@ static int insert_locked(struct sqlite_store *s, const struct batch *b, struct i
     for (size_t p = 0; p < b->npos; p++) {
         sqlite3_bind_text(s->ins_pos, 1, b->pos[p].key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s->ins_pos, 2, b->pos[p].next);
+        sqlite3_bind_int64(s->ins_pos, 3, b->pos[p].witness);
         if ((rc = step_done(s->w, s->ins_pos, "store position")))
             return rc;
     }
@@ -1045,19 +1051,21 @@ static int sqlite_get(void *ctx, const char *id, struct row_sink *sink)
     return rc;
 }
 
-static int sqlite_position(void *ctx, const char *key, int64_t *out_next)
+static int sqlite_position(void *ctx, const char *key, int64_t *out_next, int64_t *out_witness)
 {
     struct sqlite_store *s = ctx;
     sqlite3_stmt *st;
     pthread_mutex_lock(&s->wlock);
-    int rc = cached_stmt(s->w, &s->wcache, "SELECT next FROM _positions WHERE key = ?", &st);
+    int rc = cached_stmt(s->w, &s->wcache, "SELECT next, coalesce(witness, 0) FROM _positions WHERE key = ?", &st);
     if (!rc) {
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         int step = sqlite3_step(st);
-        if (step == SQLITE_ROW)
+        if (step == SQLITE_ROW) {
             *out_next = sqlite3_column_int64(st, 0);
-        else
+            *out_witness = sqlite3_column_int64(st, 1);
+        } else {
             rc = step == SQLITE_DONE ? COLIBRI_ENOTFOUND : map_err(s->w, step, "position");
+        }
         sqlite3_reset(st);
     }
     pthread_mutex_unlock(&s->wlock);

@@ -74,12 +74,12 @@ int store_get(struct store *st, const char *id, struct row_sink *sink)
     return counted(st, st->ops->get(st->ctx, id, sink));
 }
 
-int store_position(struct store *st, const char *key, int64_t *out_next)
+int store_position(struct store *st, const char *key, int64_t *out_next, int64_t *out_witness)
 {
-    *out_next = 0;
+    *out_next = *out_witness = 0;
     if (!st->ops->position)
         return COLIBRI_ENOTFOUND;
-    return st->ops->position(st->ctx, key, out_next);
+    return st->ops->position(st->ctx, key, out_next, out_witness);
 }
 
 int store_ping(struct store *st)

@@ -14,7 +14,7 @@ struct store_ops {
     int  (*insert)(void *ctx, const struct batch *b, struct insert_result *out);
     int  (*query)(void *ctx, const struct query *q, struct row_sink *sink);
     int  (*get)(void *ctx, const char *id, struct row_sink *sink);
-    int  (*position)(void *ctx, const char *key, int64_t *out_next);   /* optional */
+    int  (*position)(void *ctx, const char *key, int64_t *out_next, int64_t *out_witness);   /* optional */
     int  (*ping)(void *ctx);                                           /* optional */
     void (*close)(void *ctx);
 };

@@ -49,7 +49,7 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
     int64_t now = now_us();
     int rc;
 
-    if (m->position && (rc = batch_set_position(&ing->batch, m->position, m->next_position)))
+    if (m->position && (rc = batch_set_position(&ing->batch, m->position, m->next_position, m->witness)))
         return rc;
 
     if (m->len > INGEST_MESSAGE_MAX) {
@@ -94,8 +94,10 @@ int ingest_store(struct ingest *ing, const struct batch *b, struct insert_result
     int rc = store_insert(ing->store, b, &res);
     if (rc)
         return rc;
+    /* freshness from rows actually stored: with duplicates in the batch we cannot tell which
+     * rows were new, so it waits for a batch without any */
     metrics_batch(ing->source, &res, b->nrows + b->ndead, (double)(now_us() - t0) / 1e6,
-                  newest_event(ing->schema, b));
+                  res.duplicates == 0 ? newest_event(ing->schema, b) : 0);
     ing->total.stored += res.stored;
     ing->total.duplicates += res.duplicates;
     ing->total.dead += res.dead;

@@ -10,6 +10,22 @@
  * lag tools see them. Rejected messages are copied to a dead-letter topic
  * with the reason in a header.
  *
+ * A log that goes backwards is never deduplicated away. With each stored
+ * offset goes a witness of the message before it (a hash of its timestamp,
+ * key and payload). On assignment, a stored offset past the broker's high
+ * watermark means the log is shorter than what was stored ("truncated": the
+ * topic was recreated, or the broker reset); otherwise the message before it
+ * is read again and compared with its witness ("replaced": a recreated topic
+ * that already holds more messages). Either way the partition starts a new
+ * epoch at its beginning, whose ids ("kafka:topic@E/partition/offset") and
+ * positions cannot collide with the old log's, with a WARNING and
+ * colibri_source_resets_total. (librdkafka 2.0 cannot read topic ids.)
+ *
+ * Static group membership (group.instance.id) lets a restarted process take
+ * its partitions back at once instead of waiting for its old session to
+ * expire; see COLIBRI_GROUP_INSTANCE_ID. Subscribing waits for the first
+ * fetch, so that check-config never joins the group under the same id.
+ *
  * Readiness asks a broker (see brokers_answer): librdkafka reconnects on its
  * own and reports no reliable "the brokers are back" (or even "all down").
  */
@@ -21,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "colibri/error.h"
 #include "colibri/log.h"
@@ -33,19 +50,28 @@ extern char **environ;
 #define DLQ_WAIT_MS 5000
 #define PROBE_TIMEOUT_MS 200    /* longest a readiness probe holds the HTTP thread that makes it */
 #define PROBE_TTL_MS 1000       /* how long one probe's answer stands for every caller */
+#define WATERMARK_WAIT_MS 5000  /* asking the broker for a partition's first and next offsets */
+#define CLOSE_WAIT_MS 2000      /* leaving the group at shutdown; the store holds the positions */
+#define CLOSE_FLUSH_MS 1000     /* dead-letter copies still queued at shutdown */
+#define MAX_EPOCHS 1000
 
 /* Per partition: where the uncommitted messages start and where we are. */
 struct part {
     int32_t partition;
+    int epoch;              /* how many times this partition's log was found replaced */
     int64_t first;          /* offset of the first message not stored yet, -1 if none */
-    int64_t next;           /* offset after the last message delivered */
+    int64_t next;           /* offset after the last message delivered, < 0 if unknown */
+    int64_t verify_at;      /* offset of the message to compare with its witness, -1 if none */
+    int64_t witness;        /* the stored witness of that message */
 };
 
 struct kafka {
     const struct source_env *env;
     char *brokers, *topic, *group, *dlq;
+    char instance[160];     /* group.instance.id, "" = dynamic membership */
     rd_kafka_t *consumer, *producer;
     rd_kafka_message_t *current;    /* the message next() returned last */
+    bool subscribed;
     struct part *parts;
     size_t nparts, capparts;
     char id[320], position[288];    /* strings of the current message */
@@ -64,6 +90,20 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     log_msg(l, "librdkafka", "%s: %s", fac, buf);
 }
 
+/* What identifies a message at its offset (FNV-1a over timestamp, key, payload); never 0. */
+static int64_t witness_of(const rd_kafka_message_t *msg)
+{
+    uint64_t h = 14695981039346656037u;
+    int64_t ts = rd_kafka_message_timestamp(msg, NULL);
+    const unsigned char *parts[] = { (const unsigned char *)&ts, msg->key, msg->payload };
+    size_t lens[] = { sizeof ts, msg->key ? msg->key_len : 0, msg->payload ? msg->len : 0 };
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < lens[i]; j++)
+            h = (h ^ parts[i][j]) * 1099511628211u;
+    h &= (uint64_t)INT64_MAX;
+    return h ? (int64_t)h : 1;
+}
+
 static struct part *part_get(struct kafka *k, int32_t partition)
 {
     for (size_t i = 0; i < k->nparts; i++)
@@ -77,13 +117,30 @@ static struct part *part_get(struct kafka *k, int32_t partition)
         k->parts = p;
         k->capparts = cap;
     }
-    k->parts[k->nparts] = (struct part){ .partition = partition, .first = -1, .next = -1 };
+    k->parts[k->nparts] = (struct part){ .partition = partition, .first = -1, .next = -1, .verify_at = -1 };
     return &k->parts[k->nparts++];
 }
 
-static void position_key(const struct kafka *k, int32_t partition, char *buf, size_t n)
+/* "kafka:topic/3", or "kafka:topic@2/3" from the partition's second reset on. */
+static void position_key(const struct kafka *k, int32_t partition, int epoch, char *buf, size_t n)
 {
-    snprintf(buf, n, "kafka:%s/%" PRId32, k->topic, partition);
+    if (epoch)
+        snprintf(buf, n, "kafka:%s@%d/%" PRId32, k->topic, epoch, partition);
+    else
+        snprintf(buf, n, "kafka:%s/%" PRId32, k->topic, partition);
+}
+
+/* The partition's log was replaced: a new epoch, read from its beginning. */
+static void start_epoch(struct kafka *k, struct part *p, const char *reason, const char *detail)
+{
+    p->epoch++;
+    p->first = -1;
+    p->next = -1;
+    p->verify_at = -1;
+    log_warn("kafka %s/%" PRId32 ": %s (%s); reading it from its beginning as epoch %d, with ids "
+             "kafka:%s@%d/%" PRId32 "/<offset> that cannot collide with the rows stored before",
+             k->topic, p->partition, detail, reason, p->epoch, k->topic, p->epoch, p->partition);
+    metrics_source_reset("kafka", reason);
 }
 
 /* Seek each partition with uncommitted messages back to the first of them. */
@@ -108,21 +165,67 @@ static void kafka_rewind(void *ctx)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/*
+ * Where partition p starts: its current epoch's stored offset, checked
+ * against the broker (see the top of this file). Returns the offset to
+ * assign, or RD_KAFKA_OFFSET_INVALID for "the group's committed, or earliest".
+ */
+static int64_t resume_at(struct kafka *k, struct part *pp)
+{
+    char key[288];
+    int64_t next = 0, witness = 0, low, high;
+    bool found = false;
+    for (int e = 0; e < MAX_EPOCHS; e++) {
+        int64_t n, w;
+        position_key(k, pp->partition, e, key, sizeof key);
+        if (store_position(k->env->store, key, &n, &w) != 0)
+            break;
+        pp->epoch = e, next = n, witness = w, found = true;
+    }
+    if (!found)
+        return RD_KAFKA_OFFSET_INVALID;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(k->consumer, k->topic, pp->partition, &low, &high,
+                                                             WATERMARK_WAIT_MS);
+    if (e) {
+        log_warn("kafka %s/%" PRId32 ": cannot read its offsets (%s); resuming at %" PRId64 " unchecked",
+                 k->topic, pp->partition, rd_kafka_err2str(e), next);
+        return next;
+    }
+    if (next > high) {
+        char why[160];
+        snprintf(why, sizeof why, "the log ends at offset %" PRId64 " but %" PRId64 " were stored", high, next);
+        start_epoch(k, pp, "truncated", why);
+        return RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (next < low) {
+        log_error("kafka %s/%" PRId32 ": offsets %" PRId64 " to %" PRId64 " were deleted by the broker "
+                  "(retention) before they were stored; resuming at %" PRId64, k->topic, pp->partition,
+                  next, low - 1, low);
+        metrics_source_reset("kafka", "expired");
+        return low;
+    }
+    if (witness && next - 1 >= low) {      /* read the last stored message again, to compare */
+        pp->verify_at = next - 1;
+        pp->witness = witness;
+        return next - 1;
+    }
+    return next;
+}
+
 /* Start each newly assigned partition at the offset stored with the rows. */
 static void on_assign(struct kafka *k, rd_kafka_topic_partition_list_t *parts)
 {
-    char key[288];
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int64_t next;
-        position_key(k, p->partition, key, sizeof key);
-        if (store_position(k->env->store, key, &next) == 0)
-            p->offset = next;
         struct part *pp = part_get(k, p->partition);
-        if (pp)
-            *pp = (struct part){ .partition = p->partition, .first = -1, .next = p->offset };
+        if (!pp)
+            continue;
+        *pp = (struct part){ .partition = p->partition, .first = -1, .verify_at = -1 };
+        p->offset = resume_at(k, pp);
+        pp->next = pp->verify_at >= 0 ? p->offset + 1 : p->offset;
         log_info("assigned %s/%" PRId32 " from offset %" PRId64 "%s", k->topic, p->partition, p->offset,
-                 p->offset >= 0 ? " (stored)" : " (no stored offset: group's committed or earliest)");
+                 pp->verify_at >= 0 ? " (stored; checking the message there)"
+                 : p->offset >= 0 ? " (stored)" : " (no stored offset: group's committed or earliest)");
     }
     rd_kafka_error_t *err = rd_kafka_incremental_assign(k->consumer, parts);
     if (err) {
@@ -196,6 +299,7 @@ static int make_conf(struct kafka *k, bool consumer, rd_kafka_conf_t **out)
     };
     const char *const consumer_defaults[][2] = {
         { "group.id", k->group },
+        { "group.instance.id", *k->instance ? k->instance : NULL },
         { "enable.auto.commit", "false" },
         { "enable.auto.offset.store", "false" },
         { "auto.offset.reset", "earliest" },
@@ -219,7 +323,8 @@ static int make_conf(struct kafka *k, bool consumer, rd_kafka_conf_t **out)
     size_t ndefs = consumer ? sizeof consumer_defaults / sizeof consumer_defaults[0]
                             : sizeof producer_defaults / sizeof producer_defaults[0];
     for (size_t i = 0; i < ndefs; i++)
-        rd_kafka_conf_set(conf, defs[i][0], defs[i][1], err, sizeof err);
+        if (defs[i][1])
+            rd_kafka_conf_set(conf, defs[i][0], defs[i][1], err, sizeof err);
     for (char **e = environ; *e; e++) {
         const char *eq = strchr(*e, '=');
         size_t plen = strlen(ENV_PREFIX);
@@ -243,6 +348,29 @@ static int make_conf(struct kafka *k, bool consumer, rd_kafka_conf_t **out)
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     *out = conf;
     return 0;
+}
+
+/*
+ * The static member id (COLIBRI_GROUP_INSTANCE_ID): "auto" is
+ * colibri-<hostname>-<port>, which is stable across restarts of one
+ * deployment and unique per process on a host, except on Cloud Run (K_SERVICE
+ * is set), whose instances never come back under the same name: there it is
+ * off, so that a stopped instance's partitions move at once.
+ */
+static void instance_id(const struct config *cfg, char *buf, size_t n)
+{
+    const char *id = cfg->group_instance_id;
+    buf[0] = '\0';
+    if (strcmp(id, "off") == 0 || (strcmp(id, "auto") == 0 && *cfg->k_service))
+        return;
+    if (strcmp(id, "auto") != 0) {
+        snprintf(buf, n, "%s", id);
+        return;
+    }
+    char host[64] = "localhost";
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    snprintf(buf, n, "colibri-%s-%d", host, cfg->listen_port);
 }
 
 /* "HOST:PORT[,HOST:PORT]/TOPIC?group=G" */
@@ -297,6 +425,7 @@ static int kafka_open(const char *url, const struct source_env *env, void **ctx)
         rc = COLIBRI_ENOMEM;
         goto fail;
     }
+    instance_id(env->cfg, k->instance, sizeof k->instance);
     if ((rc = make_conf(k, true, &cconf)) || (rc = make_conf(k, false, &pconf)))
         goto fail;
     k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
@@ -314,17 +443,8 @@ static int kafka_open(const char *url, const struct source_env *env, void **ctx)
     }
     pconf = NULL;
     rd_kafka_poll_set_consumer(k->consumer);
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, k->topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(k->consumer, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    if (e) {
-        log_error("subscribe to %s: %s", k->topic, rd_kafka_err2str(e));
-        rc = COLIBRI_ECONFIG;
-        goto fail;
-    }
-    log_info("consuming kafka topic %s from %s as group %s; dead letters to %s", k->topic, k->brokers,
-             k->group, k->dlq);
+    log_info("consuming kafka topic %s from %s as group %s%s%s; dead letters to %s", k->topic, k->brokers,
+             k->group, *k->instance ? ", static member " : "", k->instance, k->dlq);
     *ctx = k;
     return 0;
 fail:
@@ -336,6 +456,62 @@ fail:
     return rc;
 }
 
+/* Subscribe on the first fetch: opening alone (check-config) must not join the group. */
+static int subscribe(struct kafka *k)
+{
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, k->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(k->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        log_error("subscribe to %s: %s", k->topic, rd_kafka_err2str(e));
+        return COLIBRI_EUNAVAIL;
+    }
+    k->subscribed = true;
+    return 0;
+}
+
+static void seek_to_beginning(struct kafka *k, int32_t partition)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, k->topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *err = rd_kafka_seek_partitions(k->consumer, l, 5000);
+    if (err) {
+        log_error("kafka %s/%" PRId32 ": cannot seek to the beginning: %s", k->topic, partition,
+                  rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/*
+ * Whether msg continues partition p's log as we know it. A message that is
+ * the one to check against its witness is consumed here (false); so is the
+ * first one of a log found replaced, which is then read again from its start.
+ */
+static bool continues_log(struct kafka *k, struct part *p, const rd_kafka_message_t *msg)
+{
+    if (p->verify_at >= 0) {
+        bool at = msg->offset == p->verify_at;
+        p->verify_at = -1;
+        if (at && witness_of(msg) == p->witness)
+            return false;       /* the same log: that message is stored already */
+        if (at) {
+            char why[128];
+            snprintf(why, sizeof why, "the message at offset %" PRId64 " is not the one stored there", msg->offset);
+            start_epoch(k, p, "replaced", why);
+            seek_to_beginning(k, p->partition);
+            return false;
+        }
+    } else if (p->next >= 0 && msg->offset < p->next && p->first < 0) {
+        /* librdkafka started the partition again at its beginning (offset out of range) */
+        char why[128];
+        snprintf(why, sizeof why, "offset %" PRId64 " came after %" PRId64, msg->offset, p->next - 1);
+        start_epoch(k, p, "truncated", why);
+    }
+    return true;
+}
+
 static int kafka_next(void *ctx, int timeout_ms, struct message *m)
 {
     struct kafka *k = ctx;
@@ -343,6 +519,8 @@ static int kafka_next(void *ctx, int timeout_ms, struct message *m)
         rd_kafka_message_destroy(k->current);
         k->current = NULL;
     }
+    if (!k->subscribed && subscribe(k))
+        return COLIBRI_ETIMEOUT;
     rd_kafka_message_t *msg = rd_kafka_consumer_poll(k->consumer, timeout_ms);
     if (!msg)
         return COLIBRI_ETIMEOUT;
@@ -354,15 +532,25 @@ static int kafka_next(void *ctx, int timeout_ms, struct message *m)
         rd_kafka_message_destroy(msg);
         return COLIBRI_ETIMEOUT;
     }
-    k->current = msg;
     struct part *p = part_get(k, msg->partition);
-    if (!p)
+    if (!p) {
+        rd_kafka_message_destroy(msg);
         return COLIBRI_ENOMEM;
+    }
+    if (!continues_log(k, p, msg)) {
+        rd_kafka_message_destroy(msg);
+        return COLIBRI_ETIMEOUT;
+    }
+    k->current = msg;
     if (p->first < 0)
         p->first = msg->offset;
     p->next = msg->offset + 1;
-    snprintf(k->id, sizeof k->id, "kafka:%s/%" PRId32 "/%" PRId64, k->topic, msg->partition, msg->offset);
-    position_key(k, msg->partition, k->position, sizeof k->position);
+    position_key(k, msg->partition, p->epoch, k->position, sizeof k->position);
+    if (p->epoch)
+        snprintf(k->id, sizeof k->id, "kafka:%s@%d/%" PRId32 "/%" PRId64, k->topic, p->epoch, msg->partition,
+                 msg->offset);
+    else
+        snprintf(k->id, sizeof k->id, "kafka:%s/%" PRId32 "/%" PRId64, k->topic, msg->partition, msg->offset);
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
     *m = (struct message){
@@ -373,6 +561,7 @@ static int kafka_next(void *ctx, int timeout_ms, struct message *m)
         .len = msg->len,
         .position = k->position,
         .next_position = msg->offset + 1,
+        .witness = witness_of(msg),
     };
     return 0;
 }
@@ -432,7 +621,7 @@ static int kafka_commit(void *ctx, const struct batch *b)
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)k->nparts);
     for (size_t i = 0; i < k->nparts; i++) {
         struct part *p = &k->parts[i];
-        position_key(k, p->partition, key, sizeof key);
+        position_key(k, p->partition, p->epoch, key, sizeof key);
         for (size_t j = 0; j < b->npos; j++) {
             if (strcmp(b->pos[j].key, key) != 0)
                 continue;
@@ -541,6 +730,42 @@ static int kafka_check(void *ctx, char *detail, size_t detaillen)
     return parts < 0 ? COLIBRI_ENOTFOUND : 0;
 }
 
+/*
+ * Leave the group within CLOSE_WAIT_MS: librdkafka's own close can wait for
+ * a broker that is gone for as long as it likes. Partitions still held are
+ * revoked through on_rebalance (which stores the filling batch). Whether it
+ * finished: a commit skipped loses nothing, the store holds every position.
+ */
+static bool close_consumer(struct kafka *k)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
+    rd_kafka_error_t *err = q ? rd_kafka_consumer_close_queue(k->consumer, q) : NULL;
+    int64_t until = now_ms() + CLOSE_WAIT_MS;
+    if (err) {
+        log_warn("kafka: closing the consumer: %s", rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    } else if (q) {
+        while (!rd_kafka_consumer_closed(k->consumer) && now_ms() < until) {
+            /* events, not callbacks: this queue also gets fetched messages, which have none */
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 50);
+            if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                on_rebalance(k->consumer, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), k);
+            if (ev)
+                rd_kafka_event_destroy(ev);
+        }
+    }
+    bool closed = q && !err && rd_kafka_consumer_closed(k->consumer);
+    if (q)
+        rd_kafka_queue_destroy(q);
+    return closed;
+}
+
+/*
+ * Within CLOSE_WAIT_MS + CLOSE_FLUSH_MS. When a broker is gone, librdkafka's
+ * destroy can wait for it without end, so the handles are then left to the
+ * process's exit (this runs only at shutdown): nothing is lost, the store
+ * holds every position and _dead_letters every dead letter.
+ */
 static void kafka_close(void *ctx)
 {
     struct kafka *k = ctx;
@@ -548,13 +773,23 @@ static void kafka_close(void *ctx)
         return;
     if (k->current)
         rd_kafka_message_destroy(k->current);
+    bool reachable = true;
     if (k->consumer) {
-        rd_kafka_consumer_close(k->consumer);   /* leaves the group; revokes through on_rebalance */
-        rd_kafka_destroy(k->consumer);
+        reachable = !k->subscribed || close_consumer(k);
+        if (reachable)
+            rd_kafka_destroy_flags(k->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        else
+            log_warn("kafka: leaving group %s did not finish within %d ms (is the broker gone?); "
+                     "stopping without it (the store holds the positions)", k->group, CLOSE_WAIT_MS);
     }
     if (k->producer) {
-        rd_kafka_flush(k->producer, 5000);
-        rd_kafka_destroy(k->producer);
+        if (rd_kafka_flush(k->producer, CLOSE_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            log_warn("dead-letter topic %s: %d copies not delivered at shutdown (they are in _dead_letters)",
+                     k->dlq, rd_kafka_outq_len(k->producer));
+            reachable = false;
+        }
+        if (reachable)
+            rd_kafka_destroy(k->producer);
     }
     free(k->parts);
     free(k->brokers);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "colibri/error.h"
@@ -56,6 +57,7 @@ struct subscriber {
     bool handed, writer_stop;           /* under lock */
     atomic_bool done;       /* set under lock; read without it to skip the lock per message */
     int written_rc;                     /* under lock, with done */
+    bool abandoned;         /* stopping, the writer is still in the store past the budget (loop only) */
 };
 
 static const struct source_ops *const sources[] = { &kafka_source_ops, &pubsub_source_ops };
@@ -114,6 +116,13 @@ static void sleep_ms(long ms)
     usleep((useconds_t)ms * 1000);
 }
 
+/* Stopping, and the shutdown budget (counted from the stop request) is spent. */
+static bool budget_spent(const struct subscriber *sub)
+{
+    int64_t stop_at = atomic_load(&sub->stop_at);
+    return stop_at && now_us() - stop_at >= SHUTDOWN_FLUSH_MS * 1000;
+}
+
 /*
  * Store batch b, retrying while the store is down. Gives up only when
  * stopping and the shutdown budget is spent: every batch not stored is then
@@ -125,8 +134,7 @@ static void store_with_retry(struct subscriber *sub, struct batch *b)
     bool paused = false;
     for (;;) {
         /* the budget counts from the stop request: the writer's attempt, ours and sleeps alike */
-        int64_t stop_at = atomic_load(&sub->stop_at);
-        if (stop_at && now_us() - stop_at >= SHUTDOWN_FLUSH_MS * 1000) {
+        if (budget_spent(sub)) {
             log_error("stopping with %zu messages not stored; they were not acknowledged",
                       sub->written.nrows + sub->written.ndead + ingest_pending(&sub->ing));
             drop_and_rewind(sub);
@@ -158,15 +166,29 @@ static void store_with_retry(struct subscriber *sub, struct batch *b)
  */
 static int finish_written(struct subscriber *sub, bool wait, bool retry)
 {
-    if (!sub->writing || (!wait && !atomic_load(&sub->done)))
-        return 0;
+    if (!sub->writing || sub->abandoned || (!wait && !atomic_load(&sub->done)))
+        return sub->abandoned ? COLIBRI_ETIMEOUT : 0;
     pthread_mutex_lock(&sub->lock);
-    while (wait && !sub->done)
-        pthread_cond_wait(&sub->cond, &sub->lock);
+    while (wait && !sub->done && !budget_spent(sub)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;    /* a store that hangs must not hold up a stop */
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&sub->cond, &sub->lock, &ts);
+    }
     bool done = sub->done;
     int rc = sub->written_rc;
     sub->done = false;
     pthread_mutex_unlock(&sub->lock);
+    if (!done && wait) {
+        log_error("stopping: the store has not answered within %d ms; %zu messages were not acknowledged "
+                  "and will be delivered again", SHUTDOWN_FLUSH_MS, sub->written.nrows + sub->written.ndead);
+        sub->abandoned = true;      /* the writer keeps its batch and the store until the process ends */
+        return COLIBRI_ETIMEOUT;
+    }
     if (!done)
         return 0;
     sub->writing = false;
@@ -185,7 +207,8 @@ static int finish_written(struct subscriber *sub, bool wait, bool retry)
 /* Hand the filling batch to the writer (once the previous one is acknowledged). */
 static void hand_off(struct subscriber *sub)
 {
-    finish_written(sub, true, true);
+    if (finish_written(sub, true, true) == COLIBRI_ETIMEOUT)
+        return;
     if (ingest_pending(&sub->ing) == 0 && sub->ing.batch.npos == 0)
         return;
     if (sub->ops->dead_letter_flush)
@@ -206,7 +229,7 @@ static int settle(void *ud)
     struct subscriber *sub = ud;
     int rc = finish_written(sub, true, false);
     if (!rc)
-        rc = store_batch(sub, &sub->ing.batch);
+        rc = store_batch(sub, &sub->ing.batch);     /* not after ETIMEOUT: the writer holds the store */
     if (rc) {
         log_warn("dropping a batch of %zu messages that could not be stored; they will be read again",
                  ingest_pending(&sub->ing));
@@ -274,8 +297,8 @@ static void *run(void *arg)
         else
             finish_written(sub, false, true);   /* acknowledge a written batch without waiting for the next */
     }
-    finish_written(sub, true, true);
-    store_with_retry(sub, &sub->ing.batch);
+    if (finish_written(sub, true, true) != COLIBRI_ETIMEOUT)
+        store_with_retry(sub, &sub->ing.batch);
     return NULL;
 }
 
@@ -348,10 +371,10 @@ int subscriber_check(struct subscriber *sub, char *detail, size_t detaillen)
     return sub->ops->check(sub->ctx, detail, detaillen);
 }
 
-void subscriber_stop(struct subscriber *sub)
+int subscriber_stop(struct subscriber *sub)
 {
     if (!sub)
-        return;
+        return 0;
     atomic_store(&sub->stop_at, now_us());
     atomic_store(&sub->stop, true);
     if (sub->started)
@@ -362,9 +385,17 @@ void subscriber_stop(struct subscriber *sub)
         sub->writer_stop = true;
         pthread_cond_signal(&sub->cond);
         pthread_mutex_unlock(&sub->lock);
+        if (sub->abandoned) {
+            /* still inside the store: it ends with the process; the store must not be closed under it */
+            pthread_detach(sub->writer);
+            log_info("subscriber stopped with a write still in progress: %zu rows stored",
+                     sub->ing.total.stored);
+            return COLIBRI_ETIMEOUT;
+        }
         pthread_join(sub->writer, NULL);
     }
     log_info("subscriber stopped: %zu rows stored, %zu duplicates skipped, %zu dead letters",
              sub->ing.total.stored, sub->ing.total.duplicates, sub->ing.total.dead);
     subscriber_free(sub);
+    return 0;
 }

@@ -465,3 +465,6 @@ SCENARIOS = [
     ("diskfull", "4. Disk full (64 MB tmpfs)", disk_full),
     ("bigquery", "5. BigQuery fake returning 503", bigquery_503),
 ]
+
+from edge import EDGE_SCENARIOS  # noqa: E402 - edge.py uses the helpers above
+SCENARIOS += EDGE_SCENARIOS

@@ -156,7 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(res.stored + res.dead == 1 && res.duplicates == 0);
     assert((res.stored == 1) == (want_rc == 0));
     int64_t next;
-    assert(store_position(st, pos, &next) == 0 && next == (int64_t)offset + 1);
+    int64_t witness;
+    assert(store_position(st, pos, &next, &witness) == 0 && next == (int64_t)offset + 1);
 
     struct readback rb = { .want = &want, .m = &m };
     struct row_sink sink = { .row = on_row, .ud = &rb };

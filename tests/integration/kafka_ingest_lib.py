@@ -73,6 +73,24 @@ class Broker:
                       "--add-config", ",".join(f"{k}={v}" for k, v in configs.items()))
         return name
 
+    def recreate_topic(self, name, partitions, timeout=60):
+        """Delete the topic and create it again: a new, empty log under the same name."""
+        self.tool("org.apache.kafka.tools.TopicCommand", "--delete", "--topic", name)
+        t0 = time.monotonic()
+        while True:
+            try:
+                _run([os.path.join(SCRIPTS, "kafka-topic"), name, str(partitions)], 120, env=self.env)
+                if sum(self.end_offsets(name, partitions).values()) == 0:
+                    return name
+            except RuntimeError:
+                pass        # still being deleted
+            assert time.monotonic() - t0 < timeout, f"topic {name} not recreated within {timeout} s"
+            time.sleep(0.5)
+
+    def pid(self):
+        with open(os.path.join(self.dir, "kafka.pid")) as f:
+            return int(f.read())
+
     def committed(self, group, topic):
         """{partition: committed offset} of group on topic (absent: nothing committed)."""
         out = self.tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
@@ -261,7 +279,9 @@ class Colibri:
         self.start()
 
     def start(self):
-        self.port = free_port()
+        # a restart keeps its port, as a deployment would: the static group member id
+        # (colibri-<hostname>-<port>) is the same, so it gets its partitions back at once
+        self.port = getattr(self, "port", None) or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = base_env(COLIBRI_STORE="sqlite:" + self.db, COLIBRI_SUBSCRIBE=self.subscribe,
                        COLIBRI_LISTEN=f"127.0.0.1:{self.port}", COLIBRI_LOG_LEVEL="info",

@@ -13,9 +13,11 @@ to a half of it. Run the full 1,000,000 by hand with
 KAFKA_TEST_MESSAGES=1000000. KAFKA_KEEP=1 leaves the test broker running.
 """
 import collections
+import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -138,21 +140,34 @@ def test_valid_rows_and_dead_letters_exactly(broker, tmp_path):
 # ---------------------------------------------------------------- 2. SIGKILL x5
 
 def test_sigkill_five_times(broker, tmp_path):
+    """Five SIGKILLs, each while messages are produced but not yet stored. The topic is
+    filled chunk by chunk and each kill waits for the chunk's first rows, so a kill can
+    never come after the end of ingestion; a kill that still found nothing pending (the
+    chunk stored whole before it landed) is not counted and the next chunk gets another."""
     ds = Dataset(str(tmp_path), N, seed=12, malformed_pct=1)
     topic = broker.create_topic("ingest-kill", 4)
-    produce_all(broker, ds, topic, 4)
     db = str(tmp_path / "kill.db")
+    chunks = 12
+    bounds = [len(ds.lines) * i // chunks for i in range(chunks + 1)]
     c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group=kill", str(tmp_path / "colibri.log"), **FAST_SESSION)
-    at = []
+    at, idle_kills = [], 0
     try:
-        for k in range(1, 6):
-            target = k * len(ds.ok) // 6
-            wait_until(lambda: c.alive() and counts(db)[0] >= target or not c.alive(), 300,
-                       f"{target} rows before kill {k}", 0.05)
+        for i in range(chunks):
+            produced_ok = sum(1 for j in ds.ok if j < bounds[i + 1])
+            produce_all(broker, ds, topic, 4, bounds[i], bounds[i + 1])
+            if len(at) == 5:
+                continue
+            before = counts(db)[0]
+            wait_until(lambda: counts(db)[0] > before or not c.alive(), 300, f"rows of chunk {i}", 0.01)
             assert c.alive(), c.log_tail()
             c.kill(signal.SIGKILL)
-            at.append(counts(db))
+            now = counts(db)
+            if now[0] < produced_ok:
+                at.append(now)
+            else:
+                idle_kills += 1
             c.start()
+        assert len(at) == 5, f"only {len(at)} kills landed during ingestion: {at}"
         wait_counts(db, len(ds.ok), len(ds.bad), timeout=max(300, N / 1000), alive=[c])
         time.sleep(1.5)
         assert counts(db) == (len(ds.ok), len(ds.bad))
@@ -161,13 +176,13 @@ def test_sigkill_five_times(broker, tmp_path):
     finally:
         if c.alive():
             c.kill()
-    assert len({r for r, _ in at}) == 5 and at[-1][0] < len(ds.ok), f"kills not during ingestion: {at}"
     assert query(db, "SELECT count(*), count(DISTINCT event_id) FROM flights")[0] == (len(ds.ok), len(ds.ok))
     positions_cover(db, topic)
     # the dead-letter topic is written before the rows commit: a kill in between republishes
     # (at least once there); _dead_letters stays exactly once
     summary = verify_exactly_once(broker, ds, db, topic, dlq_exact=False)
-    print(f"\n[sigkill] killed at (rows, dead) {at}; dead-letter topic duplicates: {summary['dlq_duplicates']}")
+    print(f"\n[sigkill] killed at (rows, dead) {at} ({idle_kills} kills between chunks not counted); "
+          f"dead-letter topic duplicates: {summary['dlq_duplicates']}")
 
 
 # ---------------------------------------------------------------- 3. broker restart
@@ -388,8 +403,10 @@ def test_sigterm_flushes_commits_and_leaves(broker, tmp_path):
     group = "term"
     # small batches: what is in memory at SIGTERM (a batch being written, one filling, each up to
     # 32 x BATCH_MAX while behind) must be well below the topic, or the stop is not mid-ingestion
+    # dynamic membership, whose members leave the group on SIGTERM (a static member keeps its
+    # place for its restart: test_restart_after_sigkill_is_immediate)
     c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group={group}", str(tmp_path / "colibri.log"),
-                COLIBRI_BATCH_MAX=100)
+                COLIBRI_BATCH_MAX=100, COLIBRI_GROUP_INSTANCE_ID="off")
     try:
         wait_until(lambda: counts(db)[0] >= len(ds.ok) // 3, 300, "rows", 0.02)
         rc, took = c.kill(signal.SIGTERM, timeout=30)
@@ -675,3 +692,130 @@ def test_odd_messages_and_oversized(broker, tmp_path):
         if _id in dead and key != "big":
             assert _id in dlq and dlq[_id][0] == key, f"{key} missing from the dead-letter topic"
     assert "exceeds" in dead[f"kafka:{topic}/0/{len(messages) - 1}"]
+
+
+# ---------------------------------------------------------------- the edge: resets, gone brokers, restarts
+
+def metric_value(c, name, **labels):
+    _, body = c.get("/metrics")
+    want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+    for line in body.decode().splitlines():
+        if line.startswith(want + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+@pytest.mark.parametrize("new_messages,reason", [(120, "truncated"), (300, "replaced")])
+def test_topic_recreated_loses_nothing(broker, tmp_path, new_messages, reason):
+    """The topic is deleted and created again while colibri is stopped, and the new log gets
+    fewer (its end is below the stored offset) or more messages (only the witness of the last
+    stored message tells): every new message is stored, under ids of a new epoch."""
+    old = Dataset(str(tmp_path), 200, seed=31, malformed_pct=0)
+    new = Dataset(str(tmp_path), new_messages, seed=32, malformed_pct=0)
+    topic = broker.create_topic(f"ingest-reset-{reason}", 1)
+    produce_all(broker, old, topic, 1)
+    db = str(tmp_path / "reset.db")
+    c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group=reset-{reason}", str(tmp_path / "colibri.log"))
+    try:
+        wait_counts(db, 200, 0, timeout=120, alive=[c])
+        assert c.kill(signal.SIGTERM)[0] == 0
+        broker.recreate_topic(topic, 1)
+        produce_all(broker, new, topic, 1)
+        c.start()
+        took = wait_counts(db, 200 + new_messages, 0, timeout=120, alive=[c])
+        assert metric_value(c, "colibri_source_resets_total", source="kafka", reason=reason) == 1
+        assert metric_value(c, "colibri_ingest_messages_total", source="kafka", result="duplicate") == 0
+        newest = metric_value(c, "colibri_newest_event_timestamp_seconds")
+        assert c.kill(signal.SIGTERM)[0] == 0
+    finally:
+        if c.alive():
+            c.kill()
+    assert f"({reason})" in c.log_text() and "epoch 1" in c.log_text()
+    ids = [r[0] for r in query(db, "SELECT _id FROM flights")]
+    assert sum(1 for i in ids if i.startswith(f"kafka:{topic}@1/0/")) == new_messages
+    assert {r[0] for r in query(db, "SELECT event_id FROM flights WHERE _id LIKE ?", f"kafka:{topic}@1/%")} == \
+        {new.event_id(i) for i in range(new_messages)}
+    newest_new = max(json.loads(line)["event_time"] for line in new.lines)
+    assert newest > 0 and positions(db, topic + "@1") == {0: new_messages}
+    print(f"\n[reset] {reason}: {new_messages} new messages stored in {took:.1f} s as epoch 1; newest event "
+          f"{newest:.0f} (last produced {newest_new})")
+
+
+def test_sigterm_while_the_broker_is_gone(broker, tmp_path):
+    """SIGKILL the broker under a consuming colibri, then SIGTERM colibri: it exits 0 within
+    10 s (leaving the group is time-boxed); once the broker is back, nothing is lost."""
+    ds = Dataset(str(tmp_path), 2000, seed=33, malformed_pct=1)
+    topic = broker.create_topic("ingest-gone", 2)
+    produce_all(broker, ds, topic, 2, 0, 1000)
+    db = str(tmp_path / "gone.db")
+    c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group=gone", str(tmp_path / "colibri.log"))
+    try:
+        wait_until(lambda: counts(db)[0] > 0, 120, "rows", 0.05)
+        os.kill(broker.pid(), signal.SIGKILL)
+        time.sleep(1)
+        rc, took = c.kill(signal.SIGTERM, timeout=15)
+        print(f"\n[broker gone] SIGTERM -> exit {rc} in {took:.2f} s")
+        assert rc == 0 and took < 10, c.log_tail()
+    finally:
+        if c.alive():
+            c.kill()
+        broker.up()
+    produce_all(broker, ds, topic, 2, 1000, 2000)
+    c.start()
+    try:
+        wait_counts(db, len(ds.ok), len(ds.bad), timeout=180, alive=[c])
+        assert c.kill(signal.SIGTERM)[0] == 0
+    finally:
+        if c.alive():
+            c.kill()
+    verify_exactly_once(broker, ds, db, topic, dlq_exact=False)
+
+
+def test_restart_after_sigkill_is_immediate(broker, tmp_path):
+    """Default settings (no session timeout override): the restarted process is the same
+    static group member, so it consumes again at once instead of waiting ~45 s for the
+    killed member's session to expire."""
+    ds = Dataset(str(tmp_path), 4000, seed=34, malformed_pct=1)
+    topic = broker.create_topic("ingest-restart", 2)
+    produce_all(broker, ds, topic, 2, 0, 2000)
+    db = str(tmp_path / "restart.db")
+    c = Colibri(db, f"kafka://{broker.bootstrap}/{topic}?group=restart", str(tmp_path / "colibri.log"))
+    try:
+        wait_until(lambda: counts(db)[0] > 0, 120, "rows", 0.05)
+        c.kill(signal.SIGKILL)
+        produce_all(broker, ds, topic, 2, 2000, 4000)
+        t0 = time.monotonic()
+        c.start()
+        wait_counts(db, len(ds.ok), len(ds.bad), timeout=60, alive=[c])
+        took = time.monotonic() - t0
+        assert c.kill(signal.SIGTERM)[0] == 0
+    finally:
+        if c.alive():
+            c.kill()
+    print(f"\n[restart] after SIGKILL: every message stored {took:.1f} s after the restart")
+    assert took < 10, f"{took:.1f} s"
+    assert "static member colibri-" in c.log_text()
+    verify_exactly_once(broker, ds, db, topic, dlq_exact=False)
+
+
+def test_kafka_up_reports_only_its_own_broker(broker, tmp_path):
+    """kafka-up fails with the reason when its port belongs to another process, or when its
+    broker cannot bind its ports, and never prints an address then."""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "scripts", "kafka-up")
+    env = dict(os.environ, KAFKA_PORT=str(broker.port), KAFKA_CONTROLLER_PORT=str(free_port()),
+               KAFKA_DIR=str(tmp_path / "k1"))
+    r = subprocess.run([script], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and r.stdout.strip() == "" and "already in use" in r.stderr, r.stderr
+    blocker = socket.socket()           # bound, not listening: the port check passes, the bind fails
+    blocker.bind(("127.0.0.1", 0))
+    env = dict(os.environ, KAFKA_PORT=str(free_port()), KAFKA_CONTROLLER_PORT=str(blocker.getsockname()[1]),
+               KAFKA_DIR=str(tmp_path / "k2"))
+    try:
+        t0 = time.monotonic()
+        r = subprocess.run([script], env=env, capture_output=True, text=True, timeout=180)
+        took = time.monotonic() - t0
+    finally:
+        blocker.close()
+    assert r.returncode != 0 and r.stdout.strip() == "", (r.stdout, r.stderr[-2000:])
+    assert "bind" in r.stderr or "exited" in r.stderr, r.stderr[-2000:]
+    print(f"\n[kafka-up] a blocked controller port fails in {took:.1f} s: {r.stderr.strip().splitlines()[-1]}")

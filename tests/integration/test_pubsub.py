@@ -389,7 +389,7 @@ class Colibri:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
         self.log = open(log, "a")
-        clean = {k: v for k, v in env.items() if v is not None}
+        clean = {"COLIBRI_PUSH": "on", **{k: v for k, v in env.items() if v is not None}}
         e = base_env(COLIBRI_STORE="sqlite:" + db, COLIBRI_LISTEN=f"127.0.0.1:{self.port}",
                      COLIBRI_LOG_FORMAT="text", **clean)
         for k in ("PUBSUB_EMULATOR_HOST", "GCE_METADATA_HOST", "GOOGLE_APPLICATION_CREDENTIALS"):
@@ -921,6 +921,20 @@ def test_push_without_audience_takes_no_token(fake, tmp):
         lines, _ = flights(1, seed=24)
         assert c.post("/pubsub/push", envelope(lines[0], "open-1"))[0] == 204
         assert stored(db) == (1, 0)
+        assert c.stop() == 0
+    finally:
+        c.stop(signal.SIGKILL)
+
+
+def test_push_is_off_by_default(tmp):
+    """Without COLIBRI_PUSH=on the route does not exist, whatever the body: nobody can post rows."""
+    db = os.path.join(tmp, "off.db")
+    c = Colibri(db, os.path.join(tmp, "off.log"), COLIBRI_PUSH="off")
+    try:
+        lines, _ = flights(1, seed=25)
+        st, _, body = c.post("/pubsub/push", envelope(lines[0], "off-1"))
+        assert st == 404 and json.loads(body)["error"]["code"] == "not_found"
+        assert stored(db) == (0, 0)
         assert c.stop() == 0
     finally:
         c.stop(signal.SIGKILL)

@@ -155,22 +155,24 @@ static void test_dead_letters_and_positions_commit_with_rows(void **state)
     struct insert_result r;
     char reason[128];
     struct message bad = { .id = "kafka:t/0/7", .source = "kafka", .payload = "{oops", .len = 5 };
-    int64_t next;
+    int64_t next, witness;
 
     ingest_init(&ing, "load", f->s, f->st);
     assert_int_equal(ingest_message(&ing, &bad, reason, sizeof reason), COLIBRI_EINVAL);
     assert_non_null(strstr(reason, "JSON"));
-    assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 8), 0);
-    assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 5), 0);    /* never goes back */
+    assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 8, 8 * 10), 0);
+    assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 5, 5 * 10), 0);    /* never goes back */
     assert_int_equal(ingest_flush(&ing, &r), 0);
     assert_int_equal(r.dead, 1);
-    assert_int_equal(store_position(f->st, "kafka:t/0", &next), 0);
+    assert_int_equal(store_position(f->st, "kafka:t/0", &next, &witness), 0);
     assert_int_equal(next, 8);
-    assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 3), 0);     /* an older batch */
+    assert_int_equal(witness, 80);      /* the witness goes with the position it was raised to */
+    assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 3, 3 * 10), 0);     /* an older batch */
     assert_int_equal(ingest_flush(&ing, &r), 0);
-    assert_int_equal(store_position(f->st, "kafka:t/0", &next), 0);
+    assert_int_equal(store_position(f->st, "kafka:t/0", &next, &witness), 0);
     assert_int_equal(next, 8);
-    assert_int_equal(store_position(f->st, "kafka:t/1", &next), COLIBRI_ENOTFOUND);
+    assert_int_equal(witness, 80);
+    assert_int_equal(store_position(f->st, "kafka:t/1", &next, &witness), COLIBRI_ENOTFOUND);
     /* the same dead letter again is stored once */
     assert_int_equal(ingest_message(&ing, &bad, NULL, 0), COLIBRI_EINVAL);
     assert_int_equal(ingest_flush(&ing, &r), 0);

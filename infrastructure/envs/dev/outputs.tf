@@ -1,10 +1,20 @@
 output "service_url" {
-  description = "colibri's Cloud Run URL (the smoke test's target)."
+  description = "colibri's Cloud Run URL."
   value       = module.cloud_run.url
 }
 
+output "service_name" {
+  description = "Cloud Run service (scripts/deploy rolls revisions out on it)."
+  value       = module.cloud_run.name
+}
+
+output "region" {
+  description = "Region of the service."
+  value       = var.region
+}
+
 output "topic_id" {
-  description = "Pub/Sub topic producers (and the smoke test) publish to."
+  description = "Pub/Sub topic producers (and the dev smoke test) publish to."
   value       = module.pubsub.topic_id
 }
 
@@ -13,22 +23,17 @@ output "subscription_id" {
   value       = module.pubsub.subscription_id
 }
 
-output "image_base" {
-  description = "Where CI pushes the image (without tag)."
-  value       = module.artifact_registry.image_base
-}
-
 output "store_uri" {
   description = "COLIBRI_STORE of the service."
   value       = module.bigquery.store_uri
 }
 
-output "workload_identity_provider" {
-  description = "For CircleCI's context: GCP_WIF_PROVIDER."
-  value       = module.ci_identity.workload_identity_provider
+output "colibri_env" {
+  description = "Plain environment of the colibri container (COLIBRI_PUSH, audience, default window, ...)."
+  value       = module.cloud_run.env
 }
 
-output "deployer_email" {
-  description = "For CircleCI's context: GCP_DEPLOYER_SA."
-  value       = module.ci_identity.deployer_email
+output "smoke_publishes" {
+  description = "Whether the smoke test publishes an event here (false: read-only smoke)."
+  value       = var.smoke_publishes
 }

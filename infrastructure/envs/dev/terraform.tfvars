@@ -1,10 +1,12 @@
-# dev: cheap and disposable. Push mode (scales to zero), public API, short retention.
-# project_id, image, circleci_org_id, circleci_project_id and state_bucket come from CI
-# (TF_VAR_* in the CircleCI context "gcp-dev"; scripts/deploy sets image).
+# dev: cheap and disposable. Push mode (scales to zero), short retention; the smoke test publishes
+# a tagged event here. project_id, image and notification_email come from CI (TF_VAR_* in the
+# CircleCI context "gcp-dev"; scripts/deploy sets image).
 environment               = "dev"
 region                    = "southamerica-west1"
 ingest_mode               = "push"
-public                    = true
+public                    = false
+api_keys                  = true
+smoke_publishes           = true
 min_instances             = 0
 max_instances             = 3
 partition_expiration_days = 30

@@ -1,14 +1,14 @@
 terraform {
-  required_version = ">= 1.5.0"
+  required_version = ">= 1.8.0"
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.0"
+      version = ">= 8.0.0, < 9.0.0" # validated and locked version: see .terraform.lock.hcl
     }
   }
 
   # State in GCS, one prefix per environment. The bucket is given at init time:
-  #   terraform init -backend-config="bucket=$TF_STATE_BUCKET"   (scripts/deploy does this)
+  #   tofu init -backend-config="bucket=$TF_STATE_BUCKET"   (scripts/deploy does this)
   backend "gcs" {
     prefix = "colibri/prod"
   }

@@ -53,12 +53,14 @@ resource "google_bigquery_table" "events" {
   labels              = var.labels
   schema              = jsonencode(local.table_schema)
   clustering          = local.clustering
+  # GET /data is bounded by COLIBRI_BQ_DEFAULT_WINDOW_H; GET /data/{id} may look an id up
+  # across partitions, so the filter is not made mandatory on the table
+  require_partition_filter = false
 
   time_partitioning {
-    type                     = "DAY"
-    field                    = var.event_time_column
-    expiration_ms            = var.partition_expiration_days == null ? null : var.partition_expiration_days * 86400000
-    require_partition_filter = false
+    type          = "DAY"
+    field         = var.event_time_column
+    expiration_ms = var.partition_expiration_days == null ? null : var.partition_expiration_days * 86400000
   }
 
   dynamic "encryption_configuration" {

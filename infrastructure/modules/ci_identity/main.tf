@@ -1,6 +1,12 @@
 # Keyless CI: CircleCI's OIDC token (CIRCLE_OIDC_TOKEN_V2, in jobs that use a context) is exchanged
 # through Workload Identity Federation for a short-lived token of the deployer service account.
-# No service-account key exists anywhere. Only pipelines of the one CircleCI project may use it.
+# No service-account key exists anywhere. Only pipelines of the one CircleCI project, on its one
+# branch, may use it.
+#
+# Applied by an admin from infrastructure/bootstrap, never by CI: the deployer cannot change its
+# own identity, its role or its state-bucket access (it has no permission to read them either,
+# which is why they must not live in the state CI applies).
+
 resource "google_iam_workload_identity_pool" "circleci" {
   project                   = var.project_id
   workload_identity_pool_id = var.pool_id
@@ -30,7 +36,7 @@ resource "google_service_account" "deployer" {
   project      = var.project_id
   account_id   = var.deployer_account_id
   display_name = "CircleCI deployer"
-  description  = "Impersonated by CircleCI via Workload Identity Federation: pushes images, runs terraform apply, runs the smoke test."
+  description  = "Impersonated by CircleCI via Workload Identity Federation: pushes images, applies infrastructure/envs/<env>, rolls out revisions, runs the smoke test."
 }
 
 resource "google_service_account_iam_member" "circleci_impersonates_deployer" {
@@ -39,32 +45,35 @@ resource "google_service_account_iam_member" "circleci_impersonates_deployer" {
   member             = "principalSet://iam.googleapis.com/${google_iam_workload_identity_pool.circleci.name}/attribute.project_id/${var.circleci_project_id}"
 }
 
-# What `terraform apply` of envs/<env> needs, as predefined roles on the project. Resource-level
-# grants (image push, actAs on the runtime account, publish for the smoke test) are made where
-# those resources are defined.
-resource "google_project_iam_member" "deployer" {
-  #checkov:skip=CKV_GCP_49:terraform apply creates the runtime and push service accounts and sets IAM on them (serviceAccountAdmin); the deployer gets no project-level serviceAccountUser or TokenCreator, so it cannot act as any of them except the runtime account it is granted on.
-  for_each = toset(var.deployer_project_roles)
-  project  = var.project_id
-  role     = each.value
-  member   = google_service_account.deployer.member
+# What CI needs, and nothing else: one custom role with exactly the permissions that applying
+# infrastructure/envs/<env> and rolling out a revision use (list in variables.tf). No predefined
+# admin role, no iam.serviceAccounts.create/setIamPolicy (it could grant itself any account), no
+# secretmanager.versions.access (it could read every secret), no resourcemanager.projects.setIamPolicy.
+resource "google_project_iam_custom_role" "deployer" {
+  project     = var.project_id
+  role_id     = var.deployer_role_id
+  title       = "colibri CI deployer"
+  description = "Least privilege for CircleCI's terraform apply of infrastructure/envs/* and the Cloud Run rollout. Managed by infrastructure/bootstrap."
+  permissions = sort(distinct(var.deployer_permissions))
+  stage       = "GA"
 }
 
+resource "google_project_iam_member" "deployer" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.deployer.name
+  member  = google_service_account.deployer.member
+}
+
+# State: objects under this environment's prefix only (the bootstrap state, which CI must not read
+# or change, lives under another prefix of the same bucket). Listing is a bucket-level call, so
+# the bucket itself is allowed for the list permission that objectUser carries.
 resource "google_storage_bucket_iam_member" "deployer_state" {
   bucket = var.state_bucket
   role   = "roles/storage.objectUser"
   member = google_service_account.deployer.member
-}
-
-# The one project-level grant the environments make (roles/bigquery.jobUser for colibri's runtime
-# account): project IAM admin, but conditioned so that it can grant or revoke only that role.
-resource "google_project_iam_member" "deployer_grants_job_user_only" {
-  project = var.project_id
-  role    = "roles/resourcemanager.projectIamAdmin"
-  member  = google_service_account.deployer.member
   condition {
-    title       = "only-bigquery-job-user"
-    description = "May add or remove bindings of roles/bigquery.jobUser and nothing else."
-    expression  = "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/bigquery.jobUser'])"
+    title       = "app-state-prefix-only"
+    description = "Objects under ${var.state_prefix}/ (the app state and its lock), and listing the bucket."
+    expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"projects/_/buckets/${var.state_bucket}/objects/${var.state_prefix}/\")"
   }
 }

@@ -12,3 +12,8 @@ output "deployer_member" {
   description = "Deployer as an IAM member."
   value       = google_service_account.deployer.member
 }
+
+output "deployer_role" {
+  description = "The deployer's custom role (projects/P/roles/ID)."
+  value       = google_project_iam_custom_role.deployer.name
+}

@@ -8,17 +8,22 @@ output "name" {
   value       = google_cloud_run_v2_service.this.name
 }
 
-output "service_account_email" {
-  description = "Runtime service account."
-  value       = google_service_account.runtime.email
+output "env" {
+  description = "Plain environment of the colibri container (no secrets), for tests and review."
+  value       = local.env
 }
 
-output "service_account_member" {
-  description = "Runtime service account as an IAM member."
-  value       = google_service_account.runtime.member
+output "invoker_members" {
+  description = "Members with roles/run.invoker on the service."
+  value       = sort(keys(google_cloud_run_v2_service_iam_member.invokers))
 }
 
-output "latest_revision" {
-  description = "Latest ready revision."
-  value       = google_cloud_run_v2_service.this.latest_ready_revision
+output "custom_audiences" {
+  description = "Audiences Cloud Run accepts besides its URLs (the push audience in push mode)."
+  value       = google_cloud_run_v2_service.this.custom_audiences
+}
+
+output "secret_env" {
+  description = "Environment variables read from Secret Manager (name => secret id)."
+  value       = local.secret_env
 }

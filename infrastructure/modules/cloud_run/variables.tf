@@ -9,13 +9,18 @@ variable "region" {
 }
 
 variable "service_name" {
-  description = "Cloud Run service name (also prefixes its service account and secret)."
+  description = "Cloud Run service name."
   type        = string
   default     = "colibri"
 }
 
 variable "image" {
-  description = "Container image, preferably by digest: <region>-docker.pkg.dev/<project>/colibri/colibri@sha256:..."
+  description = "Container image of the first revision, by digest (later revisions are rolled out by scripts/deploy)."
+  type        = string
+}
+
+variable "runtime_service_account_email" {
+  description = "colibri's runtime account (made by infrastructure/bootstrap)."
   type        = string
 }
 
@@ -25,9 +30,18 @@ variable "store_uri" {
 }
 
 variable "subscription_id" {
-  description = "Pull mode: projects/P/subscriptions/S colibri pulls from (COLIBRI_SUBSCRIBE). null = push mode."
+  description = "Pull mode: projects/P/subscriptions/S colibri pulls from (COLIBRI_SUBSCRIBE). null = not pull mode."
   type        = string
   default     = null
+}
+
+variable "push" {
+  description = "Push mode: the fixed OIDC audience and the push account's email (COLIBRI_PUSH=on, COLIBRI_PUSH_AUDIENCE, COLIBRI_PUSH_SERVICE_ACCOUNT). null = POST /pubsub/push is off."
+  type = object({
+    audience              = string
+    service_account_email = string
+  })
+  default = null
 }
 
 variable "dead_letter_topic_id" {
@@ -36,10 +50,31 @@ variable "dead_letter_topic_id" {
   default     = null
 }
 
+variable "cursor_secret_id" {
+  description = "Secret Manager secret holding COLIBRI_CURSOR_SECRET (made by bootstrap, value added with gcloud)."
+  type        = string
+}
+
 variable "api_keys_secret_id" {
-  description = "Secret Manager secret (id in this project) holding COLIBRI_API_KEYS; null = no API keys."
+  description = "Secret Manager secret holding COLIBRI_API_KEYS; null = no API keys (only for IAM-protected services)."
   type        = string
   default     = null
+}
+
+variable "bq_default_window_hours" {
+  description = "COLIBRI_BQ_DEFAULT_WINDOW_H: GET /data without since reads the last N hours (0 = unbounded)."
+  type        = number
+  default     = 168
+  validation {
+    condition     = var.bq_default_window_hours >= 0 && floor(var.bq_default_window_hours) == var.bq_default_window_hours
+    error_message = "bq_default_window_hours is a whole number of hours, 0 or more."
+  }
+}
+
+variable "metrics_sidecar_image" {
+  description = "Managed Service for Prometheus sidecar image; null = no sidecar (colibri's own metrics then never reach Cloud Monitoring)."
+  type        = string
+  default     = "us-docker.pkg.dev/cloud-ops-agents-artifacts/cloud-run-gmp-sidecar/cloud-run-gmp-sidecar:1.2.0"
 }
 
 variable "extra_env" {
@@ -73,13 +108,13 @@ variable "concurrency" {
 }
 
 variable "cpu" {
-  description = "vCPUs per instance."
+  description = "vCPUs of the colibri container."
   type        = string
   default     = "1"
 }
 
 variable "memory" {
-  description = "Memory per instance."
+  description = "Memory of the colibri container."
   type        = string
   default     = "512Mi"
 }
@@ -91,7 +126,7 @@ variable "request_timeout_seconds" {
 }
 
 variable "invoker_members" {
-  description = "IAM members with roles/run.invoker (allUsers for a public API, the push service account)."
+  description = "IAM members with roles/run.invoker: the push account, API callers; allUsers only with api_keys_secret_id."
   type        = list(string)
   default     = []
 }

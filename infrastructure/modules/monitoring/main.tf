@@ -1,6 +1,7 @@
 # Cloud Monitoring for the Cloud Run service, mirroring monitoring/rules/*.yml (Prometheus):
 #   - uptime check on /healthz, with an alert when it fails from several regions
-#   - SLO availability: 99.9% of requests not 5xx, 30-day rolling (Cloud Run request_count)
+#   - SLO availability: 99.9% of GET /data and /data/{id} not 5xx, 30-day rolling (log-based
+#     counters over the request log: the routes the Prometheus SLO counts)
 #   - SLO latency: 99% of GET /data answered in < 300 ms, 30-day rolling (a log-based
 #     distribution metric over Cloud Run's request logs, which carry path and latency)
 #   - multi-window burn-rate alerts as in the Prometheus rules: 14.4x over 1h and 5m, 6x over 6h
@@ -104,30 +105,55 @@ resource "google_monitoring_custom_service" "colibri" {
   project      = var.project_id
   service_id   = "${var.service_name}-${var.environment}"
   display_name = "colibri (${var.environment})"
+  lifecycle {
+    precondition {
+      condition     = length(var.notification_channels) > 0 || var.notification_email != null
+      error_message = "Alerts need somewhere to go: set notification_email or notification_channels."
+    }
+  }
+}
+
+# Availability counts only the data routes (GET /data, GET /data/{id}), as the Prometheus SLO
+# does: Cloud Run's request_count has no path, so both sides of the ratio are log-based counters
+# over Cloud Run's request log. /healthz, /readyz, /metrics and /pubsub/push are not counted.
+locals {
+  data_route_requests = [
+    "resource.type=\"cloud_run_revision\"",
+    "resource.labels.service_name=\"${var.service_name}\"",
+    "log_name=\"projects/${var.project_id}/logs/run.googleapis.com%2Frequests\"",
+    "httpRequest.requestUrl=~\"/data(/[^/?]+)?($|\\\\?)\"",
+  ]
+}
+
+resource "google_logging_metric" "data_requests" {
+  for_each = {
+    all    = local.data_route_requests
+    errors = concat(local.data_route_requests, ["httpRequest.status>=500"])
+  }
+  project = var.project_id
+  name    = "${var.service_name}/data_requests_${each.key}"
+  filter  = join(" AND ", each.value)
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "colibri data-route requests (${each.key})"
+  }
 }
 
 resource "google_monitoring_slo" "availability" {
   project             = var.project_id
   service             = google_monitoring_custom_service.colibri.service_id
   slo_id              = "availability"
-  display_name        = "99.9% of requests are not 5xx (30 days)"
+  display_name        = "99.9% of GET /data and /data/{id} are not 5xx (30 days)"
   goal                = var.availability_goal
   rolling_period_days = 30
-
   request_based_sli {
     good_total_ratio {
-      bad_service_filter   = join(" AND ", [local.run_requests, "metric.label.\"response_code_class\"=\"5xx\""])
-      total_service_filter = local.run_requests
+      bad_service_filter   = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.data_requests["errors"].name}\" AND resource.type=\"cloud_run_revision\""
+      total_service_filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.data_requests["all"].name}\" AND resource.type=\"cloud_run_revision\""
     }
   }
-}
-
-locals {
-  run_requests = join(" AND ", [
-    "metric.type=\"run.googleapis.com/request_count\"",
-    "resource.type=\"cloud_run_revision\"",
-    "resource.label.\"service_name\"=\"${var.service_name}\"",
-  ])
 }
 
 # GET /data latency per request, from Cloud Run's own request log (it has the path; the

@@ -47,3 +47,26 @@ variable "notification_email" {
   type        = string
   default     = null
 }
+
+variable "subscription_name" {
+  description = "Name of the Pub/Sub subscription feeding colibri (push or pull)."
+  type        = string
+}
+
+variable "backlog_age_threshold_seconds" {
+  description = "Page when the subscription's oldest unacked message is older than this for 5 minutes."
+  type        = number
+  default     = 300
+}
+
+variable "undelivered_threshold" {
+  description = "Ticket when more messages than this wait undelivered for 10 minutes."
+  type        = number
+  default     = 10000
+}
+
+variable "freshness_threshold_seconds" {
+  description = "Page when the newest stored event is older than this for 10 minutes."
+  type        = number
+  default     = 300
+}

@@ -56,7 +56,7 @@ resource "google_pubsub_subscription" "push" {
     push_endpoint = "${var.push_endpoint_base_url}/pubsub/push"
     oidc_token {
       service_account_email = var.push_service_account_email
-      audience              = var.push_endpoint_base_url
+      audience              = var.push_audience
     }
   }
 
@@ -76,8 +76,8 @@ resource "google_pubsub_subscription" "push" {
 
   lifecycle {
     precondition {
-      condition     = var.push_endpoint_base_url != null && var.push_service_account_email != null
-      error_message = "push mode needs push_endpoint_base_url (the Cloud Run URL) and push_service_account_email."
+      condition     = var.push_endpoint_base_url != null && var.push_service_account_email != null && var.push_audience != null
+      error_message = "push mode needs push_endpoint_base_url (the Cloud Run URL), push_audience and push_service_account_email."
     }
   }
 }

@@ -37,3 +37,13 @@ output "pull_subscription_name" {
   description = "Pull subscription name (null in push mode)."
   value       = one(google_pubsub_subscription.pull[*].name)
 }
+
+output "push_oidc_token" {
+  description = "Push mode: the OIDC token settings of the push subscription (audience, service account); null in pull mode."
+  value       = one(flatten(google_pubsub_subscription.push[*].push_config[0].oidc_token))
+}
+
+output "publisher_members" {
+  description = "Who may publish to the events topic."
+  value       = sort(keys(google_pubsub_topic_iam_member.publishers))
+}

@@ -20,7 +20,13 @@ variable "mode" {
 }
 
 variable "push_endpoint_base_url" {
-  description = "Cloud Run service URL (push mode); messages go to <url>/pubsub/push and the OIDC audience is <url>."
+  description = "Cloud Run service URL (push mode); messages go to <url>/pubsub/push."
+  type        = string
+  default     = null
+}
+
+variable "push_audience" {
+  description = "Fixed OIDC audience of push tokens (push mode); colibri checks it (COLIBRI_PUSH_AUDIENCE)."
   type        = string
   default     = null
 }

@@ -1,0 +1,2 @@
+#!/bin/sh
+exec /opt/kafka/bin/kafka-class org.apache.kafka.tools.BrokerApiVersionsCommand "$@"
