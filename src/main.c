@@ -31,7 +31,7 @@
 #include "colibri/subscriber.h"
 #include "colibri/version.h"
 
-#define SHUTDOWN_BUDGET_MS 9000  /* every part stopped within Cloud Run's 10 s */
+#define SHUTDOWN_BUDGET_MS 8000  /* every part stopped, with a margin in Cloud Run's 10 s */
 #define SHUTDOWN_HARD_MS 9500    /* the watchdog's last resort */
 #define LOAD_LINE_MAX (16 * 1024 * 1024)
 

@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -479,14 +480,16 @@ def test_fake_sigterm_while_the_store_hangs(clean_fake, tmp_path):
     src = generate(str(tmp_path / "f.ndjson"), 10, seed=9)
     assert fake_load(fake, src).returncode == 0
     bq = Colibri("bigquery:test.ds.flights", COLIBRI_BQ_CACHE_MS="0", **fake_env(fake))
-    fake_post(fake, "/_fake/faults", {"delay_ms": {"query": 20000}})
-    hung = threading.Thread(target=lambda: bq.get("/data?limit=5"), daemon=True)
-    hung.start()
-    time.sleep(1)
-    t0 = time.monotonic()
-    rc = bq.stop()
-    took = time.monotonic() - t0
-    fake_post(fake, "/_fake/reset")
+    try:
+        fake_post(fake, "/_fake/faults", {"delay_ms": {"query": 20000}})
+        hung = threading.Thread(target=lambda: bq.get("/data?limit=5"), daemon=True)
+        hung.start()
+        time.sleep(1)
+    finally:
+        t0 = time.monotonic()
+        rc = bq.stop()
+        took = time.monotonic() - t0
+        fake_post(fake, "/_fake/reset")
     print(f"\n[sigterm, store hangs] exit {rc} in {took:.1f} s")
     assert rc == 0 and took < 10, (rc, took, bq.log[-2000:])
     assert "abandoned" in bq.log
