@@ -32,7 +32,7 @@
 #include "colibri/subscriber.h"
 #include "colibri/version.h"
 
-#define SHUTDOWN_BUDGET_MS 9000  /* every part stopped within Cloud Run's 10 s */
+#define SHUTDOWN_BUDGET_MS 8000  /* every part stopped, with a margin in Cloud Run's 10 s */
 #define SHUTDOWN_HARD_MS 9500    /* the watchdog's last resort */
 #define LOAD_LINE_MAX (16 * 1024 * 1024)
 
@@ -155,7 +155,8 @@ out:;
     if (subscriber_stop(sub) == COLIBRI_ETIMEOUT)
         a->store = NULL;    /* a write is still inside it: the process ends without closing it */
     long left = SHUTDOWN_BUDGET_MS - (long)((clock_real_us() - t0) / 1000);
-    http_stop(srv, left > 200 ? (int)left : 200);
+    if (http_stop(srv, left > 200 ? (int)left : 200) == COLIBRI_ETIMEOUT)
+        a->store = NULL;    /* requests are still inside it */
     log_info("stopped in %.2f s", (double)(clock_real_us() - t0) / 1e6);
     return rc;
 }
