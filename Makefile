@@ -1,6 +1,9 @@
 # colibri — one Makefile.
 #   make                 build build/colibri
 #   make test            unit + integration tests (installs missing packages first)
+#   make check           the fast loop: build, unit tests, the integration tests without Kafka
+#   make unit T=store    one unit test file (tests/unit/test_store.c); T=store,query for two
+#   make integration T=test_api.py::test_limit   one integration test (pytest node id)
 #   make SAN=address,undefined test   the same under sanitizers (in build/san)
 #   make run             the local demo: SQLite with sample data, serving on :8080
 #   make bench           benchmarks against peers, results in bench/results/
@@ -31,9 +34,14 @@ SRCS    := $(shell find src -name '*.c' | sort)
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 LIBOBJS := $(filter-out $(BUILD)/src/main.o,$(OBJS))
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+# make unit T=name[,name]: run only those unit tests (test_ prefix optional)
+comma   := ,
+UNITS_RUN := $(if $(and $(T),$(filter unit,$(MAKECMDGOALS))),$(foreach t,$(subst $(comma), ,$(T)),$(BUILD)/tests/test_$(t:test_%=%)),$(UNITS))
+# the integration tests that need no Kafka broker: make check runs them
+FAST_IT := test_api.py test_access.py test_cli.py test_injection.py test_metrics.py test_pubsub.py
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
-.PHONY: all test unit integration monitoring deps run bench clean valgrind \
+.PHONY: all check test unit integration monitoring deps run bench clean valgrind \
         lint image image-test image-save push deploy smoke diagrams fuzz fuzz-replay chaos soak \
         security sast secrets commit-lint sbom dast coverage image-scan sign
 all: $(BUILD)/colibri $(TOOLS)
@@ -63,11 +71,16 @@ $(BUILD)/%: tools/%.c
 deps:
 	@scripts/deps
 
-unit: $(UNITS)
-	@set -e; for t in $(UNITS); do echo "== $$t"; $$t; done
+unit: $(UNITS_RUN)
+	@set -e; for t in $(UNITS_RUN); do echo "== $$t"; $$t; done
 
 integration: $(BUILD)/colibri $(TOOLS)
-	COLIBRI_BIN=$(BUILD)/colibri FLIGHTGEN=$(BUILD)/flightgen python3 -m pytest -q tests/integration
+	COLIBRI_BIN=$(BUILD)/colibri FLIGHTGEN=$(BUILD)/flightgen python3 -m pytest -q \
+	    $(if $(T),$(addprefix tests/integration/,$(T)),tests/integration)
+
+check: all unit
+	COLIBRI_BIN=$(BUILD)/colibri FLIGHTGEN=$(BUILD)/flightgen python3 -m pytest -q \
+	    $(addprefix tests/integration/,$(FAST_IT))
 
 monitoring:
 	tests/monitoring/run

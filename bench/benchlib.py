@@ -28,6 +28,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from pylib.ports import free_port  # noqa: E402,F401 - the test library's, shared with the benchmarks
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 WRK_REPORT_LUA = BENCH_DIR / "wrk-report.lua"
@@ -81,12 +84,6 @@ def ensure_npm(directory):
 
 
 # --- ports and HTTP ------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def http_get(url, timeout=5.0):
     """GET url → (status, headers, body bytes); status 0 when nothing answered."""

@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,26 @@ static const struct setting settings[] = {
         "where the keys that sign push tokens are published"),
     STR("push-service-account", "COLIBRI_PUSH_SERVICE_ACCOUNT", push_service_account, "",
         "the email push tokens must be issued for; empty = any"),
+    STR("bq-location", "COLIBRI_BQ_LOCATION", bq_location, "", "BigQuery job location; empty = the dataset's"),
+    NUM("bq-cache-ms", "COLIBRI_BQ_CACHE_MS", bq_cache_ms, "2000", 0, 3600000,
+        "BigQuery: reuse a query's rows this long, milliseconds; 0 = off"),
+    NUM("bq-max-bytes-billed", "COLIBRI_BQ_MAX_BYTES_BILLED", bq_max_bytes_billed, "10737418240", 0, LONG_MAX,
+        "BigQuery: refuse (413) a query that would bill more bytes; 0 = no limit"),
+    NUM("bq-default-window-h", "COLIBRI_BQ_DEFAULT_WINDOW_H", bq_default_window_h, "168", 0, 876000,
+        "BigQuery: GET /data without since reads only the last N hours, so the partition filter always "
+        "applies and cost stays predictable; 0 = unbounded"),
+    STR("bigquery-endpoint", "COLIBRI_BIGQUERY_ENDPOINT", bigquery_endpoint, "",
+        "BigQuery API base URL, with auth (default https://bigquery.googleapis.com)"),
+    STR("bigquery-emulator-host", "BIGQUERY_EMULATOR_HOST", bigquery_emulator_host, "",
+        "host:port of a BigQuery emulator (no auth); wins over --bigquery-endpoint"),
+    STR("pubsub-emulator-host", "PUBSUB_EMULATOR_HOST", pubsub_emulator_host, "",
+        "host:port of a Pub/Sub emulator (no auth); wins over --pubsub-endpoint"),
+    STR("gce-metadata-host", "GCE_METADATA_HOST", gce_metadata_host, "",
+        "metadata server for access tokens (default metadata.google.internal)"),
+    STR("google-application-credentials", "GOOGLE_APPLICATION_CREDENTIALS", google_application_credentials, "",
+        "service-account key file; empty = tokens from the metadata server"),
+    STR("google-cloud-project", "GOOGLE_CLOUD_PROJECT", google_cloud_project, "",
+        "project for the trace field of access log lines; empty = none"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

@@ -1,6 +1,9 @@
 /* error.c — names for the COLIBRI_E* codes. */
 #include "colibri/error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *colibri_strerror(int err)
 {
     switch (err) {
@@ -19,4 +22,15 @@ const char *colibri_strerror(int err)
     case COLIBRI_ETOOLONG:  return "request target too long";
     default:                return "unknown error";
     }
+}
+
+void colibri_errmsg(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!buf || len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
 }

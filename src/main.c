@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "colibri/config.h"
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/http.h"
 #include "colibri/ingest.h"
@@ -31,7 +32,7 @@
 #include "colibri/subscriber.h"
 #include "colibri/version.h"
 
-#define SHUTDOWN_BUDGET_MS 9000  /* every part stopped within Cloud Run's 10 s */
+#define SHUTDOWN_BUDGET_MS 8000  /* every part stopped, with a margin in Cloud Run's 10 s */
 #define SHUTDOWN_HARD_MS 9500    /* the watchdog's last resort */
 #define LOAD_LINE_MAX (16 * 1024 * 1024)
 
@@ -72,7 +73,7 @@ static int app_open(struct app *a, int argc, char **argv, char **rest, int *nres
         fprintf(stderr, "colibri: schema %s (COLIBRI_SCHEMA): %s\n", a->cfg.schema, err);
         return COLIBRI_ECONFIG;
     }
-    if (store_open(a->cfg.store, a->schema, &a->store)) {
+    if (store_open(&a->cfg, a->cfg.store, a->schema, &a->store)) {
         fprintf(stderr, "colibri: cannot open the store '%s' (COLIBRI_STORE); see the log above\n",
                 a->cfg.store);
         return COLIBRI_ECONFIG;
@@ -150,12 +151,13 @@ static int cmd_serve(struct app *a)
     rc = 0;
 out:;
     /* stop fetching, flush and commit; then quiesce HTTP and drain it */
-    int64_t t0 = now_us();
+    int64_t t0 = clock_mono_us();
     if (subscriber_stop(sub) == COLIBRI_ETIMEOUT)
         a->store = NULL;    /* a write is still inside it: the process ends without closing it */
-    long left = SHUTDOWN_BUDGET_MS - (long)((now_us() - t0) / 1000);
-    http_stop(srv, left > 200 ? (int)left : 200);
-    log_info("stopped in %.2f s", (double)(now_us() - t0) / 1e6);
+    long left = SHUTDOWN_BUDGET_MS - (long)((clock_mono_us() - t0) / 1000);
+    if (http_stop(srv, left > 200 ? (int)left : 200) == COLIBRI_ETIMEOUT)
+        a->store = NULL;    /* requests are still inside it */
+    log_info("stopped in %.2f s", (double)(clock_mono_us() - t0) / 1e6);
     return rc;
 }
 
@@ -213,24 +215,18 @@ static int cmd_load(struct app *a, int nargs, char **args)
     unsigned long rejected = 0;
     int rc = line_reader_init(&lr, fd, LOAD_LINE_MAX);
     ingest_init(&ing, "load", a->schema, a->store);
-    int64_t batch_start = 0;    /* when the first line of the pending batch came */
+    ingest_batching(&ing, a->cfg.batch_max, a->cfg.batch_ms);
     while (rc == 0) {
         const char *line;
         size_t len;
-        int wait_ms = -1;
-        if (ingest_pending(&ing)) {
-            int64_t left = a->cfg.batch_ms * 1000 - (now_us() - batch_start);
-            wait_ms = left > 0 ? (int)(left / 1000) : 0;
-        } else {
-            batch_start = now_us();
-        }
-        rc = line_reader_next(&lr, wait_ms, &line, &len);
+        /* with nothing pending, wait for the next line as long as it takes */
+        rc = line_reader_next(&lr, ingest_wait_ms(&ing, clock_real_us(), -1), &line, &len);
         if (rc == 0 && len > 0) {
             rc = load_line(&ing, line, len, lr.lineno, &rejected);
         } else if (rc == COLIBRI_ETOOBIG) {
             char id[48], why[96];
             snprintf(why, sizeof why, "line longer than %d bytes; not kept", LOAD_LINE_MAX);
-            snprintf(id, sizeof id, "load:overlong:%" PRId64 ":%lu", now_us(), lr.lineno);
+            snprintf(id, sizeof id, "load:overlong:%" PRId64 ":%lu", clock_real_us(), lr.lineno);
             struct message m = { .id = id, .source = "load", .payload = "", .len = 0 };
             rejected++;
             fprintf(stderr, "line %lu: %s\n", lr.lineno, why);
@@ -239,9 +235,7 @@ static int cmd_load(struct app *a, int nargs, char **args)
             rc = flush_or_report(&ing);
             continue;
         }
-        size_t pending = ingest_pending(&ing);
-        if (rc == 0 && pending && (pending >= (size_t)a->cfg.batch_max ||
-                                   now_us() - batch_start >= a->cfg.batch_ms * 1000))
+        if (rc == 0 && ingest_due(&ing, clock_real_us()))
             rc = flush_or_report(&ing);
     }
     if (rc == COLIBRI_ENOTFOUND)

@@ -31,7 +31,9 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "colibri/base64.h"
 #include "colibri/error.h"
+#include "colibri/strbuf.h"
 
 #define QUERY_MAX_LEN 16384     /* raw query string bytes */
 #define SHOW_MAX 60             /* user input echoed in an error */
@@ -130,36 +132,15 @@ long url_decode(const char *src, size_t len, char *dst)
     return decode(src, len, dst, &bad);
 }
 
-/* Strict UTF-8: no overlongs, surrogates or code points above U+10FFFF. */
-static bool utf8_valid(const char *str, size_t n)
+/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF); NUL allowed. */
+static bool text_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i], min;
-        size_t k;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0)
-            k = 1, min = 0x80, c &= 0x1f;
-        else if ((c & 0xf0) == 0xe0)
-            k = 2, min = 0x800, c &= 0x0f;
-        else if ((c & 0xf8) == 0xf0)
-            k = 3, min = 0x10000, c &= 0x07;
-        else
+    size_t k;
+
+    for (size_t i = 0; i < n; i += k)
+        if ((k = utf8_seq(s + i, n - i)) == 0)
             return false;
-        if (n - i <= k)
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            c = c << 6 | (s[i + j] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return false;
-        i += k + 1;
-    }
     return true;
 }
 
@@ -379,7 +360,7 @@ static int parse_piece(struct parser *p, const char *raw, size_t n)
         goto broken;
     }
     p->w = v + vlen + 1;
-    if (!utf8_valid(name, (size_t)namelen) || !utf8_valid(v, (size_t)vlen))
+    if (!text_valid(name, (size_t)namelen) || !text_valid(v, (size_t)vlen))
         return fail(p, "parameter '%s' is not valid UTF-8", show(a, raw, n));
     for (int i = 0; i < P_COUNT; i++)
         if (!strcmp(name, param_names[i]))
@@ -531,52 +512,6 @@ out:
     return rc;
 }
 
-static const char b64tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static size_t b64url_len(size_t n)
-{
-    return (4 * n + 2) / 3;
-}
-
-static void b64url_encode(const unsigned char *p, size_t n, char *out)
-{
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc = (acc << 8 | p[i]) & 0xffff;
-        for (bits += 8; bits >= 6;) {
-            bits -= 6;
-            *out++ = b64tab[acc >> bits & 63];
-        }
-    }
-    if (bits)
-        *out++ = b64tab[acc << (6 - bits) & 63];
-    *out = '\0';
-}
-
-/* Strict: alphabet only, no padding, unused trailing bits zero. */
-static long b64url_decode(const char *s, size_t n, unsigned char *out)
-{
-    unsigned acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    if (n % 4 == 1)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const char *at = s[i] ? memchr(b64tab, s[i], 64) : NULL;
-        if (!at)
-            return -1;
-        acc = (acc << 6 | (unsigned)(at - b64tab)) & 0xffff;
-        if ((bits += 6) >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    if (acc & ((1u << bits) - 1))
-        return -1;
-    return (long)o;
-}
-
 static int cursor_mac(const struct cursor_key *k, const unsigned char *p, size_t n,
                       unsigned char mac[EVP_MAX_MD_SIZE])
 {
@@ -613,7 +548,7 @@ int cursor_encode(const struct cursor_key *k, const struct query *q, int64_t t,
     if (buflen)
         buf[0] = '\0';
     if (idlen > CURSOR_RAW_MAX - CURSOR_HEAD - CURSOR_MAC
-        || b64url_len(n + CURSOR_MAC) >= buflen)
+        || base64_encoded_len(n + CURSOR_MAC, true) >= buflen)
         return COLIBRI_ETOOBIG;
     if (idlen && memchr(id, '\0', idlen))
         return COLIBRI_EINVAL;
@@ -627,7 +562,7 @@ int cursor_encode(const struct cursor_key *k, const struct query *q, int64_t t,
     if (rc)
         return rc;
     memcpy(raw + n, mac, CURSOR_MAC);
-    b64url_encode(raw, n + CURSOR_MAC, buf);
+    base64_encode(raw, n + CURSOR_MAC, buf, true);
     return 0;
 }
 
@@ -636,7 +571,7 @@ static int cursor_decode(struct parser *p, const struct cursor_key *k, char *tok
 {
     struct query *q = p->q;
     unsigned char raw[CURSOR_RAW_MAX + 3], mac[EVP_MAX_MD_SIZE];
-    long len = n < CURSOR_MAX ? b64url_decode(tok, n, raw) : -1;
+    long len = n < CURSOR_MAX ? base64url_decode_strict(tok, n, raw) : -1;
 
     if (len < CURSOR_HEAD + CURSOR_MAC)
         return fail(p, "%s", cursor_bad);

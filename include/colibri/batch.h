@@ -61,4 +61,11 @@ void batch_clear(struct batch *b);
 /* Free everything. */
 void batch_release(struct batch *b);
 
+/* What storing a batch did (store_insert, metrics_batch). */
+struct insert_result {
+    size_t stored;          /* new rows */
+    size_t duplicates;      /* rows whose _id was already there */
+    size_t dead;            /* dead letters written */
+};
+
 #endif

@@ -49,11 +49,23 @@ struct config {
     char *push_audience;    /* "" = push tokens not verified */
     char *push_jwks_url;
     char *push_service_account;   /* "" = any signer */
+    /* BigQuery store */
+    char *bq_location;              /* "" = the dataset's */
+    long bq_cache_ms;               /* response cache TTL; 0 = off */
+    long bq_max_bytes_billed;       /* 0 = no limit */
+    long bq_default_window_h;       /* GET /data without since: the last N hours; 0 = unbounded */
+    char *bigquery_endpoint;        /* "" = https://bigquery.googleapis.com */
+    /* Google's conventional variables */
+    char *bigquery_emulator_host;   /* host:port: the emulator, no auth */
+    char *pubsub_emulator_host;     /* host:port: the emulator, no auth */
+    char *gce_metadata_host;        /* "" = metadata.google.internal */
+    char *google_application_credentials;   /* service-account key file; "" = metadata server */
+    char *google_cloud_project;     /* access log trace field; "" = none */
 };
 
 /*
  * Build the configuration from the environment (envp-style lookups through
- * getenv) and then from flags argv[0..argc) ("--name=value" or "--name
+ * getenv: the only place colibri reads the environment) and then from flags argv[0..argc) ("--name=value" or "--name
  * value"). Arguments that are not flags are returned in order through
  * rest/nrest (pointers into argv). On error *err holds a message naming the
  * variable or flag. Caller frees with config_free.

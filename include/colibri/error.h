@@ -8,6 +8,8 @@
 #ifndef COLIBRI_ERROR_H
 #define COLIBRI_ERROR_H
 
+#include <stddef.h>
+
 enum colibri_err {
     COLIBRI_OK = 0,
     COLIBRI_EINVAL = -1,      /* bad input from outside: 400 */
@@ -26,5 +28,9 @@ enum colibri_err {
 
 /* A static, human-readable name for err; never NULL. */
 const char *colibri_strerror(int err);
+
+/* printf into a caller's reason buffer of len bytes; does nothing when buf is NULL or len 0. */
+void colibri_errmsg(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -19,16 +19,28 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "colibri/backoff.h"
+
+struct config;
 struct gcp_auth;
 struct rest_client;
 
+/* Google's retry backoff: full jitter over 100 ms doubling up to 8 s. */
+#define GCP_BACKOFF_BASE_MS 100
+#define GCP_BACKOFF_CAP_MS 8000
+static inline long gcp_backoff_ms(int attempt)
+{
+    return backoff_ms(GCP_BACKOFF_BASE_MS, GCP_BACKOFF_CAP_MS, attempt);
+}
+
 /*
- * Choose the token source: none if emulator (e.g. "BIGQUERY_EMULATOR_HOST"
- * is set), else the key file in GOOGLE_APPLICATION_CREDENTIALS, else the
- * metadata server. scope is an OAuth scope URL. Caller frees with
- * gcp_auth_free.
+ * Choose the token source: none if emulator (e.g. BIGQUERY_EMULATOR_HOST
+ * is set), else the key file cfg->google_application_credentials, else the
+ * metadata server (cfg->gce_metadata_host or metadata.google.internal).
+ * cfg is read during the call only; NULL or empty strings mean unset. scope
+ * is an OAuth scope URL. Caller frees with gcp_auth_free.
  */
-int gcp_auth_new(const char *scope, bool emulator, struct gcp_auth **out);
+int gcp_auth_new(const struct config *cfg, const char *scope, bool emulator, struct gcp_auth **out);
 
 /*
  * A valid "Bearer …" header value (or "" for no auth) into buf. Refreshes

@@ -4,12 +4,15 @@
  *
  * ingest_message decodes and validates a message against the schema and adds
  * it to the current batch as a row or, if invalid, as a dead letter; nothing
- * is lost either way. ingest_flush writes the batch (rows, dead letters and
- * source positions in one store transaction).
+ * is lost either way. ingest_flush writes the batch with one store_insert:
+ * rows, dead letters and source positions in one transaction on SQLite; on
+ * BigQuery rows and dead letters by insertAll, positions not kept (see
+ * store/bigquery.c).
  */
 #ifndef COLIBRI_INGEST_H
 #define COLIBRI_INGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,8 +26,11 @@ struct ingest {
     const char *source;            /* metrics label: "kafka", "pubsub", "push", "load" */
     const struct schema *schema;   /* borrowed */
     struct store *store;           /* borrowed */
-    struct batch batch;
+    struct batch batch;            /* the one filling */
     struct insert_result total;    /* since ingest_init */
+    size_t batch_max;              /* a batch is due at this many messages (0: never by count) */
+    int64_t batch_us;              /* ... or this long after its first message (0: at once) */
+    int64_t first_at;              /* µs (wall clock), when the filling batch got its first message */
 };
 
 /* One message as a source delivers it. */
@@ -53,18 +59,44 @@ int ingest_reject(struct ingest *ing, const struct message *m, const char *reaso
 /* Rows + dead letters in the current batch. */
 size_t ingest_pending(const struct ingest *ing);
 
+/* When a batch is due: at batch_max messages or batch_ms after its first (COLIBRI_BATCH_MAX/_MS). */
+void ingest_batching(struct ingest *ing, long batch_max, long batch_ms);
+
+/* The filling batch is due at time now (µs, clock_real_us). */
+bool ingest_due(const struct ingest *ing, int64_t now);
+
+/*
+ * How long a source may wait for the next message at time now: 0 when the
+ * batch is due, what is left of its age limit while one fills, idle_ms when
+ * there is none.
+ */
+int ingest_wait_ms(const struct ingest *ing, int64_t now, int idle_ms);
+
+/* Nothing to store: no row, no dead letter, no source position. */
+bool ingest_empty(const struct ingest *ing);
+
+/* Bytes of message the filling batch holds. */
+size_t ingest_bytes(const struct ingest *ing);
+
+/*
+ * Take the filling batch: it moves to *out (which must be empty; its memory
+ * is reused for the next batch) and a new one starts. The caller stores it
+ * with ingest_store and acknowledges it at the source.
+ */
+void ingest_take(struct ingest *ing, struct batch *out);
+
+/* Drop the filling batch (its messages will be delivered again). */
+void ingest_drop(struct ingest *ing);
+
 /* Write the batch; on success it is cleared and out (may be NULL) says what happened. */
 int ingest_flush(struct ingest *ing, struct insert_result *out);
 
 /*
- * Write batch b, which need not be ing's own (the subscriber writes one batch
+ * Write batch b, taken with ingest_take (the subscriber's writer stores it
  * while the next one fills): metrics and totals as ingest_flush, b unchanged.
  */
 int ingest_store(struct ingest *ing, const struct batch *b, struct insert_result *out);
 
 void ingest_release(struct ingest *ing);
-
-/* Wall-clock time in µs since the epoch. */
-int64_t now_us(void);
 
 #endif

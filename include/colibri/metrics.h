@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "colibri/store.h"
+#include "colibri/batch.h"
 #include "colibri/strbuf.h"
 
 /* Route labels of colibri_http_*; ROUTE_OTHER for anything unmatched. */

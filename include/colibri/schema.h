@@ -14,25 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum col_type {
-    COL_STRING,     /* UTF-8 text */
-    COL_INT64,      /* BigQuery INTEGER / INT64 */
-    COL_FLOAT64,    /* BigQuery FLOAT / FLOAT64 */
-    COL_BOOL,       /* BigQuery BOOLEAN / BOOL */
-    COL_TIMESTAMP,  /* microseconds since the Unix epoch, UTC */
-    COL_DATE,       /* days since 1970-01-01 */
-};
-
-/* One typed cell. Strings are borrowed from whoever owns the row. */
-struct value {
-    bool is_null;
-    union {
-        int64_t i;          /* INT64, TIMESTAMP (µs), DATE (days) */
-        double f;           /* FLOAT64 */
-        bool b;             /* BOOL */
-        struct { const char *p; size_t n; } s;   /* STRING */
-    } u;
-};
+#include "colibri/value.h"
 
 struct schema_index;
 
@@ -77,9 +59,6 @@ void schema_free(struct schema *s);
 /* Column index of name, or -1. */
 int schema_find(const struct schema *s, const char *name);
 
-/* "STRING", "INT64", ... (BigQuery standard SQL names). */
-const char *col_type_name(enum col_type t);
-
 /*
  * A coerced row: one value per schema column. Strings point into buf, which
  * the row owns. row_release frees buf, meta and the values array.
@@ -105,29 +84,5 @@ int schema_coerce(const struct schema *s, const char *msg, size_t len, struct ro
                   char *reason, size_t reasonlen);
 
 void row_release(struct row *r);
-
-/*
- * Parse one value of column type t from text (a filter value from a URL):
- * same rules as schema_coerce for strings. Strings borrow text.
- * COLIBRI_EINVAL with reason on failure.
- */
-int value_parse(enum col_type t, const char *text, size_t len, struct value *out,
-                char *reason, size_t reasonlen);
-
-/* RFC 3339 text → µs since epoch; accepts 'Z' or ±hh:mm, up to 9 fraction digits. */
-int timestamp_parse(const char *text, size_t len, int64_t *out_us);
-
-/* µs since epoch → "YYYY-MM-DDTHH:MM:SS.ffffffZ" into buf (at least 32 bytes); returns length. */
-size_t timestamp_format(int64_t us, char *buf);
-
-/* a and b, both of column type t, are the same value (two NULLs are the same). */
-bool value_equal(enum col_type t, const struct value *a, const struct value *b);
-
-/* "YYYY-MM-DD" ↔ days since epoch. */
-int date_parse(const char *text, size_t len, int64_t *out_days);
-size_t date_format(int64_t days, char *buf);   /* buf at least 16 bytes */
-
-/* Shortest text that reads back as the same double ("%.17g" at worst); buf at least 32. */
-size_t float_format(double f, char *buf);
 
 #endif

@@ -3,8 +3,8 @@
  *
  * Callers see only these wrappers. A backend is an ops table (see
  * src/store/store_int.h); "sqlite:PATH" and "bigquery:PROJECT.DATASET.TABLE"
- * pick one. The wrappers give optional methods their defaults and are the
- * place where tests inject faults.
+ * pick one. The wrappers give optional methods their defaults and check
+ * post-conditions; nobody else calls a backend's ops.
  */
 #ifndef COLIBRI_STORE_H
 #define COLIBRI_STORE_H
@@ -17,14 +17,8 @@
 #include "colibri/query.h"
 #include "colibri/schema.h"
 
+struct config;
 struct store;
-
-/* What an insert did. */
-struct insert_result {
-    size_t stored;          /* new rows */
-    size_t duplicates;      /* rows whose _id was already there */
-    size_t dead;            /* dead letters written */
-};
 
 /*
  * Receives query results one row at a time. vals has one value per column
@@ -38,10 +32,12 @@ struct row_sink {
 
 /*
  * Open the store named by url ("sqlite:PATH", "sqlite::memory:", ...) for
- * schema s (borrowed; must outlive the store). Creates tables as needed.
- * On failure *out is NULL and the reason has been logged.
+ * schema s (borrowed; must outlive the store), with the backend's settings
+ * from cfg (read during the call only; the BigQuery store needs it, SQLite
+ * takes NULL). Creates tables as needed. On failure *out is NULL and the
+ * reason has been logged.
  */
-int store_open(const char *url, const struct schema *s, struct store **out);
+int store_open(const struct config *cfg, const char *url, const struct schema *s, struct store **out);
 
 /* Write b atomically: rows (idempotent on _id), dead letters, positions. */
 int store_insert(struct store *st, const struct batch *b, struct insert_result *out);

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/clock.h"
+#include "colibri/config.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
 #include "colibri/log.h"
@@ -72,14 +74,14 @@ static int load_key_file(struct gcp_auth *a, const char *path)
         return COLIBRI_ECONFIG;
     }
     const char *type = json_string_value(json_object_get(j, "type"));
+    a->url = dup_field(j, "token_uri");
+    if (!a->url)
+        a->url = strdup("https://oauth2.googleapis.com/token");
     if (type && strcmp(type, "service_account") == 0) {
         a->kind = AUTH_SERVICE_ACCOUNT;
         a->email = dup_field(j, "client_email");
         a->key_pem = dup_field(j, "private_key");
         a->key_id = dup_field(j, "private_key_id");
-        a->url = dup_field(j, "token_uri");
-        if (!a->url)
-            a->url = strdup("https://oauth2.googleapis.com/token");
         if (!a->email || !a->key_pem || !a->url) {
             log_error("GOOGLE_APPLICATION_CREDENTIALS=%s: a service account key needs "
                       "client_email, private_key and token_uri", path);
@@ -90,9 +92,6 @@ static int load_key_file(struct gcp_auth *a, const char *path)
         a->client_id = dup_field(j, "client_id");
         a->client_secret = dup_field(j, "client_secret");
         a->refresh = dup_field(j, "refresh_token");
-        a->url = dup_field(j, "token_uri");
-        if (!a->url)
-            a->url = strdup("https://oauth2.googleapis.com/token");
         if (!a->client_id || !a->client_secret || !a->refresh || !a->url) {
             log_error("GOOGLE_APPLICATION_CREDENTIALS=%s: an authorized_user file needs "
                       "client_id, client_secret and refresh_token", path);
@@ -109,7 +108,7 @@ out:
     return rc;
 }
 
-int gcp_auth_new(const char *scope, bool emulator, struct gcp_auth **out)
+int gcp_auth_new(const struct config *cfg, const char *scope, bool emulator, struct gcp_auth **out)
 {
     *out = NULL;
     if (gcp_curl_init())
@@ -123,14 +122,14 @@ int gcp_auth_new(const char *scope, bool emulator, struct gcp_auth **out)
         rc = COLIBRI_ENOMEM;
         goto out;
     }
-    const char *keyfile = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    const char *keyfile = cfg->google_application_credentials;
     if (emulator) {
         a->kind = AUTH_NONE;
     } else if (keyfile && *keyfile) {
         if ((rc = load_key_file(a, keyfile)))
             goto out;
     } else {
-        const char *host = getenv("GCE_METADATA_HOST");
+        const char *host = cfg->gce_metadata_host;
         struct strbuf sb = STRBUF_INIT;
         char *esc = curl_easy_escape(NULL, a->scope, 0);
         strbuf_addf(&sb, "http://%s" METADATA_TOKEN_PATH "?scopes=%s",
@@ -276,7 +275,7 @@ static int fetch_once(struct gcp_auth *a, const char *form)
     }
     free(a->token);
     a->token = copy;
-    a->expires_ms = gcp_now_ms() + (ttl > 0 ? (int64_t)ttl * 1000 : 0);
+    a->expires_ms = clock_mono_ms() + (ttl > 0 ? (int64_t)ttl * 1000 : 0);
     log_debug("new access token from %s, expires in %lld s", kind_name(a->kind), (long long)ttl);
     rc = 0;
 out:
@@ -296,7 +295,7 @@ static int refresh(struct gcp_auth *a)
         if (rc != COLIBRI_EUNAVAIL)
             break;
         if (n + 1 < FETCH_ATTEMPTS)
-            gcp_sleep_ms(gcp_backoff_ms(n));
+            clock_sleep_ms(gcp_backoff_ms(n));
     }
     return rc;
 }
@@ -309,7 +308,7 @@ int gcp_auth_header(struct gcp_auth *a, bool force, char *buf, size_t buflen)
         return 0;
     pthread_mutex_lock(&a->lock);
     int rc = 0;
-    int64_t now = gcp_now_ms();
+    int64_t now = clock_mono_ms();
     if (force || !a->token || a->expires_ms - now <= REFRESH_MARGIN_MS) {
         rc = refresh(a);
         /* a token that has not expired yet still works while the source is down */

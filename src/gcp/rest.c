@@ -13,9 +13,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
 #include "colibri/log.h"
@@ -27,10 +27,7 @@
 #define DEFAULT_DEADLINE_MS 60000
 #define DEFAULT_ATTEMPTS 8
 #define CONNECT_TIMEOUT_MS 5000
-#define BACKOFF_BASE_MS 100
-#define BACKOFF_CAP_MS 8000
 #define RETRY_AFTER_CAP_MS 30000
-#define MAX_RESPONSE (64L * 1024 * 1024)
 
 struct rest_client {
     char api[16];
@@ -41,58 +38,6 @@ struct rest_client {
     long retry_after_ms;            /* from the current attempt's Retry-After, or -1 */
     char curl_err[CURL_ERROR_SIZE];
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static int curl_init_rc;
-
-static void curl_init_once(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : COLIBRI_ENOMEM;
-}
-
-int gcp_curl_init(void)
-{
-    pthread_once(&curl_once, curl_init_once);
-    return curl_init_rc;
-}
-
-int64_t gcp_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long gcp_backoff_ms(int attempt)
-{
-    long cap = BACKOFF_BASE_MS;
-    for (int i = 0; i < attempt && cap < BACKOFF_CAP_MS; i++)
-        cap *= 2;
-    if (cap > BACKOFF_CAP_MS)
-        cap = BACKOFF_CAP_MS;
-    uint32_t r = 0;
-    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
-        r = (uint32_t)gcp_now_ms() * 2654435761u;   /* no entropy yet: jitter still spreads */
-    return (long)(r % (uint32_t)(cap + 1));
-}
-
-void gcp_sleep_ms(long ms)
-{
-    if (ms <= 0)
-        return;
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-size_t gcp_write_cb(char *p, size_t size, size_t n, void *ud)
-{
-    struct strbuf *sb = ud;
-    if (sb->len + size * n > (size_t)MAX_RESPONSE)
-        return 0;
-    strbuf_add(sb, p, size * n);
-    return sb->failed ? 0 : size * n;
-}
 
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 {
@@ -269,13 +214,13 @@ int rest_call_raw(struct rest_client *c, const char *method, const char *url, co
     char authz[4096];
     bool refreshed = false, force = false;
     int rc = COLIBRI_EUNAVAIL;
-    const int64_t deadline = gcp_now_ms() + c->opts.deadline_ms;
+    const int64_t deadline = clock_mono_ms() + c->opts.deadline_ms;
     long st = 0;
 
     *resp = NULL;
     errmsg[0] = '\0';
     for (int n = 0; n < c->opts.max_attempts; n++) {
-        int64_t left = deadline - gcp_now_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0) {
             rc = COLIBRI_ETIMEOUT;
             break;
@@ -362,12 +307,12 @@ backoff:
         if (c->retry_after_ms > wait)
             wait = c->retry_after_ms;
         c->retry_after_ms = -1;
-        left = deadline - gcp_now_ms();
+        left = deadline - clock_mono_ms();
         if (wait >= left) {
             rc = COLIBRI_ETIMEOUT;
             break;
         }
-        gcp_sleep_ms(wait);
+        clock_sleep_ms(wait);
     }
     log_error("%s %s %s: giving up: %s", c->api, method, url, colibri_strerror(rc));
 out:

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "http/http_int.h"
@@ -44,13 +45,6 @@ struct access {
     pthread_mutex_t stripes[STRIPES];
     char *cors;             /* "" = off */
 };
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Split a comma or newline separated list of keys into digests. */
 static int add_keys(struct access *a, const char *list, char *err, size_t errlen)
@@ -205,7 +199,7 @@ int access_limit(struct access *a, struct request *req, struct reply *rep)
     if (a->rate <= 0)
         return 0;
     uint64_t who = caller_id(req);
-    int64_t now = mono_us();
+    int64_t now = clock_mono_us();
     size_t home = (size_t)(who % BUCKETS) & ~(size_t)(PROBE - 1);   /* a probe run stays in one stripe */
     pthread_mutex_t *lock = &a->stripes[home / PROBE % STRIPES];
     pthread_mutex_lock(lock);

@@ -14,72 +14,6 @@
 #include "colibri/log.h"
 #include "http/http_int.h"
 
-/* Append v as a JSON value. */
-static void json_value(struct strbuf *sb, enum col_type t, const struct value *v)
-{
-    char buf[40];
-    if (v->is_null) {
-        strbuf_add(sb, "null", 4);
-        return;
-    }
-    switch (t) {
-    case COL_STRING:
-        strbuf_addc(sb, '"');
-        strbuf_add_json_str(sb, v->u.s.p, v->u.s.n);
-        strbuf_addc(sb, '"');
-        break;
-    case COL_INT64:
-        strbuf_add_int(sb, v->u.i);
-        break;
-    case COL_FLOAT64:
-        strbuf_add(sb, buf, float_format(v->u.f, buf));
-        break;
-    case COL_BOOL:
-        strbuf_adds(sb, v->u.b ? "true" : "false");
-        break;
-    case COL_TIMESTAMP:
-        strbuf_addc(sb, '"');
-        strbuf_add(sb, buf, timestamp_format(v->u.i, buf));
-        strbuf_addc(sb, '"');
-        break;
-    case COL_DATE:
-        strbuf_addc(sb, '"');
-        strbuf_add(sb, buf, date_format(v->u.i, buf));
-        strbuf_addc(sb, '"');
-        break;
-    }
-}
-
-/* Append v as a CSV field (RFC 4180): NULL is empty, text quoted when it must be. */
-static void csv_value(struct strbuf *sb, enum col_type t, const struct value *v)
-{
-    if (v->is_null)
-        return;
-    if (t != COL_STRING) {
-        size_t start = sb->len;
-        json_value(sb, t, v);
-        if (t == COL_TIMESTAMP || t == COL_DATE) {   /* drop the JSON quotes */
-            memmove(sb->buf + start, sb->buf + start + 1, sb->len - start - 2);
-            sb->len -= 2;
-            sb->buf[sb->len] = '\0';
-        }
-        return;
-    }
-    const char *p = v->u.s.p;
-    size_t n = v->u.s.n;
-    if (n == 0 || (!memchr(p, '"', n) && !memchr(p, ',', n) && !memchr(p, '\n', n) && !memchr(p, '\r', n))) {
-        strbuf_add(sb, p, n);
-        return;
-    }
-    strbuf_addc(sb, '"');
-    for (const char *q; (q = memchr(p, '"', n)) != NULL; n -= (size_t)(q + 1 - p), p = q + 1) {
-        strbuf_add(sb, p, (size_t)(q + 1 - p));
-        strbuf_addc(sb, '"');
-    }
-    strbuf_add(sb, p, n);
-    strbuf_addc(sb, '"');
-}
-
 /* Append one row as a JSON object of the first n columns. */
 static void json_row(struct strbuf *sb, const struct schema *s, const size_t *cols, size_t n,
                      const struct value *vals)
@@ -90,7 +24,7 @@ static void json_row(struct strbuf *sb, const struct schema *s, const size_t *co
         strbuf_adds(sb, i ? ",\"" : "\"");
         strbuf_adds(sb, c->name);
         strbuf_add(sb, "\":", 2);
-        json_value(sb, c->type, &vals[i]);
+        value_format(c->type, &vals[i], sb, VALUE_JSON);
     }
     strbuf_addc(sb, '}');
 }
@@ -127,7 +61,7 @@ static int page_row(void *ud, const size_t *cols, size_t ncols, const struct val
         for (size_t i = 0; i < q->nfields; i++) {
             if (i)
                 strbuf_addc(pg->out, ',');
-            csv_value(pg->out, pg->s->cols[cols[i]].type, &vals[i]);
+            value_format(pg->s->cols[cols[i]].type, &vals[i], pg->out, VALUE_CSV);
         }
         strbuf_add(pg->out, "\r\n", 2);
         break;

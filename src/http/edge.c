@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/metrics.h"
@@ -59,13 +60,6 @@ struct edge {
     bool stop, reaper_started;
 };
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Cut one connection (lock held). */
 static void cut(struct edge_conn *e, enum edge_cut why)
 {
@@ -89,7 +83,7 @@ static int64_t deadline_of(const struct edge *g, const struct edge_conn *e)
 
 static void reap(struct edge *g)
 {
-    int64_t now = mono_us();
+    int64_t now = clock_mono_us();
     pthread_mutex_lock(&g->lock);
     for (size_t i = 0; i < g->nslots; i++) {
         struct edge_conn *e = &g->slots[i];
@@ -106,13 +100,7 @@ static void *reaper_main(void *arg)
     pthread_setname_np(pthread_self(), "http-reaper");
     pthread_mutex_lock(&g->stop_lock);
     while (!g->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += REAP_EVERY_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = clock_after_ms(CLOCK_REALTIME, REAP_EVERY_MS);
         pthread_cond_timedwait(&g->stop_cond, &g->stop_lock, &ts);
         if (g->stop)
             break;
@@ -187,7 +175,7 @@ struct edge_conn *edge_opened(struct edge *g, struct MHD_Connection *c, int fd)
         if (!g->slots[i].conn)
             slot = &g->slots[i];
     if (slot) {
-        *slot = (struct edge_conn){ .conn = c, .fd = fd, .phase = EDGE_IDLE, .since_us = mono_us() };
+        *slot = (struct edge_conn){ .conn = c, .fd = fd, .phase = EDGE_IDLE, .since_us = clock_mono_us() };
         if (g->open >= g->limit) {
             struct edge_conn *victim = oldest_waiting(g, slot);
             if (victim) {           /* it gives its general slot to the newcomer */
@@ -223,7 +211,7 @@ void edge_phase(struct edge *g, struct edge_conn *e, enum edge_phase phase)
         return;
     pthread_mutex_lock(&g->lock);
     e->phase = phase;
-    e->since_us = mono_us();
+    e->since_us = clock_mono_us();
     pthread_mutex_unlock(&g->lock);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "colibri/error.h"
+#include "colibri/subscriber.h"
 #include "http/http_int.h"
 
 int route_healthz(const struct route_ctx *ctx, struct request *req, struct reply *rep)

@@ -1,6 +1,6 @@
 /*
  * http_int.h — what route handlers see: a request, a reply to fill, and
- * reply_fail for errors. Only server.c turns error codes into statuses.
+ * reply_fail (reply.c) for errors. Only server.c turns error codes into statuses.
  */
 #ifndef COLIBRI_HTTP_INT_H
 #define COLIBRI_HTTP_INT_H

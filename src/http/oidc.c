@@ -15,10 +15,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/base64.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
 #include "colibri/log.h"
-#include "colibri/pubsub.h"
 #include "http/oidc.h"
 
 #define JWKS_TTL_S 3600
@@ -54,7 +54,7 @@ static BIGNUM *b64_bn(const char *s)
 {
     char *raw;
     size_t len;
-    if (!s || pubsub_base64_decode(s, strlen(s), &raw, &len) || len == 0)
+    if (!s || base64_decode(s, strlen(s), &raw, &len) || len == 0)
         return NULL;
     BIGNUM *bn = BN_bin2bn((const unsigned char *)raw, (int)len, NULL);
     free(raw);
@@ -256,7 +256,7 @@ int oidc_verify(struct oidc *o, const char *token, char *why, size_t whylen)
     /* the header first: libjwt 1.10 would take the key as an HMAC secret for an HS256 token */
     char *head = NULL;
     size_t hlen;
-    if (pubsub_base64_decode(token, (size_t)(dot1 - token), &head, &hlen))
+    if (base64_decode(token, (size_t)(dot1 - token), &head, &hlen))
         return fail(why, whylen, "JWT header is not base64url");
     json_t *h = json_loadb(head, hlen, 0, NULL);
     free(head);

@@ -24,7 +24,7 @@
 #include "colibri/error.h"
 #include "colibri/ingest.h"
 #include "colibri/log.h"
-#include "colibri/pubsub.h"
+#include "colibri/pubsub_msg.h"
 #include "http/http_int.h"
 #include "http/oidc.h"
 

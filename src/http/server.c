@@ -78,16 +78,6 @@ static const struct {
     { COLIBRI_ETIMEOUT, 503, "timeout" },
 };
 
-int reply_fail(struct reply *rep, int code, const char *err_code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(rep->err_msg, sizeof rep->err_msg, fmt, ap);
-    va_end(ap);
-    rep->err_code = err_code;
-    return code;
-}
-
 /* Render the error envelope for code into rep. */
 static void render_error(struct reply *rep, int code)
 {
@@ -245,9 +235,12 @@ static int admit(const struct http_server *srv, struct request *req)
         return rc;
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
     long long len = cl ? strtoll(cl, NULL, 10) : 0;
-    if (len < 0 || len > ctx->env->cfg->http_body_max || (r->methods == M_GET && announces_body(req->conn)))
+    if (r->methods == M_GET && announces_body(req->conn))
+        return reply_fail(rep, COLIBRI_ETOOBIG, NULL, "%s %.*s takes no request body", req->method,
+                          (int)req->path_len, req->uri);
+    if (len < 0 || len > ctx->env->cfg->http_body_max)
         return reply_fail(rep, COLIBRI_ETOOBIG, NULL, "request body larger than %ld bytes",
-                          r->methods == M_GET ? 0L : ctx->env->cfg->http_body_max);
+                          ctx->env->cfg->http_body_max);
     if ((rc = access_authorize(srv->access, req, r->label, rep)))
         return rc;
     /* probes are never limited, nor is Pub/Sub push: OIDC guards it and Pub/Sub paces itself */
@@ -341,7 +334,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
-static void access_log(const struct request *req, double secs)
+static void access_log(const struct request *req, double secs, const char *project)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const char *ua = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "User-Agent");
@@ -362,7 +355,6 @@ static void access_log(const struct request *req, double secs)
     /* with a W3C traceparent and a known project, Cloud Logging links the line to its trace */
     char trace[160] = "";
     const char *tp = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "traceparent");
-    const char *project = getenv("GOOGLE_CLOUD_PROJECT");
     if (tp && project && *project && strlen(tp) >= 55 &&
         strncmp(tp + 3, req->request_id, 32) == 0)
         snprintf(trace, sizeof trace, "projects/%.64s/traces/%s", project, req->request_id);
@@ -385,7 +377,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         double secs = (double)(now.tv_sec - req->start.tv_sec) + (double)(now.tv_nsec - req->start.tv_nsec) / 1e9;
         metrics_http(req->route, req->method, req->status, secs);
         if (log_min_level <= LOG_INFO)
-            access_log(req, secs);
+            access_log(req, secs, srv->ctx.env->cfg->google_cloud_project);
     }
     edge_phase(srv->edge, req->edge, EDGE_IDLE);    /* keep-alive: waiting for the next request */
     strbuf_release(&req->body);
@@ -477,10 +469,10 @@ int http_start(const struct http_env *env, struct http_server **out)
     return 0;
 }
 
-void http_stop(struct http_server *srv, int grace_ms)
+int http_stop(struct http_server *srv, int grace_ms)
 {
     if (!srv)
-        return;
+        return 0;
     if (srv->d) {
         MHD_socket s = MHD_quiesce_daemon(srv->d);
         if (s != MHD_INVALID_SOCKET)
@@ -491,13 +483,18 @@ void http_stop(struct http_server *srv, int grace_ms)
         int waited = 50;
         for (; edge_active(srv->edge) > 0 && waited < grace_ms; waited += 10)
             usleep(10 * 1000);
-        if (edge_active(srv->edge) > 0)
-            log_warn("stopping HTTP with %zu requests still in progress after %d ms", edge_active(srv->edge), waited);
-        log_debug("HTTP stopped: %zu idle or half-sent connections cut", cut);
+        log_debug("HTTP stopping: %zu idle or half-sent connections cut", cut);
+        size_t left = edge_active(srv->edge);
+        if (left > 0) {
+            /* stopping the daemon would wait for them as long as they take */
+            log_warn("stopping with %zu requests still in progress after %d ms; they are abandoned", left, waited);
+            return COLIBRI_ETIMEOUT;
+        }
         MHD_stop_daemon(srv->d);
     }
     edge_free(srv->edge);
     free(srv->ctx.openapi);
     access_free(srv->access);
     free(srv);
+    return 0;
 }

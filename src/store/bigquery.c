@@ -4,15 +4,13 @@
  * "bigquery:PROJECT.DATASET.TABLE". open creates the dataset, the table
  * (partitioned by day on the event-time column, clustered on the columns
  * the schema marks "x-cluster", at most four) and the _dead_letters table
- * when missing. insert streams rows with tabledata.insertAll, at most 500
- * rows and 9 MB per request, insertId = _id so that a resent batch is
- * deduplicated; rows BigQuery marks "stopped" are resent, rows marked
- * "invalid" become dead letters and are never resent. query runs jobs.query
- * with named parameters, polling jobs.getQueryResults while the job is not
- * complete, under a maximumBytesBilled guard; the SQL mirrors sqlite.c's
- * build_select clause for clause so that GET /data answers byte for byte
- * the same on both backends, cursors included. Identical queries within a
- * short TTL share one BigQuery job (a single-flight response cache).
+ * when missing. insert streams rows with tabledata.insertAll
+ * (bigquery_insert.c). query runs jobs.query with named parameters, polling
+ * jobs.getQueryResults while the job is not complete, under a
+ * maximumBytesBilled guard; the SQL is store/sql.c's page, the same plan
+ * sqlite.c writes, so that GET /data answers byte for byte the same on both
+ * backends, cursors included. Identical queries within a short TTL share one
+ * BigQuery job (a single-flight response cache).
  *
  * Positions: BigQuery cannot write rows and offsets in one transaction
  * (insertAll is per table and has no transactions), so a _positions table
@@ -24,7 +22,7 @@
  * succeeded. What makes a redelivery harmless is insertId = _id (BigQuery
  * deduplicates it on a best-effort basis, for at least a minute).
  *
- * Environment: BIGQUERY_EMULATOR_HOST (host:port or URL; no auth),
+ * Settings (config.c): BIGQUERY_EMULATOR_HOST (host:port or URL; no auth),
  * COLIBRI_BIGQUERY_ENDPOINT (another base URL with auth kept, e.g. a
  * private endpoint), COLIBRI_BQ_LOCATION, COLIBRI_BQ_MAX_BYTES_BILLED
  * (0 = no guard), COLIBRI_BQ_CACHE_MS (0 = no cache).
@@ -38,64 +36,23 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "colibri/clock.h"
+#include "colibri/config.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
-#include "colibri/ingest.h"
+#include "colibri/batch.h"
 #include "colibri/log.h"
 #include "colibri/metrics.h"
 #include "colibri/strbuf.h"
-#include "gcp/gcp_int.h"
+#include "store/bigquery_int.h"
+#include "store/sql.h"
 #include "store/store_int.h"
 
 #define BQ_SCOPE "https://www.googleapis.com/auth/bigquery"
 #define BQ_DEFAULT_BASE "https://bigquery.googleapis.com"
-#define DEAD_TABLE "_dead_letters"
-#define INSERT_MAX_ROWS 500
-#define INSERT_MAX_BYTES (9u * 1024 * 1024)
-#define INSERT_ROUNDS 6             /* resends of stopped / transiently failed rows */
 #define MAX_CLUSTER 4
 #define QUERY_TIMEOUT_MS 10000      /* jobs.query and getQueryResults wait this long per call */
 #define QUERY_DEADLINE_MS 60000
-#define DEFAULT_MAX_BYTES_BILLED "10737418240"   /* 10 GiB */
-#define DEFAULT_CACHE_MS 2000
-#define CACHE_SLOTS 64
-
-struct cache_slot {
-    char *key;                  /* NULL: free */
-    json_t *rows;               /* the "rows" array (owned), NULL while pending or after failure */
-    int64_t expires_ms;
-    bool pending;               /* a query for key is running */
-    int64_t used_ms;
-};
-
-struct client_node {
-    struct rest_client *c;
-    struct client_node *next;
-};
-
-struct bq_store {
-    const struct schema *schema;
-    char *project, *dataset, *table;
-    char *base;                 /* ".../bigquery/v2/projects/PROJECT" */
-    char *table_url;            /* base + "/datasets/D/tables/T" */
-    char *location;             /* may be NULL */
-    char *max_bytes;            /* decimal string, or NULL for no guard */
-    long cache_ms;
-    struct gcp_auth *auth;
-    pthread_mutex_t plock;      /* the client pool */
-    struct client_node *pool;
-    pthread_mutex_t clock;      /* the response cache */
-    pthread_cond_t cdone;
-    uint64_t writes;            /* inserts so far: results of a query that overlapped one are not cached */
-    struct cache_slot cache[CACHE_SLOTS];
-};
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- clients: rest clients are one per thread at a time, so pool them ---- */
 
@@ -129,8 +86,7 @@ static void client_put(struct bq_store *s, struct rest_client *c)
     pthread_mutex_unlock(&s->plock);
 }
 
-/* One call with a pooled client. */
-static int call(struct bq_store *s, const char *method, const char *url, json_t *body,
+int bq_call(struct bq_store *s, const char *method, const char *url, json_t *body,
                 const char *raw, json_t **resp, long *status, char *err, size_t errlen)
 {
     struct rest_client *c;
@@ -143,124 +99,6 @@ static int call(struct bq_store *s, const char *method, const char *url, json_t 
              : rest_call(c, method, url, body, resp, status, err, errlen);
     client_put(s, c);
     return rc;
-}
-
-/* ---- JSON text helpers ---------------------------------------------------- */
-
-static void add_quoted(struct strbuf *sb, const char *p, size_t n)
-{
-    strbuf_addc(sb, '"');
-    strbuf_add_json_str(sb, p, n);
-    strbuf_addc(sb, '"');
-}
-
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
-    if (!len || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if (len == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
-        return 0;   /* overlong, surrogate */
-    if (len == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
-        return 0;
-    return len;
-}
-
-/* A JSON string of arbitrary bytes: invalid UTF-8 becomes U+FFFD (BigQuery STRING is UTF-8). */
-static void add_quoted_bytes(struct strbuf *sb, const char *p, size_t n)
-{
-    strbuf_addc(sb, '"');
-    size_t start = 0, i = 0;
-    while (i < n) {
-        size_t k = utf8_len((const unsigned char *)p + i, n - i);
-        if (k) {
-            i += k;
-            continue;
-        }
-        strbuf_add_json_str(sb, p + start, i - start);
-        strbuf_adds(sb, "\xef\xbf\xbd");
-        start = ++i;
-    }
-    strbuf_add_json_str(sb, p + start, n - start);
-    strbuf_addc(sb, '"');
-}
-
-/* A value as insertAll's JSON wants it; false if it cannot be sent (then the row is dead). */
-static bool add_cell(struct strbuf *sb, enum col_type t, const struct value *v)
-{
-    char buf[40];
-    switch (t) {
-    case COL_STRING:
-        add_quoted_bytes(sb, v->u.s.p, v->u.s.n);
-        return true;
-    case COL_INT64:         /* a string: JSON numbers lose precision beyond 2^53 */
-        strbuf_addf(sb, "\"%" PRId64 "\"", v->u.i);
-        return true;
-    case COL_FLOAT64:
-        if (isnan(v->u.f))
-            strbuf_adds(sb, "\"NaN\"");
-        else if (isinf(v->u.f))
-            strbuf_adds(sb, v->u.f > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-        else
-            strbuf_add(sb, buf, float_format(v->u.f, buf));
-        return true;
-    case COL_BOOL:
-        strbuf_adds(sb, v->u.b ? "true" : "false");
-        return true;
-    case COL_TIMESTAMP:     /* RFC 3339: a JSON number would be read as seconds */
-        add_quoted(sb, buf, timestamp_format(v->u.i, buf));
-        return true;
-    case COL_DATE:
-        add_quoted(sb, buf, date_format(v->u.i, buf));
-        return true;
-    }
-    return false;
-}
-
-/* {"insertId":"…","json":{…}} for row r. */
-static void add_row(struct strbuf *sb, const struct schema *sc, const struct row *r)
-{
-    const struct value *id = &r->vals[schema_meta(sc, META_ID)];
-    strbuf_adds(sb, "{\"insertId\":");
-    add_quoted_bytes(sb, id->u.s.p, id->u.s.n);
-    strbuf_adds(sb, ",\"json\":{");
-    bool first = true;
-    for (size_t c = 0; c < sc->ncols; c++) {
-        if (r->vals[c].is_null)
-            continue;
-        if (!first)
-            strbuf_addc(sb, ',');
-        first = false;
-        add_quoted(sb, sc->cols[c].name, strlen(sc->cols[c].name));
-        strbuf_addc(sb, ':');
-        add_cell(sb, sc->cols[c].type, &r->vals[c]);
-    }
-    strbuf_adds(sb, "}}");
-}
-
-static void add_dead(struct strbuf *sb, const char *id, const char *source, const char *reason,
-                     const char *payload, size_t payload_len, int64_t at_us)
-{
-    char ts[40];
-    strbuf_adds(sb, "{\"insertId\":");
-    add_quoted_bytes(sb, id ? id : "", id ? strlen(id) : 0);
-    strbuf_adds(sb, ",\"json\":{\"id\":");
-    add_quoted_bytes(sb, id ? id : "", id ? strlen(id) : 0);
-    strbuf_adds(sb, ",\"source\":");
-    add_quoted_bytes(sb, source ? source : "", source ? strlen(source) : 0);
-    strbuf_adds(sb, ",\"reason\":");
-    add_quoted_bytes(sb, reason ? reason : "", reason ? strlen(reason) : 0);
-    strbuf_adds(sb, ",\"payload\":");
-    add_quoted_bytes(sb, payload ? payload : "", payload ? payload_len : 0);
-    strbuf_adds(sb, ",\"at\":");
-    add_quoted(sb, ts, timestamp_format(at_us, ts));
-    strbuf_adds(sb, "}}");
 }
 
 /* ---- names and URLs ---------------------------------------------------------- */
@@ -301,17 +139,11 @@ static int parse_target(struct bq_store *s, const char *target)
     return 0;
 }
 
-static char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return strdup(v && *v ? v : dflt);
-}
-
 /* The API root: emulator (no auth), explicit endpoint, or Google's. */
-static int api_base(struct bq_store *s, bool *emulator)
+static int api_base(struct bq_store *s, const struct config *cfg, bool *emulator)
 {
-    const char *emu = getenv("BIGQUERY_EMULATOR_HOST");
-    const char *ep = getenv("COLIBRI_BIGQUERY_ENDPOINT");
+    const char *emu = cfg->bigquery_emulator_host;
+    const char *ep = cfg->bigquery_endpoint;
     struct strbuf sb = STRBUF_INIT;
     *emulator = emu && *emu;
     const char *root = *emulator ? emu : ep && *ep ? ep : BQ_DEFAULT_BASE;
@@ -386,7 +218,7 @@ static int create(struct bq_store *s, const char *url, json_t *body, const char 
     char err[512];
     if (!body)
         return COLIBRI_ENOMEM;
-    int rc = call(s, "POST", url, body, NULL, &resp, &st, err, sizeof err);
+    int rc = bq_call(s, "POST", url, body, NULL, &resp, &st, err, sizeof err);
     json_decref(body);
     json_decref(resp);
     if (rc && st == 409)
@@ -430,7 +262,7 @@ static int evolve_table(struct bq_store *s, json_t *existing)
         json_t *body = json_pack("{s:{s:o}}", "schema", "fields", all);
         long st;
         char err[512];
-        rc = call(s, "PATCH", s->table_url, body, NULL, &resp, &st, err, sizeof err);
+        rc = bq_call(s, "PATCH", s->table_url, body, NULL, &resp, &st, err, sizeof err);
         json_decref(body);
         json_decref(resp);
         if (rc)
@@ -449,7 +281,7 @@ static int ensure_tables(struct bq_store *s)
     json_t *resp = NULL;
     long st;
     char err[512];
-    int rc = call(s, "GET", s->table_url, NULL, NULL, &resp, &st, err, sizeof err);
+    int rc = bq_call(s, "GET", s->table_url, NULL, NULL, &resp, &st, err, sizeof err);
     if (rc == 0) {
         rc = evolve_table(s, resp);
         goto dead;
@@ -477,7 +309,7 @@ dead:
     resp = NULL;
     strbuf_reset(&url);
     strbuf_addf(&url, "%s/datasets/%s/tables/" DEAD_TABLE, s->base, s->dataset);
-    rc = call(s, "GET", url.buf, NULL, NULL, &resp, &st, err, sizeof err);
+    rc = bq_call(s, "GET", url.buf, NULL, NULL, &resp, &st, err, sizeof err);
     if (rc && st == 404) {
         strbuf_reset(&url);
         strbuf_addf(&url, "%s/datasets/%s/tables", s->base, s->dataset);
@@ -493,7 +325,7 @@ out:
 
 static void bq_close(void *ctx);
 
-static int bq_open(const char *target, const struct schema *sc, void **ctx)
+static int bq_open(const struct config *cfg, const char *target, const struct schema *sc, void **ctx)
 {
     *ctx = NULL;
     struct bq_store *s = calloc(1, sizeof *s);
@@ -506,39 +338,23 @@ static int bq_open(const char *target, const struct schema *sc, void **ctx)
     bool emulator = false;
     int rc = parse_target(s, target);
     if (!rc)
-        rc = api_base(s, &emulator);
+        rc = api_base(s, cfg, &emulator);
     if (rc)
         goto out;
     struct strbuf sb = STRBUF_INIT;
     strbuf_addf(&sb, "%s/datasets/%s/tables/%s", s->base, s->dataset, s->table);
     s->table_url = strbuf_detach(&sb, NULL);
-    const char *loc = getenv("COLIBRI_BQ_LOCATION");
-    s->location = loc && *loc ? strdup(loc) : NULL;
-    s->max_bytes = env_or("COLIBRI_BQ_MAX_BYTES_BILLED", DEFAULT_MAX_BYTES_BILLED);
-    if (!s->table_url || !s->max_bytes) {
+    s->location = *cfg->bq_location ? strdup(cfg->bq_location) : NULL;
+    if (cfg->bq_max_bytes_billed > 0 && asprintf(&s->max_bytes, "%ld", cfg->bq_max_bytes_billed) < 0)
+        s->max_bytes = NULL;
+    if (!s->table_url || (*cfg->bq_location && !s->location) ||
+        (cfg->bq_max_bytes_billed > 0 && !s->max_bytes)) {
         rc = COLIBRI_ENOMEM;
         goto out;
     }
-    char *end;
-    long long mb = strtoll(s->max_bytes, &end, 10);
-    if (*end || mb < 0) {
-        log_error("COLIBRI_BQ_MAX_BYTES_BILLED=%s: expected a number of bytes (0 = no limit)",
-                  s->max_bytes);
-        rc = COLIBRI_ECONFIG;
-        goto out;
-    }
-    if (mb == 0) {
-        free(s->max_bytes);
-        s->max_bytes = NULL;
-    }
-    const char *cms = getenv("COLIBRI_BQ_CACHE_MS");
-    s->cache_ms = cms && *cms ? strtol(cms, &end, 10) : DEFAULT_CACHE_MS;
-    if (cms && *cms && (*end || s->cache_ms < 0 || s->cache_ms > 3600000)) {
-        log_error("COLIBRI_BQ_CACHE_MS=%s: expected milliseconds, 0-3600000", cms);
-        rc = COLIBRI_ECONFIG;
-        goto out;
-    }
-    if ((rc = gcp_auth_new(BQ_SCOPE, emulator, &s->auth)))
+    s->cache_ms = cfg->bq_cache_ms;
+    s->window_us = (int64_t)cfg->bq_default_window_h * 3600 * 1000000;
+    if ((rc = gcp_auth_new(cfg, BQ_SCOPE, emulator, &s->auth)))
         goto out;
     rc = ensure_tables(s);
 out:
@@ -553,7 +369,7 @@ out:
     return 0;
 }
 
-static void cache_clear(struct bq_store *s, bool all)
+void bq_cache_clear(struct bq_store *s, bool all)
 {
     for (size_t i = 0; i < CACHE_SLOTS; i++) {
         struct cache_slot *e = &s->cache[i];
@@ -575,7 +391,7 @@ static void bq_close(void *ctx)
         rest_client_free(n->c);
         free(n);
     }
-    cache_clear(s, true);
+    bq_cache_clear(s, true);
     gcp_auth_free(s->auth);
     pthread_mutex_destroy(&s->plock);
     pthread_mutex_destroy(&s->clock);
@@ -590,246 +406,6 @@ static void bq_close(void *ctx)
     free(s);
 }
 
-/* ---- insert ------------------------------------------------------------------------- */
-
-struct pending_row {
-    size_t idx;                 /* in the batch */
-    size_t off, len;            /* its JSON in the text buffer */
-};
-
-static bool reason_is(json_t *errors, const char *reason)
-{
-    size_t i;
-    json_t *e;
-    json_array_foreach(errors, i, e) {
-        const char *r = json_string_value(json_object_get(e, "reason"));
-        if (r && strcmp(r, reason) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* "reason: message" of the first error that is not "stopped", for the dead letter. */
-static void first_error(json_t *errors, char *buf, size_t len)
-{
-    size_t i;
-    json_t *e;
-    snprintf(buf, len, "rejected by BigQuery");
-    json_array_foreach(errors, i, e) {
-        const char *r = json_string_value(json_object_get(e, "reason"));
-        const char *m = json_string_value(json_object_get(e, "message"));
-        const char *loc = json_string_value(json_object_get(e, "location"));
-        if (r && strcmp(r, "stopped") == 0)
-            continue;
-        snprintf(buf, len, "BigQuery %s%s%s: %s", r ? r : "error", loc && *loc ? " at " : "",
-                 loc && *loc ? loc : "", m ? m : "");
-        return;
-    }
-}
-
-/*
- * Send rows[0..n) (their JSON in text) to url with insertAll, resending what
- * BigQuery stopped. Rows of b it calls invalid become dead letters in rej
- * (payload: the row as sent); with b NULL (dead letters themselves) they are
- * logged and dropped. *accepted counts rows stored.
- */
-static int insert_rows(struct bq_store *s, const char *url, const struct batch *b,
-                       const char *text, struct pending_row *rows, size_t n,
-                       struct batch *rej, size_t *accepted)
-{
-    struct strbuf body = STRBUF_INIT;
-    int rc = 0;
-    for (int round = 0; n > 0; round++) {
-        if (round >= INSERT_ROUNDS) {
-            log_error("bigquery insertAll %s: %zu row(s) still not accepted after %d rounds",
-                      url, n, INSERT_ROUNDS);
-            rc = COLIBRI_EUNAVAIL;
-            break;
-        }
-        strbuf_reset(&body);
-        strbuf_adds(&body, "{\"kind\":\"bigquery#tableDataInsertAllRequest\","
-                           "\"skipInvalidRows\":false,\"ignoreUnknownValues\":false,\"rows\":[");
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                strbuf_addc(&body, ',');
-            strbuf_add(&body, text + rows[i].off, rows[i].len);
-        }
-        strbuf_adds(&body, "]}");
-        if (body.failed) {
-            rc = COLIBRI_ENOMEM;
-            break;
-        }
-        json_t *resp;
-        long st;
-        char err[512];
-        if ((rc = call(s, "POST", url, NULL, body.buf, &resp, &st, err, sizeof err)) != 0) {
-            log_error("bigquery insertAll %s: %s (%s)", url, err, colibri_strerror(rc));
-            break;
-        }
-        json_t *errs = json_object_get(resp, "insertErrors");
-        size_t nerr = json_array_size(errs);
-        /* keep[i]: 0 accepted, 1 resend, 2 rejected */
-        unsigned char *keep = calloc(n ? n : 1, 1);
-        if (!keep) {
-            json_decref(resp);
-            rc = COLIBRI_ENOMEM;
-            break;
-        }
-        size_t k;
-        json_t *e;
-        bool transient = false;
-        json_array_foreach(errs, k, e) {
-            json_int_t idx = json_integer_value(json_object_get(e, "index"));
-            json_t *why = json_object_get(e, "errors");
-            if (idx < 0 || (size_t)idx >= n)
-                continue;
-            if (reason_is(why, "invalid")) {
-                keep[idx] = 2;
-            } else {
-                keep[idx] = 1;     /* stopped, or a transient per-row failure (backendError, timeout) */
-                if (!reason_is(why, "stopped"))
-                    transient = true;
-            }
-        }
-        size_t m = 0, dead = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (keep[i] == 0) {
-                (*accepted)++;
-            } else if (keep[i] == 2) {
-                char reason[512];
-                json_array_foreach(errs, k, e)
-                    if (json_integer_value(json_object_get(e, "index")) == (json_int_t)i)
-                        first_error(json_object_get(e, "errors"), reason, sizeof reason);
-                if (b) {
-                    const struct row *r = &b->rows[rows[i].idx];
-                    const struct value *id = &r->vals[schema_meta(s->schema, META_ID)];
-                    const struct value *src = &r->vals[schema_meta(s->schema, META_SOURCE)];
-                    char *idz = strndup(id->u.s.p, id->u.s.n);
-                    char *srcz = src->is_null ? strdup("") : strndup(src->u.s.p, src->u.s.n);
-                    int added = !idz || !srcz ? COLIBRI_ENOMEM
-                              : batch_add_dead(rej, idz, srcz, reason, text + rows[i].off, rows[i].len, now_us());
-                    free(idz);
-                    free(srcz);
-                    if (added) {
-                        free(keep);
-                        json_decref(resp);
-                        rc = COLIBRI_ENOMEM;
-                        goto out;
-                    }
-                } else {
-                    log_error("bigquery: a dead letter was refused (%s); it is dropped", reason);
-                }
-                dead++;
-            } else {
-                rows[m++] = rows[i];
-            }
-        }
-        free(keep);
-        json_decref(resp);
-        if (nerr)
-            log_warn("bigquery insertAll: %zu accepted, %zu invalid (dead-lettered), %zu to resend",
-                     n - m - dead, dead, m);
-        n = m;
-        if (n && transient)
-            gcp_sleep_ms(gcp_backoff_ms(round));
-    }
-out:
-    strbuf_release(&body);
-    return rc;
-}
-
-static void add_batch_row(struct strbuf *sb, const struct bq_store *s, const struct batch *b, size_t i)
-{
-    add_row(sb, s->schema, &b->rows[i]);
-}
-
-static void add_batch_dead(struct strbuf *sb, const struct bq_store *s, const struct batch *b, size_t i)
-{
-    (void)s;
-    const struct dead_letter *d = &b->dead[i];
-    add_dead(sb, d->id, d->source, d->reason, d->payload, d->payload_len, d->at_us);
-}
-
-/*
- * Serialise items first..count with add(i) into text, then send them in
- * requests of at most INSERT_MAX_ROWS rows and INSERT_MAX_BYTES bytes.
- */
-static int insert_all(struct bq_store *s, const char *url, const struct batch *b, size_t count,
-                      void (*add)(struct strbuf *, const struct bq_store *, const struct batch *, size_t),
-                      struct batch *rej, size_t *accepted)
-{
-    struct strbuf text = STRBUF_INIT;
-    struct pending_row *rows = calloc(count ? count : 1, sizeof *rows);
-    int rc = rows ? 0 : COLIBRI_ENOMEM;
-    for (size_t i = 0; !rc && i < count; i++) {
-        rows[i].idx = i;
-        rows[i].off = text.len;
-        add(&text, s, b, i);
-        rows[i].len = text.len - rows[i].off;
-    }
-    if (!rc && text.failed)
-        rc = COLIBRI_ENOMEM;
-    size_t start = 0;
-    while (!rc && start < count) {
-        size_t end = start, bytes = 128;
-        while (end < count && end - start < INSERT_MAX_ROWS &&
-               (end == start || bytes + rows[end].len + 1 <= INSERT_MAX_BYTES)) {
-            bytes += rows[end].len + 1;
-            end++;
-        }
-        if (bytes > INSERT_MAX_BYTES) {
-            log_error("bigquery insertAll: one row is %zu bytes, over the %u-byte request limit",
-                      rows[start].len, INSERT_MAX_BYTES);
-            rc = COLIBRI_ETOOBIG;
-            break;
-        }
-        rc = insert_rows(s, url, add == add_batch_row ? b : NULL, text.buf, rows + start, end - start,
-                         rej, accepted);
-        start = end;
-    }
-    free(rows);
-    strbuf_release(&text);
-    return rc;
-}
-
-static int bq_insert(void *ctx, const struct batch *b, struct insert_result *out)
-{
-    struct bq_store *s = ctx;
-    struct strbuf url = STRBUF_INIT, durl = STRBUF_INIT;
-    struct batch rej;           /* rows BigQuery called invalid, as dead letters */
-    size_t stored = 0, dead = 0;
-    int rc = 0;
-    batch_init(&rej);
-    strbuf_addf(&url, "%s/insertAll", s->table_url);
-    strbuf_addf(&durl, "%s/datasets/%s/tables/" DEAD_TABLE "/insertAll", s->base, s->dataset);
-    if (url.failed || durl.failed) {
-        rc = COLIBRI_ENOMEM;
-        goto out;
-    }
-    if (b->nrows)
-        rc = insert_all(s, url.buf, b, b->nrows, add_batch_row, &rej, &stored);
-    /* the batch's dead letters, then rows BigQuery refused: both before anything is acknowledged */
-    if (!rc && b->ndead)
-        rc = insert_all(s, durl.buf, b, b->ndead, add_batch_dead, NULL, &dead);
-    if (!rc && rej.ndead)
-        rc = insert_all(s, durl.buf, &rej, rej.ndead, add_batch_dead, NULL, &dead);
-    if (!rc) {
-        /* BigQuery does not say which insertIds it deduplicated: every accepted row counts as stored */
-        out->stored = stored;
-        out->duplicates = 0;
-        out->dead = dead;
-        pthread_mutex_lock(&s->clock);
-        s->writes++;
-        cache_clear(s, false);     /* readers in this process see their own writes */
-        pthread_mutex_unlock(&s->clock);
-    }
-out:
-    strbuf_release(&url);
-    strbuf_release(&durl);
-    batch_release(&rej);
-    return rc;
-}
-
 /* ---- query ------------------------------------------------------------------------- */
 
 struct bq_query {
@@ -839,54 +415,10 @@ struct bq_query {
     size_t ncols;
 };
 
-static void add_ident(struct strbuf *sb, const char *name)
-{
-    /* names are schema-validated ([A-Za-z_][A-Za-z0-9_]*); quote anyway */
-    strbuf_addc(sb, '`');
-    strbuf_adds(sb, name);
-    strbuf_addc(sb, '`');
-}
-
-/* The text BigQuery takes as a parameterValue.value for v of type t. */
-static void param_text(enum col_type t, const struct value *v, struct strbuf *sb)
-{
-    char buf[40];
-    switch (t) {
-    case COL_STRING:
-        strbuf_add(sb, v->u.s.p, v->u.s.n);
-        break;
-    case COL_INT64:
-        strbuf_addf(sb, "%" PRId64, v->u.i);
-        break;
-    case COL_FLOAT64:
-        if (isnan(v->u.f))
-            strbuf_adds(sb, "NaN");
-        else if (isinf(v->u.f))
-            strbuf_adds(sb, v->u.f > 0 ? "Infinity" : "-Infinity");
-        else
-            strbuf_add(sb, buf, float_format(v->u.f, buf));
-        break;
-    case COL_BOOL:
-        strbuf_adds(sb, v->u.b ? "true" : "false");
-        break;
-    case COL_TIMESTAMP: {
-        /* BigQuery's canonical form: "YYYY-MM-DD HH:MM:SS.ffffff+00:00" */
-        size_t n = timestamp_format(v->u.i, buf);
-        buf[10] = ' ';
-        strbuf_add(sb, buf, n - 1);
-        strbuf_adds(sb, "+00:00");
-        break;
-    }
-    case COL_DATE:
-        strbuf_add(sb, buf, date_format(v->u.i, buf));
-        break;
-    }
-}
-
 static json_t *param_value(enum col_type t, const struct value *v)
 {
     struct strbuf sb = STRBUF_INIT;
-    param_text(t, v, &sb);
+    value_format(t, v, &sb, VALUE_BQ_PARAM);
     json_t *j = sb.failed ? NULL : json_pack("{s:s%}", "value", sb.buf ? sb.buf : "", sb.len);
     strbuf_release(&sb);
     return j;
@@ -912,141 +444,50 @@ static int add_param(json_t *params, enum col_type t, const struct value *vals, 
     return p && json_array_append_new(params, p) == 0 ? 0 : COLIBRI_ENOMEM;
 }
 
-static const char *const op_sql[] = {
-    [OP_EQ] = " = @", [OP_NE] = " <> @", [OP_GT] = " > @", [OP_GTE] = " >= @",
-    [OP_LT] = " < @", [OP_LTE] = " <= @",
+/* sql_writer.param: a named parameter @p<N> in params (ud). */
+static int add_named_param(void *ud, struct strbuf *out, enum col_type t, const struct value *vals,
+                           size_t n, enum sql_param_kind kind)
+{
+    char name[16];
+    int rc = add_param(ud, t, vals, n, kind == SQL_PARAM_ARRAY, name, sizeof name);
+    strbuf_addf(out, "@%s", name);
+    return rc;
+}
+
+static const struct sql_dialect bigquery_sql = {
+    .quote = '`', .true_lit = "TRUE", .array_in = true, .starts_with = true,
 };
 
-/*
- * The SELECT for q, clause for clause sqlite.c's build_select: the same
- * predicates, the keyset condition on (event time, _id) spelled out (BigQuery
- * has no row-value comparison), the same order and limit + 1.
- */
+/* The SELECT for q: sql.c's page in BigQuery's dialect. */
 static int build_select(const struct bq_store *s, const struct query *q, struct bq_query *out)
 {
-    const struct schema *sc = s->schema;
-    struct strbuf *sb = &out->sql;
-    const char *et = sc->cols[sc->event_time].name;
-    const char *cmp = q->desc ? "<" : ">";
-    char p[16], p2[16];
-    int rc = 0;
+    struct sql_writer w = { .d = &bigquery_sql, .sc = s->schema, .sb = &out->sql,
+                            .param = add_named_param };
+    struct strbuf from = STRBUF_INIT;
+    int rc;
 
-    out->ncols = q->nfields + 2;
-    out->cols = malloc(out->ncols * sizeof *out->cols);
     out->params = json_array();
-    if (!out->cols || !out->params)
+    if (!out->params || sql_page_columns(s->schema, q, &out->cols, &out->ncols))
         return COLIBRI_ENOMEM;
-    memcpy(out->cols, q->fields, q->nfields * sizeof *q->fields);
-    out->cols[q->nfields] = sc->event_time;
-    out->cols[q->nfields + 1] = schema_meta(sc, META_ID);
-
-    strbuf_adds(sb, "SELECT ");
-    for (size_t i = 0; i < out->ncols; i++) {
-        if (i)
-            strbuf_adds(sb, ", ");
-        add_ident(sb, sc->cols[out->cols[i]].name);
-    }
-    strbuf_addf(sb, " FROM `%s.%s.%s` WHERE TRUE", s->project, s->dataset, s->table);
-    struct value tv = { 0 };
-    if (q->has_since) {
-        tv.u.i = q->since;
-        rc |= add_param(out->params, COL_TIMESTAMP, &tv, 1, false, p, sizeof p);
-        strbuf_addf(sb, " AND `%s` >= @%s", et, p);
-    }
-    if (q->has_until) {
-        tv.u.i = q->until;
-        rc |= add_param(out->params, COL_TIMESTAMP, &tv, 1, false, p, sizeof p);
-        strbuf_addf(sb, " AND `%s` < @%s", et, p);
-    }
-    for (size_t i = 0; i < q->nfilters; i++) {
-        const struct filter *f = &q->filters[i];
-        const struct column *c = &sc->cols[f->col];
-        strbuf_adds(sb, " AND ");
-        switch (f->op) {
-        case OP_IN:
-            rc |= add_param(out->params, c->type, f->vals, f->nvals, true, p, sizeof p);
-            add_ident(sb, c->name);
-            strbuf_addf(sb, " IN UNNEST(@%s)", p);
-            break;
-        case OP_PREFIX:
-            rc |= add_param(out->params, c->type, f->vals, 1, false, p, sizeof p);
-            strbuf_adds(sb, "STARTS_WITH(");
-            add_ident(sb, c->name);
-            strbuf_addf(sb, ", @%s)", p);
-            break;
-        case OP_ISNULL:
-            add_ident(sb, c->name);
-            strbuf_adds(sb, f->vals[0].u.b ? " IS NULL" : " IS NOT NULL");
-            break;
-        default:
-            rc |= add_param(out->params, c->type, f->vals, 1, false, p, sizeof p);
-            add_ident(sb, c->name);
-            strbuf_addf(sb, "%s%s", op_sql[f->op], p);
-            break;
-        }
-    }
-    if (q->has_cursor) {
-        struct value idv = { .u.s = { q->cur_id, strlen(q->cur_id) } };
-        tv.u.i = q->cur_time;
-        rc |= add_param(out->params, COL_TIMESTAMP, &tv, 1, false, p, sizeof p);
-        rc |= add_param(out->params, COL_STRING, &idv, 1, false, p2, sizeof p2);
-        strbuf_addf(sb, " AND (`%s` %s @%s OR (`%s` = @%s AND `_id` %s @%s))",
-                    et, cmp, p, et, p, cmp, p2);
-    }
-    strbuf_addf(sb, " ORDER BY `%s` %s, `_id` %s LIMIT %zu", et,
-                q->desc ? "DESC" : "ASC", q->desc ? "DESC" : "ASC", q->limit + 1);
-    return rc ? COLIBRI_ENOMEM : sb->failed ? COLIBRI_ENOMEM : 0;
+    w.ud = out->params;
+    strbuf_addf(&from, "`%s.%s.%s`", s->project, s->dataset, s->table);
+    rc = from.failed ? COLIBRI_ENOMEM : sql_select_page(&w, from.buf, q, out->cols, out->ncols, NULL);
+    strbuf_release(&from);
+    return rc;
 }
 
 /* A cell of the f/v row format into v, by column type; strings borrow the JSON. */
 static int cell_value(enum col_type t, json_t *cell, struct value *v)
 {
-    memset(v, 0, sizeof *v);
     json_t *j = json_object_get(cell, "v");
+    const char *text = json_string_value(j);
+
+    memset(v, 0, sizeof *v);
     if (!j || json_is_null(j)) {
         v->is_null = true;
         return 0;
     }
-    const char *text = json_string_value(j);
-    size_t n = json_string_length(j);
-    char *end;
-    if (!text)
-        return COLIBRI_EIO;
-    switch (t) {
-    case COL_STRING:
-        v->u.s.p = text;
-        v->u.s.n = n;
-        return 0;
-    case COL_INT64:
-    case COL_TIMESTAMP:         /* µs with formatOptions.useInt64Timestamp */
-        v->u.i = strtoll(text, &end, 10);
-        if (end != text && !*end)
-            return 0;
-        if (t == COL_TIMESTAMP) {   /* a float of seconds: an endpoint that ignored useInt64Timestamp */
-            double sec = strtod(text, &end);
-            if (end != text && !*end) {
-                v->u.i = (int64_t)llround(sec * 1e6);
-                return 0;
-            }
-        }
-        return COLIBRI_EIO;
-    case COL_FLOAT64:
-        if (strcmp(text, "Infinity") == 0 || strcmp(text, "-Infinity") == 0 || strcmp(text, "NaN") == 0) {
-            v->u.f = text[0] == 'N' ? NAN : text[0] == '-' ? -INFINITY : INFINITY;
-            return 0;
-        }
-        v->u.f = strtod(text, &end);
-        return end != text && !*end ? 0 : COLIBRI_EIO;
-    case COL_BOOL:
-        if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
-            v->u.b = text[0] == 't';
-            return 0;
-        }
-        return COLIBRI_EIO;
-    case COL_DATE:
-        return date_parse(text, n, &v->u.i) ? COLIBRI_EIO : 0;
-    }
-    return COLIBRI_EIO;
+    return text ? value_parse_bq(t, text, json_string_length(j), v) : COLIBRI_EIO;
 }
 
 /* Hand each f/v row to sink. */
@@ -1099,7 +540,7 @@ static void request_id(char *buf, size_t len)
 {
     unsigned char r[16] = { 0 };
     if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-        int64_t t = now_us();
+        int64_t t = clock_real_us();
         memcpy(r, &t, sizeof t);
     }
     snprintf(buf, len, "colibri-%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x",
@@ -1120,7 +561,7 @@ static int run_job(struct bq_store *s, const char *sql, json_t *params, size_t m
     char err[512], rid[48];
     long st;
     int rc;
-    const int64_t deadline = mono_ms() + QUERY_DEADLINE_MS;
+    const int64_t deadline = clock_mono_ms() + QUERY_DEADLINE_MS;
 
     *out_rows = NULL;
     request_id(rid, sizeof rid);
@@ -1138,7 +579,7 @@ static int run_job(struct bq_store *s, const char *sql, json_t *params, size_t m
     if (s->location)
         json_object_set_new(body, "location", json_string(s->location));
     strbuf_addf(&url, "%s/queries", s->base);
-    rc = call(s, "POST", url.buf, body, NULL, &resp, &st, err, sizeof err);
+    rc = bq_call(s, "POST", url.buf, body, NULL, &resp, &st, err, sizeof err);
     json_decref(body);
     if (rc) {
         log_error("bigquery jobs.query: %s (%s) [%s]", err, colibri_strerror(rc), sql);
@@ -1182,7 +623,7 @@ static int run_job(struct bq_store *s, const char *sql, json_t *params, size_t m
             rc = COLIBRI_EIO;
             break;
         }
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0) {
             log_error("bigquery job %s: not complete after %d ms [%s]", jid, QUERY_DEADLINE_MS, sql);
             rc = COLIBRI_ETIMEOUT;
@@ -1198,7 +639,7 @@ static int run_job(struct bq_store *s, const char *sql, json_t *params, size_t m
             rc = COLIBRI_ENOMEM;
             break;
         }
-        if ((rc = call(s, "GET", url.buf, NULL, NULL, &resp, &st, err, sizeof err))) {
+        if ((rc = bq_call(s, "GET", url.buf, NULL, NULL, &resp, &st, err, sizeof err))) {
             log_error("bigquery jobs.getQueryResults %s: %s (%s)", jid, err, colibri_strerror(rc));
             if (rc == COLIBRI_EINVAL)
                 rc = strstr(err, "bytes billed") ? COLIBRI_ETOOBIG : COLIBRI_EIO;
@@ -1241,7 +682,7 @@ static int cached_rows(struct bq_store *s, const char *sql, json_t *params, size
     pthread_mutex_lock(&s->clock);
     uint64_t writes = s->writes;
     for (;;) {
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         e = NULL;
         for (size_t i = 0; i < CACHE_SLOTS; i++)
             if (s->cache[i].key && strcmp(s->cache[i].key, key.buf) == 0)
@@ -1292,7 +733,7 @@ static int cached_rows(struct bq_store *s, const char *sql, json_t *params, size
     if (e) {
         pthread_mutex_lock(&s->clock);
         e->pending = false;
-        e->used_ms = mono_ms();
+        e->used_ms = clock_mono_ms();
         e->expires_ms = e->used_ms + s->cache_ms;
         bool keep = !rc && s->writes == writes;
         e->rows = keep ? json_incref(*rows) : NULL;
@@ -1307,10 +748,29 @@ static int cached_rows(struct bq_store *s, const char *sql, json_t *params, size
     return rc;
 }
 
+/*
+ * Without since, only the last window_us (COLIBRI_BQ_DEFAULT_WINDOW_H): the
+ * partition filter always applies, so what a page costs does not grow with
+ * the table. The bound moves by whole minutes, so the response cache and
+ * BigQuery's own keep working between pages.
+ */
+static const struct query *bounded(const struct bq_store *s, const struct query *q, struct query *copy)
+{
+    if (q->has_since || s->window_us <= 0)
+        return q;
+    const int64_t minute = 60 * 1000000LL;
+    *copy = *q;
+    copy->has_since = true;
+    copy->since = (clock_real_us() - s->window_us) / minute * minute;
+    return copy;
+}
+
 static int bq_query(void *ctx, const struct query *q, struct row_sink *sink)
 {
     struct bq_store *s = ctx;
     struct bq_query bq = { .sql = STRBUF_INIT };
+    struct query windowed;
+    q = bounded(s, q, &windowed);
     json_t *rows = NULL;
     bool any = false;
     int rc = build_select(s, q, &bq);
@@ -1341,7 +801,7 @@ static int bq_get(void *ctx, const char *id, struct row_sink *sink)
         cols[i] = i;
         if (i)
             strbuf_adds(&sql, ", ");
-        add_ident(&sql, sc->cols[i].name);
+        sql_ident(&sql, '`', sc->cols[i].name);
     }
     if (!rc)
         rc = add_param(params, COL_STRING, &idv, 1, false, p, sizeof p);
@@ -1371,7 +831,7 @@ static int bq_ping(void *ctx)
     long st;
     char err[512];
     strbuf_addf(&url, "%s?fields=id", s->table_url);
-    int rc = url.failed ? COLIBRI_ENOMEM : call(s, "GET", url.buf, NULL, NULL, &resp, &st, err, sizeof err);
+    int rc = url.failed ? COLIBRI_ENOMEM : bq_call(s, "GET", url.buf, NULL, NULL, &resp, &st, err, sizeof err);
     json_decref(resp);
     strbuf_release(&url);
     if (rc) {

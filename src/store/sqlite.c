@@ -15,9 +15,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/strbuf.h"
+#include "store/sql.h"
+#include "store/sqlite_int.h"
 #include "store/sqlite_batch.h"
 #include "store/store_int.h"
 
@@ -67,80 +70,10 @@ static atomic_uint_fast64_t next_store_id = 1;
 static _Thread_local struct { uint64_t store_id; struct reader *r; } tl_reader;
 static _Thread_local int64_t tl_deadline_us;   /* 0 = no limit on this thread's query */
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* SQLite calls this every few thousand VM steps; non-zero interrupts the query. */
 static int past_deadline(void *unused)
 {
-    return tl_deadline_us && mono_us() > tl_deadline_us;
-}
-
-static const char *sql_type(enum col_type t)
-{
-    switch (t) {
-    case COL_INT64: case COL_BOOL: case COL_TIMESTAMP: return "INTEGER";
-    case COL_FLOAT64: return "REAL";
-    case COL_STRING: case COL_DATE: default: return "TEXT";
-    }
-}
-
-/* Map a SQLite result code to ours: a store that cannot write is "unavailable". */
-static int map_err(sqlite3 *db, int rc, const char *what)
-{
-    log_error("sqlite %s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
-    switch (rc & 0xff) {
-    case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_READONLY: case SQLITE_FULL:
-    case SQLITE_IOERR: case SQLITE_CANTOPEN: case SQLITE_PROTOCOL:
-        return COLIBRI_EUNAVAIL;
-    case SQLITE_NOMEM:
-        return COLIBRI_ENOMEM;
-    case SQLITE_INTERRUPT:
-        return COLIBRI_ETIMEOUT;
-    default:
-        return COLIBRI_EIO;
-    }
-}
-
-static int exec(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        log_error("sqlite: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-        return map_err(NULL, rc, "exec");
-    }
-    return 0;
-}
-
-static void add_ident(struct strbuf *sb, const char *name)
-{
-    /* names are schema-validated ([A-Za-z_][A-Za-z0-9_]*); quote anyway */
-    strbuf_addc(sb, '"');
-    strbuf_adds(sb, name);
-    strbuf_addc(sb, '"');
-}
-
-/*
- * "a, b, c" for columns cols[0..n) of sc (every column when cols is NULL);
- * declare adds each column's type and NOT NULL, for CREATE TABLE.
- */
-static void add_columns(struct strbuf *sb, const struct schema *sc, const size_t *cols, size_t n,
-                        bool declare)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct column *c = &sc->cols[cols ? cols[i] : i];
-        if (i)
-            strbuf_adds(sb, ", ");
-        add_ident(sb, c->name);
-        if (declare)
-            strbuf_addf(sb, " %s%s", sql_type(c->type), c->required ? " NOT NULL" : "");
-    }
+    return tl_deadline_us && clock_mono_us() > tl_deadline_us;
 }
 
 static int open_conn(const struct sqlite_store *s, bool readonly, sqlite3 **out)
@@ -149,7 +82,7 @@ static int open_conn(const struct sqlite_store *s, bool readonly, sqlite3 **out)
                                                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     int rc = sqlite3_open_v2(s->path, out, flags, NULL);
     if (rc != SQLITE_OK) {
-        int err = map_err(*out, rc, s->path);
+        int err = sqlite_map_err(*out, rc, s->path);
         sqlite3_close(*out);
         *out = NULL;
         return err;
@@ -172,7 +105,7 @@ static int cached_stmt(sqlite3 *db, struct stmt_cache *c, const char *sql, sqlit
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
     if (rc != SQLITE_OK)
-        return map_err(db, rc, "prepare");
+        return sqlite_map_err(db, rc, "prepare");
     char *copy = strdup(sql);
     if (!copy) {
         sqlite3_finalize(st);
@@ -196,100 +129,15 @@ static void cache_clear(struct stmt_cache *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Add nullable schema columns missing from an existing table; fail on required ones. */
-static int evolve_table(struct sqlite_store *s)
-{
-    const struct schema *sc = s->schema;
-    struct strbuf sb = STRBUF_INIT;
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    bool *present = calloc(sc->ncols, sizeof *present);
-    if (!present)
-        return COLIBRI_ENOMEM;
-    strbuf_addf(&sb, "PRAGMA table_info(\"%s\")", sc->table);
-    if (sqlite3_prepare_v2(s->w, sb.buf, -1, &st, NULL) != SQLITE_OK) {
-        rc = map_err(s->w, sqlite3_errcode(s->w), "table_info");
-        goto out;
-    }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int c = schema_find(sc, (const char *)sqlite3_column_text(st, 1));
-        if (c >= 0)
-            present[c] = true;
-    }
-    for (size_t i = 0; i < sc->ncols; i++) {
-        if (present[i])
-            continue;
-        if (sc->cols[i].required || sc->cols[i].metadata) {
-            log_error("table %s in %s has no column %s, which the schema requires; "
-                      "migrate the table or use a new database file",
-                      sc->table, s->path, sc->cols[i].name);
-            rc = COLIBRI_ECONFIG;
-            goto out;
-        }
-        strbuf_reset(&sb);
-        strbuf_addf(&sb, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", sc->table,
-                    sc->cols[i].name, sql_type(sc->cols[i].type));
-        if ((rc = exec(s->w, sb.buf)))
-            goto out;
-        log_info("added column %s to table %s", sc->cols[i].name, sc->table);
-    }
-out:
-    sqlite3_finalize(st);
-    strbuf_release(&sb);
-    free(present);
-    return rc;
-}
-
-static int create_tables(struct sqlite_store *s)
-{
-    const struct schema *sc = s->schema;
-    struct strbuf sb = STRBUF_INIT;
-    int rc;
-
-    strbuf_adds(&sb, "CREATE TABLE IF NOT EXISTS ");
-    add_ident(&sb, sc->table);
-    strbuf_adds(&sb, " (");
-    add_columns(&sb, sc, NULL, sc->ncols, true);
-    strbuf_adds(&sb, ", UNIQUE(\"_id\"));\n");
-    strbuf_addf(&sb, "CREATE INDEX IF NOT EXISTS \"%s_by_time\" ON \"%s\"(\"%s\", \"_id\");\n",
-                sc->table, sc->table, sc->cols[sc->event_time].name);
-    for (size_t i = 0; i < sc->ncols; i++)
-        if (sc->cols[i].cluster)
-            strbuf_addf(&sb, "CREATE INDEX IF NOT EXISTS \"%s_by_%s\" ON \"%s\"(\"%s\", \"%s\");\n",
-                        sc->table, sc->cols[i].name, sc->table, sc->cols[i].name,
-                        sc->cols[sc->event_time].name);
-    strbuf_adds(&sb,
-        "CREATE TABLE IF NOT EXISTS _dead_letters (id TEXT PRIMARY KEY, source TEXT, reason TEXT,"
-        " payload TEXT, at INTEGER);\n"
-        "CREATE TABLE IF NOT EXISTS _positions (key TEXT PRIMARY KEY, next INTEGER NOT NULL,"
-        " witness INTEGER);\n");
-    if (sb.failed) {
-        rc = COLIBRI_ENOMEM;
-        goto out;
-    }
-    if ((rc = exec(s->w, sb.buf)))
-        goto out;
-    rc = evolve_table(s);
-    /* files from before the witness column (see batch.h) get it; their positions have none */
-    if (!rc && sqlite3_exec(s->w, "SELECT witness FROM _positions LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
-        rc = exec(s->w, "ALTER TABLE _positions ADD COLUMN witness INTEGER");
-out:
-    strbuf_release(&sb);
-    return rc;
-}
-
 static int prepare_writes(struct sqlite_store *s)
 {
     const struct schema *sc = s->schema;
     struct strbuf sb = STRBUF_INIT;
     int rc;
 
-    strbuf_adds(&sb, "INSERT INTO ");
-    add_ident(&sb, sc->table);
-    strbuf_adds(&sb, " (");
-    add_columns(&sb, sc, NULL, sc->ncols, false);
+    sqlite_add_table(&sb, "INSERT INTO ", sc, false);
     strbuf_adds(&sb, ") SELECT ");
-    add_columns(&sb, sc, NULL, sc->ncols, false);
+    sqlite_add_columns(&sb, sc, NULL, sc->ncols, false);
     /* "WHERE true": without it, ON would parse as a join constraint */
     strbuf_adds(&sb, " FROM " SQLITE_BATCH_TABLE "(?) WHERE true ON CONFLICT(\"_id\") DO NOTHING");
     if (sb.failed) {
@@ -309,7 +157,7 @@ static int prepare_writes(struct sqlite_store *s)
             " ON CONFLICT(key) DO UPDATE SET next = excluded.next, witness = excluded.witness"
             " WHERE excluded.next > next",
             -1, SQLITE_PREPARE_PERSISTENT, &s->ins_pos, NULL);
-    rc = rc == SQLITE_OK ? 0 : map_err(s->w, rc, "prepare insert");
+    rc = rc == SQLITE_OK ? 0 : sqlite_map_err(s->w, rc, "prepare insert");
 out:
     strbuf_release(&sb);
     return rc;
@@ -334,7 +182,7 @@ static int wal_grew(void *ctx, sqlite3 *db, const char *name, int pages)
     if (pages < WAL_COPY_PAGES)
         return SQLITE_OK;
     pthread_mutex_lock(&s->ckpt_lock);
-    bool want_reset = pages >= WAL_CHECKPOINT_PAGES && mono_us() >= s->next_reset;
+    bool want_reset = pages >= WAL_CHECKPOINT_PAGES && clock_mono_us() >= s->next_reset;
     bool reset = want_reset && !s->ckpt_copying;
     s->ckpt_resetting = reset;
     s->ckpt_due = !want_reset;  /* no new copy while a reset waits: the next commit finds it idle */
@@ -345,7 +193,7 @@ static int wal_grew(void *ctx, sqlite3 *db, const char *name, int pages)
         int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
         pthread_mutex_lock(&s->ckpt_lock);
-        s->next_reset = rc == SQLITE_OK ? 0 : mono_us() + RESET_RETRY_MS * 1000;
+        s->next_reset = rc == SQLITE_OK ? 0 : clock_mono_us() + RESET_RETRY_MS * 1000;
         s->ckpt_resetting = false;
         pthread_mutex_unlock(&s->ckpt_lock);
     }
@@ -359,7 +207,7 @@ static void *checkpointer(void *arg)
     int last = SQLITE_OK;
     pthread_setname_np(pthread_self(), "sqlite-ckpt");     /* for top -H and perf */
     /* a connection only knows the file is in WAL mode once it has read it */
-    if (open_conn(s, false, &db) || exec(db, "SELECT count(*) FROM sqlite_schema")) {
+    if (open_conn(s, false, &db) || sqlite_exec(db, "SELECT count(*) FROM sqlite_schema")) {
         log_error("sqlite %s: no checkpointer connection; the writer alone keeps the WAL bounded", s->path);
         sqlite3_close(db);
         return NULL;
@@ -388,7 +236,7 @@ static void *checkpointer(void *arg)
 
 static void sqlite_close(void *ctx);
 
-static int sqlite_open(const char *target, const struct schema *sc, void **ctx)
+static int sqlite_open(const struct config *cfg, const char *target, const struct schema *sc, void **ctx)
 {
     *ctx = NULL;
     if (!*target) {
@@ -411,7 +259,7 @@ static int sqlite_open(const char *target, const struct schema *sc, void **ctx)
     pthread_cond_init(&s->ckpt_cond, NULL);
     int rc = open_conn(s, false, &s->w);
     if (!rc && !s->memory)
-        rc = exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
+        rc = sqlite_exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
     if (!rc && !s->memory)
         sqlite3_wal_hook(s->w, wal_grew, s);
     if (!rc && !s->memory) {
@@ -420,7 +268,7 @@ static int sqlite_open(const char *target, const struct schema *sc, void **ctx)
             rc = COLIBRI_ENOMEM;
     }
     if (!rc)
-        rc = create_tables(s);
+        rc = sqlite_create_tables(s->w, s->schema, s->path);
     if (!rc)
         rc = prepare_writes(s);
     if (rc) {
@@ -518,7 +366,7 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : map_err(db, rc, what);
+    return rc == SQLITE_DONE ? 0 : sqlite_map_err(db, rc, what);
 }
 
 static int insert_locked(struct sqlite_store *s, const struct batch *b, struct insert_result *out)
@@ -557,11 +405,11 @@ static int sqlite_insert(void *ctx, const struct batch *b, struct insert_result 
 {
     struct sqlite_store *s = ctx;
     pthread_mutex_lock(&s->wlock);
-    int rc = exec(s->w, "BEGIN IMMEDIATE");
+    int rc = sqlite_exec(s->w, "BEGIN IMMEDIATE");
     if (!rc) {
         rc = insert_locked(s, b, out);
         if (!rc)
-            rc = exec(s->w, "COMMIT");
+            rc = sqlite_exec(s->w, "COMMIT");
         if (rc) {
             sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
             memset(out, 0, sizeof *out);
@@ -631,10 +479,55 @@ static void reader_put(struct sqlite_store *s)
  * column without an index can only be checked row by row; it costs about
  * limit / (share of the rows it matches).
  */
-static const char *const op_sql[] = {
-    [OP_EQ] = " = ?", [OP_NE] = " <> ?", [OP_GT] = " > ?", [OP_GTE] = " >= ?",
-    [OP_LT] = " < ?", [OP_LTE] = " <= ?",
+static const struct sql_dialect sqlite_sql;
+
+/* The parameters of a statement as sql.c writes it, bound in the same order. */
+struct binds {
+    struct bind {
+        enum col_type t;
+        struct value v;
+        enum sql_param_kind kind;
+    } *b;
+    size_t n, cap;
 };
+
+/* sql_writer.param: SQLite has no arrays, so sql.c asks for one value at a time. */
+static int keep_param(void *ud, struct strbuf *out, enum col_type t, const struct value *vals,
+                      size_t n, enum sql_param_kind kind)
+{
+    struct binds *bs = ud;
+    if (bs->n == bs->cap) {
+        size_t cap = bs->cap ? 2 * bs->cap : 16;
+        struct bind *b = realloc(bs->b, cap * sizeof *b);
+        if (!b)
+            return COLIBRI_ENOMEM;
+        bs->b = b;
+        bs->cap = cap;
+    }
+    bs->b[bs->n++] = (struct bind){ .t = t, .v = vals[0], .kind = kind };
+    strbuf_addc(out, '?');
+    return 0;
+}
+
+static void bind_all(sqlite3_stmt *st, const void *arg)
+{
+    const struct binds *bs = arg;
+    for (size_t i = 0; i < bs->n; i++) {
+        const struct bind *b = &bs->b[i];
+        size_t n = b->kind == SQL_PARAM_PREFIX_END ? sql_prefix_bound_len(&b->v) : 0;
+        if (!n) {
+            bind_value(st, (int)i + 1, b->t, &b->v);
+            continue;
+        }
+        /* the smallest string above every string with this prefix */
+        char *bound = malloc(n);
+        if (bound) {
+            memcpy(bound, b->v.u.s.p, n);
+            bound[n - 1] = (char)((unsigned char)bound[n - 1] + 1);
+        }
+        sqlite3_bind_text(st, (int)i + 1, bound, (int)n, free);
+    }
+}
 
 struct plan {
     bool split;                 /* one index walk per value of column col */
@@ -661,64 +554,6 @@ static bool may_choose_index(const struct schema *sc, const struct filter *f)
     if (f->op == OP_ISNULL)
         return f->vals[0].u.b;
     return f->op == OP_IN && !sc->cols[f->col].cluster;
-}
-
-/* Bytes of prefix p to keep for its range's upper bound: all but trailing 0xff; 0 = unbounded. */
-static size_t prefix_bound_len(const struct value *p)
-{
-    size_t len = p->u.s.n;
-    while (len > 0 && (unsigned char)p->u.s.p[len - 1] == 0xff)
-        len--;
-    return len;
-}
-
-/* " AND <f>"; hide: with a unary + on the column, so that no index serves it. */
-static void add_filter(struct strbuf *sb, const struct schema *sc, const struct filter *f, bool hide)
-{
-    const char *and = hide ? " AND +" : " AND ";
-    strbuf_adds(sb, and);
-    add_ident(sb, sc->cols[f->col].name);
-    switch (f->op) {
-    case OP_IN:
-        strbuf_adds(sb, " IN (");
-        for (size_t k = 0; k < f->nvals; k++)
-            strbuf_adds(sb, k ? ", ?" : "?");
-        strbuf_adds(sb, ")");
-        break;
-    case OP_PREFIX:     /* a range, so that the index can serve it */
-        strbuf_adds(sb, " >= ?");
-        if (prefix_bound_len(&f->vals[0])) {
-            strbuf_adds(sb, and);
-            add_ident(sb, sc->cols[f->col].name);
-            strbuf_adds(sb, " < ?");
-        }
-        break;
-    case OP_ISNULL:
-        strbuf_adds(sb, f->vals[0].u.b ? " IS NULL" : " IS NOT NULL");
-        break;
-    default:
-        strbuf_adds(sb, op_sql[f->op]);
-        break;
-    }
-}
-
-/* Bind f's values from parameter *i on, in add_filter's order. */
-static void bind_filter(sqlite3_stmt *st, int *i, enum col_type t, const struct filter *f)
-{
-    if (f->op == OP_ISNULL)
-        return;
-    for (size_t v = 0; v < f->nvals; v++)
-        bind_value(st, (*i)++, t, &f->vals[v]);
-    size_t n = f->op == OP_PREFIX ? prefix_bound_len(&f->vals[0]) : 0;
-    if (n) {
-        /* the smallest string above every string with this prefix */
-        char *bound = malloc(n);
-        if (bound) {
-            memcpy(bound, f->vals[0].u.s.p, n);
-            bound[n - 1] = (char)((unsigned char)bound[n - 1] + 1);
-        }
-        sqlite3_bind_text(st, (*i)++, bound, (int)n, free);
-    }
 }
 
 /* Parameters of one WHERE of q at most (split or not). */
@@ -758,6 +593,9 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
 {
     const struct column *c = &sc->cols[col];
     struct strbuf sql = STRBUF_INIT, bytes = STRBUF_INIT;
+    struct binds bs = { 0 };
+    struct sql_writer w = { .d = &sqlite_sql, .sc = sc, .sb = &sql, .param = keep_param, .ud = &bs };
+    struct value max = { .u.i = QUERY_MAX_IN + 1 };
     struct value *found = calloc(QUERY_MAX_IN + 1, sizeof *found);
     size_t off[QUERY_MAX_IN + 1], n = 0;
     sqlite3_stmt *st;
@@ -766,31 +604,27 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
     strbuf_adds(&sql, "WITH RECURSIVE v(x) AS (");
     for (int next = 0; next < 2; next++) {
         strbuf_adds(&sql, next ? " UNION ALL SELECT (SELECT min(" : "SELECT (SELECT min(");
-        add_ident(&sql, c->name);
+        sql_ident(&sql, '\"', c->name);
         strbuf_adds(&sql, ") FROM ");
-        add_ident(&sql, sc->table);
+        sql_ident(&sql, '\"', sc->table);
         strbuf_adds(&sql, " WHERE ");
         if (next)
-            add_ident(&sql, c->name);
+            sql_ident(&sql, '\"', c->name);
         strbuf_adds(&sql, next ? " > x" : "1");
         for (size_t k = 0; k < q->nfilters; k++)
             if (q->filters[k].col == col)
-                add_filter(&sql, sc, &q->filters[k], false);
+                sql_filter(&w, &q->filters[k], false);
         strbuf_adds(&sql, next ? ") FROM v WHERE x IS NOT NULL)" : ")");
     }
-    strbuf_adds(&sql, " SELECT x FROM v WHERE x IS NOT NULL LIMIT ?");
-    if (!rc && sql.failed)
+    strbuf_adds(&sql, " SELECT x FROM v WHERE x IS NOT NULL LIMIT ");
+    keep_param(&bs, &sql, COL_INT64, &max, 1, SQL_PARAM_ONE);
+    if (!rc && (sql.failed || w.rc || bs.n == 0))
         rc = COLIBRI_ENOMEM;
     if (!rc)
         rc = cached_stmt(db, cache, sql.buf, &st);
     if (rc)
         goto out;
-    int i = 1;
-    for (int next = 0; next < 2; next++)
-        for (size_t k = 0; k < q->nfilters; k++)
-            if (q->filters[k].col == col)
-                bind_filter(st, &i, c->type, &q->filters[k]);
-    sqlite3_bind_int(st, i, QUERY_MAX_IN + 1);
+    bind_all(st, &bs);
     while (n <= QUERY_MAX_IN && (step = sqlite3_step(st)) == SQLITE_ROW) {
         column_value(st, 0, c->type, &found[n]);
         off[n] = bytes.len;
@@ -799,7 +633,7 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
         n++;
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
-        rc = map_err(db, step, "find values");
+        rc = sqlite_map_err(db, step, "find values");
     else if (bytes.failed)
         rc = COLIBRI_ENOMEM;
     sqlite3_reset(st);
@@ -815,6 +649,7 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
         found = NULL;
     }
 out:
+    free(bs.b);
     strbuf_release(&sql);
     strbuf_release(&bytes);
     free(found);
@@ -852,103 +687,6 @@ static int plan_query(sqlite3 *db, struct stmt_cache *cache, const struct schema
     return rc;
 }
 
-struct sql_query {
-    struct strbuf sql;
-    size_t *cols;           /* selected columns: fields, event time, _id */
-    size_t ncols;
-};
-
-/* " WHERE ..." of one walk; bind_where binds its parameters in the same order. */
-static void add_where(struct strbuf *sb, const struct schema *sc, const struct query *q,
-                      const struct plan *p)
-{
-    const char *et = sc->cols[sc->event_time].name;
-    strbuf_adds(sb, " WHERE 1");
-    if (q->has_since)
-        strbuf_addf(sb, " AND \"%s\" >= ?", et);
-    if (q->has_until)
-        strbuf_addf(sb, " AND \"%s\" < ?", et);
-    for (size_t k = 0; k < q->nfilters; k++)
-        add_filter(sb, sc, &q->filters[k], !may_choose_index(sc, &q->filters[k]));
-    if (p->split) {
-        strbuf_adds(sb, " AND ");
-        add_ident(sb, sc->cols[p->col].name);
-        strbuf_adds(sb, " = ?");
-    }
-    if (q->has_cursor)
-        strbuf_addf(sb, " AND (\"%s\", \"_id\") %s (?, ?)", et, q->desc ? "<" : ">");
-}
-
-/* arm: which of p's values this walk is for. */
-static void bind_where(sqlite3_stmt *st, int *i, const struct schema *sc, const struct query *q,
-                       const struct plan *p, size_t arm)
-{
-    if (q->has_since)
-        sqlite3_bind_int64(st, (*i)++, q->since);
-    if (q->has_until)
-        sqlite3_bind_int64(st, (*i)++, q->until);
-    for (size_t k = 0; k < q->nfilters; k++)
-        bind_filter(st, i, sc->cols[q->filters[k].col].type, &q->filters[k]);
-    if (p->split)
-        bind_value(st, (*i)++, sc->cols[p->col].type, p->vals[arm]);
-    if (q->has_cursor) {
-        sqlite3_bind_int64(st, (*i)++, q->cur_time);
-        sqlite3_bind_text(st, (*i)++, q->cur_id, -1, SQLITE_STATIC);
-    }
-}
-
-/* The SELECT for q walked as p says; bind_query binds its parameters. */
-static int build_select(const struct schema *sc, const struct query *q, const struct plan *p,
-                        struct sql_query *out)
-{
-    struct strbuf *sb = &out->sql;
-    const char *et = sc->cols[sc->event_time].name, *dir = q->desc ? "DESC" : "ASC";
-    size_t arms = p->split ? p->nvals : 1;
-
-    out->ncols = q->nfields + 2;
-    out->cols = malloc(out->ncols * sizeof *out->cols);
-    if (!out->cols)
-        return COLIBRI_ENOMEM;
-    memcpy(out->cols, q->fields, q->nfields * sizeof *q->fields);
-    out->cols[q->nfields] = sc->event_time;
-    out->cols[q->nfields + 1] = schema_meta(sc, META_ID);
-
-    for (size_t k = 0; k < arms; k++) {
-        if (p->split)
-            strbuf_adds(sb, k ? " UNION ALL SELECT * FROM (" : "SELECT * FROM (");
-        strbuf_adds(sb, "SELECT ");
-        add_columns(sb, sc, out->cols, out->ncols, false);
-        strbuf_adds(sb, " FROM ");
-        add_ident(sb, sc->table);
-        add_where(sb, sc, q, p);
-        strbuf_addf(sb, " ORDER BY \"%s\" %s, \"_id\" %s LIMIT ?", et, dir, dir);
-        if (p->split)
-            strbuf_addc(sb, ')');
-    }
-    if (p->split)   /* the merge, by position: event time and _id are the last two columns */
-        strbuf_addf(sb, " ORDER BY %zu %s, %zu %s LIMIT ?", out->ncols - 1, dir, out->ncols, dir);
-    return sb->failed ? COLIBRI_ENOMEM : 0;
-}
-
-struct query_args {
-    const struct schema *sc;
-    const struct query *q;
-    const struct plan *p;
-};
-
-static void bind_query(sqlite3_stmt *st, const void *arg)
-{
-    const struct query_args *a = arg;
-    size_t arms = a->p->split ? a->p->nvals : 1;
-    int i = 1;
-    for (size_t k = 0; k < arms; k++) {
-        bind_where(st, &i, a->sc, a->q, a->p, k);
-        sqlite3_bind_int64(st, i++, (sqlite3_int64)a->q->limit + 1);
-    }
-    if (a->p->split)
-        sqlite3_bind_int64(st, i, (sqlite3_int64)a->q->limit + 1);
-}
-
 /* Step st to the end, handing each row to sink. */
 static int emit_rows(sqlite3 *db, sqlite3_stmt *st, const struct schema *sc,
                      const size_t *cols, size_t ncols, struct row_sink *sink, bool *any)
@@ -962,7 +700,7 @@ static int emit_rows(sqlite3 *db, sqlite3_stmt *st, const struct schema *sc,
         rc = sink->row(sink->ud, cols, ncols, vals);
     }
     if (!rc && step != SQLITE_DONE)
-        rc = map_err(db, step, "query");
+        rc = sqlite_map_err(db, step, "query");
     free(vals);
     return rc;
 }
@@ -984,35 +722,51 @@ static int run_select(sqlite3 *db, struct stmt_cache *cache, const struct schema
     return rc;
 }
 
+static bool may_choose_index(const struct schema *sc, const struct filter *f);
+
+static const struct sql_dialect sqlite_sql = {
+    .quote = '"', .true_lit = "1", .row_values = true, .limit_param = true,
+    .may_choose_index = may_choose_index,
+};
+
 static int sqlite_query(void *ctx, const struct query *q, struct row_sink *sink)
 {
     struct sqlite_store *s = ctx;
-    struct sql_query sq = { .sql = STRBUF_INIT };
+    struct strbuf sql = STRBUF_INIT, from = STRBUF_INIT;
+    struct binds bs = { 0 };
+    struct sql_writer w = { .d = &sqlite_sql, .sc = s->schema, .sb = &sql, .param = keep_param, .ud = &bs };
     struct plan p = { 0 };
-    struct query_args args = { s->schema, q, &p };
     struct stmt_cache *cache;
     sqlite3 *db = NULL;
+    size_t *cols = NULL, ncols = 0;
     bool any = false;
 
-    tl_deadline_us = q->timeout_ms ? mono_us() + q->timeout_ms * 1000 : 0;
+    tl_deadline_us = q->timeout_ms ? clock_mono_us() + q->timeout_ms * 1000 : 0;
     int rc = reader_get(s, &db, &cache);
     if (!rc)
         rc = plan_query(db, cache, s->schema, q, &p);
     if (!rc && p.split && !p.nvals)
         goto out;           /* no value of the column passes its filters */
     if (!rc)
-        rc = build_select(s->schema, q, &p, &sq);
+        rc = sql_page_columns(s->schema, q, &cols, &ncols);
+    if (!rc) {
+        struct sql_split split = { .col = p.col, .vals = p.vals, .nvals = p.nvals };
+        sql_ident(&from, '\"', s->schema->table);
+        rc = from.failed ? COLIBRI_ENOMEM
+                         : sql_select_page(&w, from.buf, q, cols, ncols, p.split ? &split : NULL);
+    }
     if (!rc)
-        rc = run_select(db, cache, s->schema, sq.sql.buf, bind_query, &args, sq.cols, sq.ncols,
-                        sink, &any);
+        rc = run_select(db, cache, s->schema, sql.buf, bind_all, &bs, cols, ncols, sink, &any);
 out:
     if (p.txn)
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     reader_put(s);
     tl_deadline_us = 0;
     plan_release(&p);
-    strbuf_release(&sq.sql);
-    free(sq.cols);
+    strbuf_release(&sql);
+    strbuf_release(&from);
+    free(bs.b);
+    free(cols);
     return rc;
 }
 
@@ -1034,9 +788,9 @@ static int sqlite_get(void *ctx, const char *id, struct row_sink *sink)
     for (size_t i = 0; cols && i < sc->ncols; i++)
         cols[i] = i;
     strbuf_adds(&sql, "SELECT ");
-    add_columns(&sql, sc, NULL, sc->ncols, false);
+    sqlite_add_columns(&sql, sc, NULL, sc->ncols, false);
     strbuf_adds(&sql, " FROM ");
-    add_ident(&sql, sc->table);
+    sql_ident(&sql, '\"', sc->table);
     strbuf_adds(&sql, " WHERE \"_id\" = ?");
     if (!rc && sql.failed)
         rc = COLIBRI_ENOMEM;
@@ -1064,7 +818,7 @@ static int sqlite_position(void *ctx, const char *key, int64_t *out_next, int64_
             *out_next = sqlite3_column_int64(st, 0);
             *out_witness = sqlite3_column_int64(st, 1);
         } else {
-            rc = step == SQLITE_DONE ? COLIBRI_ENOTFOUND : map_err(s->w, step, "position");
+            rc = step == SQLITE_DONE ? COLIBRI_ENOTFOUND : sqlite_map_err(s->w, step, "position");
         }
         sqlite3_reset(st);
     }

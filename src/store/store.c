@@ -19,7 +19,7 @@ struct store {
 
 static const struct store_ops *const backends[] = { &sqlite_store_ops, &bigquery_store_ops };
 
-int store_open(const char *url, const struct schema *s, struct store **out)
+int store_open(const struct config *cfg, const char *url, const struct schema *s, struct store **out)
 {
     *out = NULL;
     const char *colon = strchr(url, ':');
@@ -31,7 +31,7 @@ int store_open(const char *url, const struct schema *s, struct store **out)
         if (!st)
             return COLIBRI_ENOMEM;
         st->ops = ops;
-        int rc = ops->open(colon + 1, s, &st->ctx);
+        int rc = ops->open(cfg, colon + 1, s, &st->ctx);
         if (rc) {
             free(st);
             return rc;

@@ -9,8 +9,8 @@
 
 struct store_ops {
     const char *name;       /* the URL scheme: "sqlite" for "sqlite:PATH" */
-    /* target is the URL after "name:"; *ctx is the backend's state */
-    int  (*open)(const char *target, const struct schema *s, void **ctx);
+    /* target is the URL after "name:"; cfg is read during the call only; *ctx is the backend's state */
+    int  (*open)(const struct config *cfg, const char *target, const struct schema *s, void **ctx);
     int  (*insert)(void *ctx, const struct batch *b, struct insert_result *out);
     int  (*query)(void *ctx, const struct query *q, struct row_sink *sink);
     int  (*get)(void *ctx, const char *id, struct row_sink *sink);

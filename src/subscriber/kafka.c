@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/metrics.h"
@@ -503,7 +504,7 @@ static bool continues_log(struct kafka *k, struct part *p, const rd_kafka_messag
             seek_to_beginning(k, p->partition);
             return false;
         }
-    } else if (p->next >= 0 && msg->offset < p->next && p->first < 0) {
+    } else if (p->next >= 0 && msg->offset < p->next) {
         /* librdkafka started the partition again at its beginning (offset out of range) */
         char why[128];
         snprintf(why, sizeof why, "offset %" PRId64 " came after %" PRId64, msg->offset, p->next - 1);
@@ -654,13 +655,6 @@ static void kafka_pause(void *ctx, bool paused)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Whether a broker answers: 0, or why not. A metadata request (no topics) on
  * the dead-letter producer, waiting at most PROBE_TIMEOUT_MS for a connected
@@ -674,9 +668,9 @@ static int64_t now_ms(void)
  */
 static int brokers_answer(struct kafka *k)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_mono_ms();
     if (now - atomic_load(&k->probe_at) >= PROBE_TTL_MS && !atomic_exchange(&k->probing, true)) {
-        if (now_ms() - atomic_load(&k->probe_at) >= PROBE_TTL_MS) {   /* not just done by another */
+        if (clock_mono_ms() - atomic_load(&k->probe_at) >= PROBE_TTL_MS) {   /* not just done by another */
             const struct rd_kafka_metadata *md;
             rd_kafka_resp_err_t e = rd_kafka_metadata(k->producer, 0, NULL, &md, PROBE_TIMEOUT_MS);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -686,7 +680,7 @@ static int brokers_answer(struct kafka *k)
             else if (!e && atomic_load(&k->probe_err))
                 log_info("brokers %s answer again", k->brokers);
             atomic_store(&k->probe_err, (int)e);
-            atomic_store(&k->probe_at, now_ms());
+            atomic_store(&k->probe_at, clock_mono_ms());
         }
         atomic_store(&k->probing, false);
     }
@@ -740,12 +734,12 @@ static bool close_consumer(struct kafka *k)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
     rd_kafka_error_t *err = q ? rd_kafka_consumer_close_queue(k->consumer, q) : NULL;
-    int64_t until = now_ms() + CLOSE_WAIT_MS;
+    int64_t until = clock_mono_ms() + CLOSE_WAIT_MS;
     if (err) {
         log_warn("kafka: closing the consumer: %s", rd_kafka_error_string(err));
         rd_kafka_error_destroy(err);
     } else if (q) {
-        while (!rd_kafka_consumer_closed(k->consumer) && now_ms() < until) {
+        while (!rd_kafka_consumer_closed(k->consumer) && clock_mono_ms() < until) {
             /* events, not callbacks: this queue also gets fetched messages, which have none */
             rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 50);
             if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)

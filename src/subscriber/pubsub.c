@@ -34,11 +34,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/base64.h"
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
 #include "colibri/log.h"
 #include "colibri/metrics.h"
-#include "colibri/pubsub.h"
+#include "colibri/pubsub_msg.h"
 #include "colibri/schema.h"
 #include "subscriber/source_int.h"
 
@@ -100,117 +102,7 @@ struct pubsub {
     bool started, has_puller, has_leaser;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- messages ---------------------------------------------------------- */
-
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-}
-
-int pubsub_base64_decode(const char *in, size_t n, char **out, size_t *outlen)
-{
-    *out = NULL;
-    *outlen = 0;
-    while (n > 0 && in[n - 1] == '=')
-        n--;
-    if (n % 4 == 1)
-        return COLIBRI_EINVAL;
-    char *buf = malloc(n / 4 * 3 + 3);
-    if (!buf)
-        return COLIBRI_ENOMEM;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val((unsigned char)in[i]);
-        if (v < 0) {
-            free(buf);
-            return COLIBRI_EINVAL;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    buf[o] = '\0';
-    *out = buf;
-    *outlen = o;
-    return 0;
-}
-
-static const char *str_field(const json_t *o, const char *camel, const char *snake)
-{
-    const char *s = json_string_value(json_object_get(o, camel));
-    return s ? s : json_string_value(json_object_get(o, snake));
-}
-
-int pubsub_msg_parse(const json_t *msg, struct pubsub_msg *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    if (!json_is_object(msg)) {
-        snprintf(err, errlen, "message is not a JSON object");
-        return COLIBRI_EINVAL;
-    }
-    const char *id = str_field(msg, "messageId", "message_id");
-    if (!id || !*id) {
-        snprintf(err, errlen, "message has no messageId");
-        return COLIBRI_EINVAL;
-    }
-    const char *pt = str_field(msg, "publishTime", "publish_time");
-    if (pt)
-        timestamp_parse(pt, strlen(pt), &out->published_at);   /* 0 when unreadable */
-    if (!(out->id = strdup(id)))
-        return COLIBRI_ENOMEM;
-    const json_t *d = json_object_get(msg, "data");
-    const char *data = json_string_value(d);
-    size_t dlen = json_string_length(d);
-    int rc = pubsub_base64_decode(data ? data : "", data ? dlen : 0, &out->data, &out->len);
-    if (rc == COLIBRI_EINVAL || (d && !data)) {
-        free(out->data);
-        out->data = NULL;
-        if (data) {
-            out->data = strndup(data, dlen);
-            out->len = dlen;
-        } else {
-            char *t = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
-            out->data = t;
-            out->len = t ? strlen(t) : 0;
-        }
-        snprintf(err, errlen, "message data is not base64");
-        if (!out->data) {
-            pubsub_msg_release(out);
-            return COLIBRI_ENOMEM;
-        }
-        return 0;
-    }
-    if (rc) {
-        pubsub_msg_release(out);
-        return rc;
-    }
-    out->data_ok = true;
-    return 0;
-}
-
-void pubsub_msg_release(struct pubsub_msg *m)
-{
-    free(m->id);
-    free(m->data);
-    memset(m, 0, sizeof *m);
-}
 
 static void pmsg_release(struct pmsg *p)
 {
@@ -293,14 +185,7 @@ static void unref(struct pubsub *p)
 /* Wait on c for up to ms; the caller holds the lock. */
 static void cond_wait_ms(struct pubsub *p, pthread_cond_t *c, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = clock_after_ms(CLOCK_MONOTONIC, ms);
     pthread_cond_timedwait(c, &p->lock, &ts);
 }
 
@@ -341,7 +226,7 @@ static void take_pulled(struct pubsub *p, json_t *resp)
 {
     json_t *arr = json_object_get(resp, "receivedMessages");
     size_t n = json_array_size(arr), bad = 0, nb = 0, i;
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     json_t *it;
     if (n == 0)
         return;
@@ -397,7 +282,7 @@ static void *puller(void *arg)
     char errmsg[256];
     pthread_mutex_lock(&p->lock);
     while (!p->stop) {
-        int64_t wait = retry_at - mono_ms();
+        int64_t wait = retry_at - clock_mono_ms();
         if (wait > 0) {
             cond_wait_ms(p, &p->stopped, (long)wait);
             continue;
@@ -431,7 +316,7 @@ static void *puller(void *arg)
                 set_ready(p, false, why);
             }
             log_warn("pubsub: pull %s: %s%s%s", p->sub, colibri_strerror(rc), *errmsg ? ": " : "", errmsg);
-            retry_at = mono_ms() + (rc == COLIBRI_EINVAL || rc == COLIBRI_EAUTH ? 5000 : 1000);
+            retry_at = clock_mono_ms() + (rc == COLIBRI_EINVAL || rc == COLIBRI_EAUTH ? 5000 : 1000);
         }
         json_decref(resp);
         pthread_mutex_lock(&p->lock);
@@ -486,7 +371,7 @@ static void *leaser(void *arg)
         if (p->stop)
             break;
         char **ids;
-        size_t n = due_leases(p, mono_ms(), margin, &ids);
+        size_t n = due_leases(p, clock_mono_ms(), margin, &ids);
         pthread_mutex_unlock(&p->lock);
         if (n) {
             log_debug("pubsub: extending %zu ack deadlines by %ld s", n, p->extend_s);
@@ -523,7 +408,7 @@ static int parse_url(struct pubsub *p, const char *url)
 
 static int set_endpoint(struct pubsub *p, const struct config *cfg)
 {
-    const char *emu = getenv("PUBSUB_EMULATOR_HOST");
+    const char *emu = cfg->pubsub_emulator_host;
     int n;
     if (emu && *emu) {
         p->emulator = true;
@@ -605,7 +490,7 @@ static int pubsub_open(const char *url, const struct source_env *env, void **ctx
     p->queue_max = (size_t)cfg->batch_max + PULL_MAX;
     if ((rc = parse_url(p, url)) || (rc = set_endpoint(p, cfg)))
         goto fail;
-    if ((rc = gcp_auth_new(SCOPE, p->emulator, &p->auth))) {
+    if ((rc = gcp_auth_new(cfg, SCOPE, p->emulator, &p->auth))) {
         log_error("pubsub: no credentials for %s (%s)", p->base, colibri_strerror(rc));
         goto fail;
     }
@@ -662,9 +547,9 @@ static int pubsub_next(void *ctx, int timeout_ms, struct message *m)
     if (!p->started)
         start_threads(p);
     pthread_mutex_lock(&p->lock);
-    int64_t until = mono_ms() + timeout_ms;
+    int64_t until = clock_mono_ms() + timeout_ms;
     while (p->qlen == 0 && !p->stop) {
-        int64_t left = until - mono_ms();
+        int64_t left = until - clock_mono_ms();
         if (left <= 0)
             break;
         cond_wait_ms(p, &p->cond, (long)left);
@@ -847,23 +732,11 @@ static int pubsub_dead_letter(void *ctx, const struct message *m, const char *re
     struct pubsub *p = ctx;
     if (!p->dlq)
         return 0;
-    size_t b64len = 4 * ((m->len + 2) / 3) + 1;
-    unsigned char *b64 = malloc(b64len);
+    char *b64 = malloc(base64_encoded_len(m->len, false) + 1);
     if (!b64)
         return COLIBRI_ENOMEM;
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *in = (const unsigned char *)m->payload;
-    size_t o = 0;
-    for (size_t i = 0; i < m->len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < m->len ? (uint32_t)in[i + 1] << 8 : 0) |
-                     (i + 2 < m->len ? in[i + 2] : 0);
-        b64[o++] = (unsigned char)tbl[v >> 18 & 63];
-        b64[o++] = (unsigned char)tbl[v >> 12 & 63];
-        b64[o++] = i + 1 < m->len ? (unsigned char)tbl[v >> 6 & 63] : '=';
-        b64[o++] = i + 2 < m->len ? (unsigned char)tbl[v & 63] : '=';
-    }
-    b64[o] = '\0';
-    json_t *msg = json_pack("{s:s,s:{s:s,s:s}}", "data", (char *)b64, "attributes",
+    base64_encode((const unsigned char *)m->payload, m->len, b64, false);
+    json_t *msg = json_pack("{s:s,s:{s:s,s:s}}", "data", b64, "attributes",
                             "colibri-reason", reason, "colibri-id", m->id);
     free(b64);
     if (!msg || json_array_append_new(p->dlq, msg))
@@ -904,14 +777,7 @@ static int pubsub_dead_letter_flush(void *ctx)
 /* Join t for up to ms, else let it finish alone (it holds its own reference). */
 static void join_or_detach(pthread_t t, const char *what, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = clock_after_ms(CLOCK_REALTIME, ms);
     if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
         log_info("pubsub: %s still in flight; leaving it to finish on its own", what);
         pthread_detach(t);

@@ -1,6 +1,6 @@
 /*
  * source_int.h — what a message source implements (Kafka, Pub/Sub pull).
- * Only subscriber.c calls these.
+ * Only source.c calls these; everyone else goes through source.h.
  */
 #ifndef COLIBRI_SOURCE_INT_H
 #define COLIBRI_SOURCE_INT_H

@@ -17,14 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "colibri/backoff.h"
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/subscriber.h"
-#include "subscriber/source_int.h"
+#include "subscriber/source.h"
 
 #define POLL_MS 100
 #define RETRY_MIN_MS 100
@@ -36,11 +37,9 @@
 
 struct subscriber {
     const struct config *cfg;
-    const struct source_ops *ops;
-    void *ctx;
+    struct source *src;
     struct source_env env;
-    struct ingest ing;      /* its batch is the one filling */
-    int64_t batch_start;    /* µs, when the filling batch got its first message */
+    struct ingest ing;      /* the batch filling, and when it is due */
     pthread_t thread;
     bool started;
     atomic_bool stop;
@@ -59,8 +58,6 @@ struct subscriber {
     int written_rc;                     /* under lock, with done */
     bool abandoned;         /* stopping, the writer is still in the store past the budget (loop only) */
 };
-
-static const struct source_ops *const sources[] = { &kafka_source_ops, &pubsub_source_ops };
 
 static void *write_batches(void *arg)
 {
@@ -91,14 +88,14 @@ static int store_batch(struct subscriber *sub, struct batch *b)
     struct insert_result res;
     if (b->nrows + b->ndead == 0 && b->npos == 0)
         return 0;
-    int rc = sub->ops->dead_letter_flush ? sub->ops->dead_letter_flush(sub->ctx) : 0;
+    int rc = source_dead_letter_flush(sub->src);
     if (!rc)
         rc = ingest_store(&sub->ing, b, &res);
     atomic_store(&sub->store_failure, rc);
     if (rc)
         return rc;
     log_debug("stored %zu rows (%zu duplicates), %zu dead letters", res.stored, res.duplicates, res.dead);
-    rc = sub->ops->commit(sub->ctx, b);
+    rc = source_commit(sub->src, b);
     batch_clear(b);
     return rc;
 }
@@ -107,20 +104,15 @@ static int store_batch(struct subscriber *sub, struct batch *b)
 static void drop_and_rewind(struct subscriber *sub)
 {
     batch_clear(&sub->written);
-    batch_clear(&sub->ing.batch);
-    sub->ops->rewind(sub->ctx);
-}
-
-static void sleep_ms(long ms)
-{
-    usleep((useconds_t)ms * 1000);
+    ingest_drop(&sub->ing);
+    source_rewind(sub->src);
 }
 
 /* Stopping, and the shutdown budget (counted from the stop request) is spent. */
 static bool budget_spent(const struct subscriber *sub)
 {
     int64_t stop_at = atomic_load(&sub->stop_at);
-    return stop_at && now_us() - stop_at >= SHUTDOWN_FLUSH_MS * 1000;
+    return stop_at && clock_real_us() - stop_at >= SHUTDOWN_FLUSH_MS * 1000;
 }
 
 /*
@@ -143,40 +135,40 @@ static void store_with_retry(struct subscriber *sub, struct batch *b)
         int rc = store_batch(sub, b);
         if (rc == 0)
             break;
-        if (!paused && sub->ops->pause) {
-            sub->ops->pause(sub->ctx, true);
+        if (!paused) {
+            source_pause(sub->src, true);
             paused = true;
         }
-        unsigned r = 0;
-        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-            r = 0;
-        long delay = 1 + (long)(r % (unsigned)backoff);     /* full jitter */
+        long delay = 1 + (long)(backoff_random() % (unsigned)backoff);     /* full jitter */
         log_warn("store failed (%s): consumption paused, retrying in %ld ms", colibri_strerror(rc), delay);
-        sleep_ms(delay);
+        clock_sleep_ms(delay);
         backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
     }
     if (paused)
-        sub->ops->pause(sub->ctx, false);
+        source_pause(sub->src, false);
 }
 
+/* What finish_written does with the writer's batch. */
+enum finish {
+    FINISH_IF_DONE,         /* only if the writer is done; a failed write is retried here */
+    FINISH_WAIT,            /* wait for the writer; a failed write is retried here */
+    FINISH_WAIT_OR_DROP,    /* wait for the writer; a failed write is dropped (its error returned) */
+};
+
 /*
- * The writer's batch, once written, is acknowledged here. If the writer
- * could not store it: retry here (retry) or drop it (returns the error).
- * wait: block until the writer is done; otherwise only if it is.
+ * The writer's batch, once written, is acknowledged here (see enum finish).
+ * COLIBRI_ETIMEOUT: stopping, and the store did not answer within the budget.
  */
-static int finish_written(struct subscriber *sub, bool wait, bool retry)
+static int finish_written(struct subscriber *sub, enum finish how)
 {
+    bool wait = how != FINISH_IF_DONE, retry = how != FINISH_WAIT_OR_DROP;
+
     if (!sub->writing || sub->abandoned || (!wait && !atomic_load(&sub->done)))
         return sub->abandoned ? COLIBRI_ETIMEOUT : 0;
     pthread_mutex_lock(&sub->lock);
     while (wait && !sub->done && !budget_spent(sub)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;    /* a store that hangs must not hold up a stop */
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        /* a store that hangs must not hold up a stop */
+        struct timespec ts = clock_after_ms(CLOCK_REALTIME, 50);
         pthread_cond_timedwait(&sub->cond, &sub->lock, &ts);
     }
     bool done = sub->done;
@@ -193,7 +185,7 @@ static int finish_written(struct subscriber *sub, bool wait, bool retry)
         return 0;
     sub->writing = false;
     if (rc == 0) {
-        rc = sub->ops->commit(sub->ctx, &sub->written);
+        rc = source_commit(sub->src, &sub->written);
         batch_clear(&sub->written);
     } else if (retry) {
         store_with_retry(sub, &sub->written);
@@ -207,15 +199,12 @@ static int finish_written(struct subscriber *sub, bool wait, bool retry)
 /* Hand the filling batch to the writer (once the previous one is acknowledged). */
 static void hand_off(struct subscriber *sub)
 {
-    if (finish_written(sub, true, true) == COLIBRI_ETIMEOUT)
+    if (finish_written(sub, FINISH_WAIT) == COLIBRI_ETIMEOUT)
         return;
-    if (ingest_pending(&sub->ing) == 0 && sub->ing.batch.npos == 0)
+    if (ingest_empty(&sub->ing))
         return;
-    if (sub->ops->dead_letter_flush)
-        sub->ops->dead_letter_flush(sub->ctx);
-    struct batch b = sub->written;
-    sub->written = sub->ing.batch;
-    sub->ing.batch = b;
+    source_dead_letter_flush(sub->src);
+    ingest_take(&sub->ing, &sub->written);
     sub->writing = true;
     pthread_mutex_lock(&sub->lock);
     sub->handed = true;
@@ -227,35 +216,33 @@ static void hand_off(struct subscriber *sub)
 static int settle(void *ud)
 {
     struct subscriber *sub = ud;
-    int rc = finish_written(sub, true, false);
-    if (!rc)
-        rc = store_batch(sub, &sub->ing.batch);     /* not after ETIMEOUT: the writer holds the store */
+    int rc = finish_written(sub, FINISH_WAIT_OR_DROP);
+    size_t pending = ingest_pending(&sub->ing);
+    if (!rc) {      /* not after ETIMEOUT: the writer holds the store */
+        ingest_take(&sub->ing, &sub->written);
+        rc = store_batch(sub, &sub->written);
+    }
     if (rc) {
         log_warn("dropping a batch of %zu messages that could not be stored; they will be read again",
-                 ingest_pending(&sub->ing));
-        batch_clear(&sub->ing.batch);
+                 pending);
+        ingest_drop(&sub->ing);
+        if (!sub->writing && !sub->abandoned)
+            batch_clear(&sub->written);
     }
     return rc;
 }
 
 /*
- * A batch is due at BATCH_MAX rows or BATCH_MS age. A due batch still takes
- * in the messages that are already waiting (the source answers at once), up
- * to the catch-up bound: while ingestion is behind, transactions grow and
- * there are fewer of them, which is what lets it catch up; at a steady pace
- * nothing is waiting and a batch is stored as soon as it is due.
+ * A batch is due at BATCH_MAX rows or BATCH_MS age (ingest_due). A due batch
+ * still takes in the messages that are already waiting (the source answers
+ * at once), up to the catch-up bound: while ingestion is behind, transactions
+ * grow and there are fewer of them, which is what lets it catch up; at a
+ * steady pace nothing is waiting and a batch is stored as soon as it is due.
  */
-static bool batch_due(const struct subscriber *sub)
-{
-    size_t pending = ingest_pending(&sub->ing);
-    return pending && (pending >= (size_t)sub->cfg->batch_max ||
-                       now_us() - sub->batch_start >= sub->cfg->batch_ms * 1000);
-}
-
 static bool catchup_full(const struct subscriber *sub)
 {
     return ingest_pending(&sub->ing) >= (size_t)sub->cfg->batch_max * CATCHUP_BATCHES ||
-           sub->ing.batch.bytes >= CATCHUP_BYTES;
+           ingest_bytes(&sub->ing) >= CATCHUP_BYTES;
 }
 
 static void *run(void *arg)
@@ -265,40 +252,32 @@ static void *run(void *arg)
     pthread_setname_np(pthread_self(), "subscriber");     /* for top -H and perf */
     while (!atomic_load(&sub->stop)) {
         struct message m;
-        size_t pending = ingest_pending(&sub->ing);
-        bool due = batch_due(sub);
-        int wait = POLL_MS;
-        if (due) {
-            wait = 0;
-        } else if (pending) {
-            int64_t left = sub->cfg->batch_ms * 1000 - (now_us() - sub->batch_start);
-            wait = left > 0 ? (int)(left / 1000) : 0;
-        }
-        int rc = sub->ops->next(sub->ctx, wait, &m);
+        int64_t now = clock_real_us();
+        bool due = ingest_due(&sub->ing, now);
+        int rc = source_next(sub->src, ingest_wait_ms(&sub->ing, now, POLL_MS), &m);
         if (rc == 0) {
-            if (pending == 0)
-                sub->batch_start = now_us();
             rc = ingest_message(&sub->ing, &m, reason, sizeof reason);
             if (rc == COLIBRI_EINVAL) {
                 log_debug("dead letter %s: %s", m.id, reason);
-                if (sub->ops->dead_letter)
-                    sub->ops->dead_letter(sub->ctx, &m, reason);
+                source_dead_letter(sub->src, &m, reason);
                 rc = 0;
             } else if (rc) {
                 /* the message is not in the batch: drop the batch and read it all again */
                 log_error("cannot batch message %s: %s; reading the batch again", m.id, colibri_strerror(rc));
-                finish_written(sub, true, true);
-                batch_clear(&sub->ing.batch);
-                sub->ops->rewind(sub->ctx);
+                finish_written(sub, FINISH_WAIT);
+                ingest_drop(&sub->ing);
+                source_rewind(sub->src);
             }
         }
         if (due && (rc != 0 || catchup_full(sub)))
             hand_off(sub);
         else
-            finish_written(sub, false, true);   /* acknowledge a written batch without waiting for the next */
+            finish_written(sub, FINISH_IF_DONE);   /* acknowledge a written batch without waiting for the next */
     }
-    if (finish_written(sub, true, true) != COLIBRI_ETIMEOUT)
-        store_with_retry(sub, &sub->ing.batch);
+    if (finish_written(sub, FINISH_WAIT) != COLIBRI_ETIMEOUT) {
+        ingest_take(&sub->ing, &sub->written);
+        store_with_retry(sub, &sub->written);
+    }
     return NULL;
 }
 
@@ -314,34 +293,26 @@ static void subscriber_free(struct subscriber *sub)
 int subscriber_open(const struct config *cfg, const struct schema *s, struct store *st,
                     struct subscriber **out)
 {
+    struct subscriber *sub = calloc(1, sizeof *sub);
+    int rc;
+
     *out = NULL;
-    const char *url = cfg->subscribe;
-    const char *sep = strstr(url, "://");
-    for (size_t i = 0; sep && i < sizeof sources / sizeof sources[0]; i++) {
-        const struct source_ops *ops = sources[i];
-        if (strlen(ops->scheme) != (size_t)(sep - url) || strncmp(ops->scheme, url, (size_t)(sep - url)))
-            continue;
-        struct subscriber *sub = calloc(1, sizeof *sub);
-        if (!sub)
-            return COLIBRI_ENOMEM;
-        sub->cfg = cfg;
-        sub->ops = ops;
-        sub->env = (struct source_env){ .cfg = cfg, .store = st, .flush = settle, .sub = sub };
-        ingest_init(&sub->ing, ops->scheme, s, st);
-        batch_init(&sub->written);
-        pthread_mutex_init(&sub->lock, NULL);
-        pthread_cond_init(&sub->cond, NULL);
-        int rc = ops->open(sep + 3, &sub->env, &sub->ctx);
-        if (rc) {
-            subscriber_free(sub);
-            return rc;
-        }
-        *out = sub;
-        return 0;
+    if (!sub)
+        return COLIBRI_ENOMEM;
+    sub->cfg = cfg;
+    sub->env = (struct source_env){ .cfg = cfg, .store = st, .flush = settle, .sub = sub };
+    ingest_init(&sub->ing, NULL, s, st);
+    ingest_batching(&sub->ing, cfg->batch_max, cfg->batch_ms);
+    batch_init(&sub->written);
+    pthread_mutex_init(&sub->lock, NULL);
+    pthread_cond_init(&sub->cond, NULL);
+    if ((rc = source_open(cfg->subscribe, &sub->env, &sub->src))) {
+        subscriber_free(sub);
+        return rc;
     }
-    log_error("COLIBRI_SUBSCRIBE: unknown source '%s'; expected kafka://HOST:PORT/TOPIC?group=G "
-              "or pubsub://projects/P/subscriptions/S", url);
-    return COLIBRI_ECONFIG;
+    sub->ing.source = source_name(sub->src);     /* the metrics label */
+    *out = sub;
+    return 0;
 }
 
 int subscriber_start(struct subscriber *sub)
@@ -363,23 +334,24 @@ bool subscriber_ready(struct subscriber *sub, char *why, size_t whylen)
                  colibri_strerror(failure));
         return false;
     }
-    return sub->ops->ready(sub->ctx, why, whylen);
+    return source_ready(sub->src, why, whylen);
 }
 
 int subscriber_check(struct subscriber *sub, char *detail, size_t detaillen)
 {
-    return sub->ops->check(sub->ctx, detail, detaillen);
+    return source_check(sub->src, detail, detaillen);
 }
 
 int subscriber_stop(struct subscriber *sub)
 {
     if (!sub)
         return 0;
-    atomic_store(&sub->stop_at, now_us());
+    atomic_store(&sub->stop_at, clock_real_us());
     atomic_store(&sub->stop, true);
     if (sub->started)
         pthread_join(sub->thread, NULL);
-    sub->ops->close(sub->ctx);     /* Kafka: leaving the group settles through the writer's batch too */
+    source_close(sub->src);        /* Kafka: leaving the group settles through the writer's batch too */
+    sub->src = NULL;
     if (sub->writer_started) {
         pthread_mutex_lock(&sub->lock);
         sub->writer_stop = true;

@@ -3,9 +3,9 @@ readiness poller, consistent reads of the SQLite file, Kafka's committed
 offsets, fault helpers (an exclusive SQLite lock, an immutable file on a
 loop-mounted ext4, a full tmpfs) and the exactly-once verification.
 
-Reuses tests/integration (conftest.py, kafka_ingest_lib.py) by import; those
-files are not changed. Set COLIBRI_BIN and FLIGHTGEN before importing this
-module (scripts/chaos does), since conftest reads them at import time.
+Built on the test library (tests/pylib: broker, server). Set COLIBRI_BIN and
+FLIGHTGEN before importing this module (scripts/chaos does), since
+pylib.server reads them at import time.
 """
 import collections
 import json
@@ -20,10 +20,10 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-import kafka_ingest_lib as kil  # noqa: E402
-from kafka_ingest_lib import Broker, Dataset, dlq_messages, parse_id, topic_index  # noqa: E402,F401
+import pylib.broker as kil  # noqa: E402
+from pylib.broker import Broker, Dataset, dlq_messages, parse_id, topic_index  # noqa: E402,F401
 
 STARTED = []    # every colibri process started, so that the runner can stop what is left
 

@@ -8,14 +8,12 @@ import os
 import resource
 import signal
 import socket
-import sys
 import time
 
 from chaoslib import Checks, ReadyPoller, log, metrics, snap, verify, wait_rows, wait_total
 from scenarios import Producer, _finish, _setup
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
-from test_edge import half_sent, rss_kib, still_open  # noqa: E402
+from pylib.edge import half_sent, rss_kib, still_open  # noqa: E402 - chaoslib put tests/ on sys.path
 
 
 def _raise_fd_limit():
@@ -130,9 +128,9 @@ def broker_reset(ctx):
     ck.check("and logged as a WARNING", "epoch 1" in c.log_text())
     rc, _ = c.kill(signal.SIGTERM)
     ck.check("SIGTERM: exit 0", rc == 0)
-    rows_new = snap(db, epoch_topic)
-    fig["new log"] = f"{len(new.lines)} messages; stored under kafka:{epoch_topic}/0/<offset>: {rows_new[0]} rows, " \
-                     f"{rows_new[1]} dead letters"
+    rows, dead, pos = snap(db, epoch_topic)
+    fig["new log"] = f"{len(new.lines)} messages read as epoch 1 (position {pos}); the table now holds {rows} rows " \
+                     f"and {dead} dead letters: {len(ds.ok)} + {len(new.ok)} and {len(ds.bad)} + {len(new.bad)}"
     return ck, fig, ["A recreated topic that already holds more messages than were stored is told apart "
                      "by the witness stored with each position (a hash of the last stored message)."]
 

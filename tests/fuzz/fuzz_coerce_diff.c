@@ -70,7 +70,7 @@ static void setmsg(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-static size_t utf8_seq(const unsigned char *p, size_t n)
+static size_t ref_utf8_seq(const unsigned char *p, size_t n)
 {
     size_t len, i;
     unsigned cp;
@@ -104,7 +104,7 @@ static void sanitize(char *dst, size_t dstlen, const char *s, size_t n, size_t m
     size_t i = 0, o = 0, k;
 
     while (i < n && o < max && o + 5 < dstlen) {
-        k = p[i] < 0x20 || p[i] == 0x7f ? 0 : utf8_seq(p + i, n - i);
+        k = p[i] < 0x20 || p[i] == 0x7f ? 0 : ref_utf8_seq(p + i, n - i);
         if (k == 0) {
             dst[o++] = '?';
             i++;

@@ -135,7 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (runs++ % STORE_RUNS == 0) {
         if (st)
             store_close(st);
-        assert(store_open("sqlite::memory:", S, &st) == 0);
+        assert(store_open(NULL, "sqlite::memory:", S, &st) == 0);
     }
     ingest_init(&ing, "kafka", S, st);
 

@@ -31,7 +31,7 @@
 #include "colibri/http.h"
 #include "colibri/ingest.h"
 #include "colibri/log.h"
-#include "colibri/pubsub.h"
+#include "colibri/pubsub_msg.h"
 #include "colibri/schema.h"
 #include "colibri/store.h"
 #include "http/http_int.h"
@@ -196,7 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (runs++ % STORE_RUNS == 0) {
         if (st)
             store_close(st);
-        assert(store_open("sqlite::memory:", S, &st) == 0);
+        assert(store_open(NULL, "sqlite::memory:", S, &st) == 0);
     }
     struct seen sn = { .pm = &pm };
     struct row_sink sink = { .row = on_row, .ud = &sn };

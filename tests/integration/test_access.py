@@ -2,7 +2,7 @@
 limit, over real HTTP."""
 import time
 
-from conftest import Server
+from pylib.server import Server
 
 
 def test_api_keys_guard_data_but_not_health(dataset):

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import sql
+from pylib.server import sql
 
 
 def micros(rfc3339):

@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.request
 
-from conftest import BIN, Server, base_env, generate, load, sql
+from pylib.server import BIN, Server, base_env, generate, load, sql
 
 
 def test_load_reports_each_rejected_line_and_keeps_it(tmp_path):

@@ -6,7 +6,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import sql
+from pylib.server import sql
 
 PAYLOADS = [
     "' OR '1'='1",

@@ -4,7 +4,7 @@ gives back exactly those, and still has them after a restart."""
 import subprocess
 from collections import defaultdict
 
-from kafka_fixture import (create_topic, kafka_broker, kafka_down, kafka_up, kcat_consume,  # noqa: F401
+from pylib.kafka import (create_topic, kafka_broker, kafka_down, kafka_up, kcat_consume,  # noqa: F401
                            kcat_produce, unique_topic)
 
 N = 1000

@@ -25,8 +25,8 @@ import time
 
 import pytest
 
-from conftest import BIN, base_env, free_port
-from kafka_ingest_lib import (Broker, Colibri, Dataset, counts, dlq_messages, parse_id, positions, produce_file,
+from pylib.server import BIN, base_env, free_port
+from pylib.broker import (Broker, Colibri, Dataset, counts, dlq_messages, parse_id, positions, produce_file,
                               query, topic_index, wait_counts, wait_until)
 
 N = int(os.environ.get("KAFKA_TEST_MESSAGES", "200000"))

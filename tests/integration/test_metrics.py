@@ -12,7 +12,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from conftest import ROOT, Server, free_port
+from pylib.server import ROOT, Server, free_port
 
 PROMTOOL = shutil.which("promtool") or "promtool"          # Debian prometheus, from scripts/deps
 PROMETHEUS = shutil.which("prometheus") or "prometheus"

@@ -241,7 +241,7 @@ def main():
 
     # -- unit-test coverage
     fires, quiet, expr_tests = set(), set(), []
-    for path in glob.glob(os.path.join(MON, "tests", "*.yml")):
+    for path in glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules", "*.yml")):
         doc = load_yaml(path)
         for t in doc.get("tests", []):
             for at in t.get("alert_rule_test", []) or []:

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "colibri/config.h"
 #include "colibri/error.h"
 
@@ -136,8 +138,9 @@ static void test_print_masks_secrets(void **state)
     config_free(&c);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defaults, clean_env),
         cmocka_unit_test_setup(test_env_then_flags_and_empty_is_unset, clean_env),

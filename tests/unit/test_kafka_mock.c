@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit.h"
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <sqlite3.h>
@@ -101,7 +103,7 @@ static int setup(void **state)
                                   sizeof err), 0);
     char url[96];
     snprintf(url, sizeof url, "sqlite:%s", f->db);
-    assert_int_equal(store_open(url, f->schema, &f->store), 0);
+    assert_int_equal(store_open(NULL, url, f->schema, &f->store), 0);
     *state = f;
     return 0;
 }
@@ -592,8 +594,9 @@ static void test_idle_topic_stays_ready(void **state)
     stop(f, sub);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_all_messages_once_and_dead_letters_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backlog_is_stored_in_larger_transactions, setup, teardown),

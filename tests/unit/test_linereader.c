@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "colibri/error.h"
 #include "colibri/linereader.h"
 
@@ -109,8 +111,9 @@ static void test_timeout_on_a_quiet_pipe(void **state)
     close(fd);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_crlf_empty_and_unterminated),
         cmocka_unit_test(test_overlong_lines_are_skipped_and_numbered),

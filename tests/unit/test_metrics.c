@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "colibri/error.h"
 #include "colibri/metrics.h"
 
@@ -93,8 +95,9 @@ static void test_off_records_nothing(void **state)
     free(after);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_counters_and_histogram),
         cmocka_unit_test(test_batches_lag_and_errors),

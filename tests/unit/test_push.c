@@ -15,6 +15,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "unit.h"
 #include <jwt.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -23,7 +25,8 @@
 #include <openssl/rsa.h>
 
 #include "colibri/error.h"
-#include "colibri/pubsub.h"
+#include "colibri/base64.h"
+#include "colibri/pubsub_msg.h"
 #include "http/oidc.h"
 
 #define AUD "https://colibri.example/pubsub/push"
@@ -278,25 +281,26 @@ static void test_base64(void **state)
 {
     char *out;
     size_t n;
-    assert_int_equal(pubsub_base64_decode("", 0, &out, &n), 0);
+    assert_int_equal(base64_decode("", 0, &out, &n), 0);
     assert_int_equal(n, 0);
     free(out);
-    assert_int_equal(pubsub_base64_decode("TWFu", 4, &out, &n), 0);
+    assert_int_equal(base64_decode("TWFu", 4, &out, &n), 0);
     assert_string_equal(out, "Man");
     free(out);
-    assert_int_equal(pubsub_base64_decode("TWE=", 4, &out, &n), 0);
+    assert_int_equal(base64_decode("TWE=", 4, &out, &n), 0);
     assert_string_equal(out, "Ma");
     free(out);
-    assert_int_equal(pubsub_base64_decode("TQ", 2, &out, &n), 0);
+    assert_int_equal(base64_decode("TQ", 2, &out, &n), 0);
     assert_string_equal(out, "M");
     free(out);
-    assert_int_equal(pubsub_base64_decode("T", 1, &out, &n), COLIBRI_EINVAL);
-    assert_int_equal(pubsub_base64_decode("TW u", 4, &out, &n), COLIBRI_EINVAL);
-    assert_int_equal(pubsub_base64_decode("T=Wu", 4, &out, &n), COLIBRI_EINVAL);
+    assert_int_equal(base64_decode("T", 1, &out, &n), COLIBRI_EINVAL);
+    assert_int_equal(base64_decode("TW u", 4, &out, &n), COLIBRI_EINVAL);
+    assert_int_equal(base64_decode("T=Wu", 4, &out, &n), COLIBRI_EINVAL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_tokens),
         cmocka_unit_test(test_claims_that_fail),

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "colibri/error.h"
 #include "colibri/query.h"
 #include "colibri/schema.h"
@@ -708,8 +710,9 @@ static void test_garbage(void **state)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_decode),
         cmocka_unit_test(test_defaults),

@@ -20,14 +20,19 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit.h"
 #include <jwt.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "colibri/config.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
 #include "colibri/log.h"
+
+static struct config auth_cfg;      /* the Google settings gcp_auth_new reads */
 
 /* ---- the fake server ---------------------------------------------------- */
 
@@ -417,109 +422,91 @@ static void test_ok_and_reuse(void **state)
     rest_client_free(c);
 }
 
-static void test_burst_retried(void **state)
-{
-    (void)state;
-    server_reset(h_burst);
-    struct rest_client *c = client(NULL, 2000, 20000, 8);
-    char u[256];
-    url(u, sizeof u, "/x");
-    json_t *resp = NULL;
-    long st = 0;
-    assert_int_equal(rest_call(c, "GET", u, NULL, &resp, &st, NULL, 0), 0);
-    assert_int_equal(st, 200);
-    assert_true(json_is_true(json_object_get(resp, "done")));
-    assert_int_equal(srv.nreq, 4);
-    json_decref(resp);
-    rest_client_free(c);
-}
+/*
+ * One call against the fake server per row: the handler's answers, the
+ * client's limits, and what the call must end with. The arrange and act
+ * are the same for every row; the row says what differs.
+ */
+struct call_case {
+    const char *name;
+    handler_fn handler;
+    const char *method;
+    long timeout_ms, deadline_ms;
+    int attempts;
+    int rc, rc_or;              /* the call returns rc (or rc_or, when timing decides) */
+    long status;                /* the last HTTP status */
+    int nreq, nreq_min;         /* requests served: exactly nreq, or at least nreq_min */
+    const char *truthy;         /* a key the JSON answer holds true, or NULL */
+    bool null_body;             /* the answer is JSON null (an empty body) */
+    const char *msg;            /* Google's error.message, or "" for any non-empty text */
+    long min_ms, max_ms;        /* how long the call took, when not 0 */
+};
 
-static void test_never_retried(void **state)
+static const struct call_case call_cases[] = {
+    { "503, 429, 500 are retried", h_burst, "GET", 2000, 20000, 8,
+      .status = 200, .nreq = 4, .truthy = "done" },
+    { "invalid is not retried", h_invalid, "POST", 2000, 20000, 8,
+      .rc = COLIBRI_EINVAL, .status = 400, .nreq = 1, .msg = "No such field: x." },
+    { "notFound is not retried", h_notfound, "POST", 2000, 20000, 8,
+      .rc = COLIBRI_EINVAL, .status = 404, .nreq = 1, .msg = "" },
+    { "accessDenied is not retried", h_denied, "POST", 2000, 20000, 8,
+      .rc = COLIBRI_EAUTH, .status = 403, .nreq = 1, .msg = "" },
+    { "403 rateLimitExceeded is retried", h_ratelimit403, "GET", 2000, 20000, 8,
+      .nreq = 2 },
+    { "the deadline holds, backoff included", h_always503, "GET", 2000, 700, 100,
+      .rc = COLIBRI_ETIMEOUT, .rc_or = COLIBRI_EUNAVAIL, .status = 503, .nreq_min = 2, .max_ms = 1500 },
+    { "max_attempts holds", h_always503, "GET", 2000, 60000, 3,
+      .rc = COLIBRI_EUNAVAIL, .status = 503, .nreq = 3 },
+    { "a slow attempt times out and is retried", h_slow_first, "GET", 300, 5000, 4,
+      .nreq = 2, .truthy = "fast" },
+    { "an empty 200 body is JSON null", h_empty, "DELETE", 2000, 5000, 3,
+      .status = 200, .nreq = 1, .null_body = true },
+    { "Retry-After is honoured", h_retry_after, "GET", 2000, 10000, 4,
+      .nreq = 2, .min_ms = 1000 },
+};
+
+static void test_call_cases(void **state)
 {
     (void)state;
-    handler_fn hs[] = { h_invalid, h_notfound, h_denied };
-    int want_rc[] = { COLIBRI_EINVAL, COLIBRI_EINVAL, COLIBRI_EAUTH };
-    long want_st[] = { 400, 404, 403 };
-    for (size_t i = 0; i < 3; i++) {
-        server_reset(hs[i]);
-        struct rest_client *c = client(NULL, 2000, 20000, 8);
-        char u[256], msg[128];
-        url(u, sizeof u, "/x");
+    for (size_t i = 0; i < sizeof call_cases / sizeof call_cases[0]; i++) {
+        const struct call_case *k = &call_cases[i];
+        char u[256], msg[128] = "";
         json_t *resp = (json_t *)1;
-        long st = 0;
-        assert_int_equal(rest_call(c, "POST", u, NULL, &resp, &st, msg, sizeof msg), want_rc[i]);
-        assert_null(resp);
-        assert_int_equal(st, want_st[i]);
-        assert_int_equal(srv.nreq, 1);
-        assert_true(strlen(msg) > 0);
+        long st = -1;
+
+        print_message("case: %s\n", k->name);
+        server_reset(k->handler);
+        struct rest_client *c = client(NULL, k->timeout_ms, k->deadline_ms, k->attempts);
+        url(u, sizeof u, "/x");
+        int64_t t0 = ms_now();
+        int rc = rest_call(c, k->method, u, NULL, &resp, &st, msg, sizeof msg);
+        int64_t took = ms_now() - t0;
+
+        assert_rc_either(rc, k->rc, k->rc_or ? k->rc_or : k->rc);
+        if (k->status)
+            assert_int_equal(st, k->status);
+        if (rc != 0)
+            assert_null(resp);
+        if (k->nreq)
+            assert_int_equal(srv.nreq, k->nreq);
+        assert_true(srv.nreq >= k->nreq_min);
+        assert_string_equal(srv.last[0].method, k->method);
+        if (k->truthy)
+            assert_true(json_is_true(json_object_get(resp, k->truthy)));
+        if (k->null_body)
+            assert_true(json_is_null(resp));
+        if (k->msg && *k->msg)
+            assert_string_equal(msg, k->msg);
+        else if (k->msg)
+            assert_true(strlen(msg) > 0);
+        if (k->min_ms)
+            assert_true(took >= k->min_ms);
+        if (k->max_ms)
+            assert_true(took < k->max_ms);
+        if (rc == 0)
+            json_decref(resp);
         rest_client_free(c);
     }
-    char msg[128];
-    server_reset(h_invalid);
-    struct rest_client *c = client(NULL, 2000, 20000, 8);
-    char u[256];
-    url(u, sizeof u, "/x");
-    json_t *resp;
-    long st;
-    rest_call(c, "GET", u, NULL, &resp, &st, msg, sizeof msg);
-    assert_string_equal(msg, "No such field: x.");
-    rest_client_free(c);
-}
-
-static void test_rate_limit_403_retried(void **state)
-{
-    (void)state;
-    server_reset(h_ratelimit403);
-    struct rest_client *c = client(NULL, 2000, 20000, 8);
-    char u[256];
-    url(u, sizeof u, "/x");
-    json_t *resp = NULL;
-    long st = 0;
-    assert_int_equal(rest_call(c, "GET", u, NULL, &resp, &st, NULL, 0), 0);
-    assert_int_equal(srv.nreq, 2);
-    json_decref(resp);
-    rest_client_free(c);
-}
-
-static void test_deadline(void **state)
-{
-    (void)state;
-    server_reset(h_always503);
-    struct rest_client *c = client(NULL, 2000, 700, 100);
-    char u[256];
-    url(u, sizeof u, "/x");
-    json_t *resp = NULL;
-    long st = 0;
-    int64_t t0 = ms_now();
-    int rc = rest_call(c, "GET", u, NULL, &resp, &st, NULL, 0);
-    int64_t took = ms_now() - t0;
-    assert_true(rc == COLIBRI_ETIMEOUT || rc == COLIBRI_EUNAVAIL);
-    assert_int_equal(st, 503);
-    assert_true(took < 1500);       /* the deadline holds, backoff included */
-    assert_true(srv.nreq >= 2);
-    rest_client_free(c);
-
-    server_reset(h_always503);
-    c = client(NULL, 2000, 60000, 3);
-    assert_int_equal(rest_call(c, "GET", u, NULL, &resp, &st, NULL, 0), COLIBRI_EUNAVAIL);
-    assert_int_equal(srv.nreq, 3);      /* max_attempts */
-    rest_client_free(c);
-}
-
-static void test_slow_attempt_times_out(void **state)
-{
-    (void)state;
-    server_reset(h_slow_first);
-    struct rest_client *c = client(NULL, 300, 5000, 4);
-    char u[256];
-    url(u, sizeof u, "/x");
-    json_t *resp = NULL;
-    long st = 0;
-    assert_int_equal(rest_call(c, "GET", u, NULL, &resp, &st, NULL, 0), 0);
-    assert_true(json_is_true(json_object_get(resp, "fast")));
-    assert_int_equal(srv.nreq, 2);
-    json_decref(resp);
-    rest_client_free(c);
 }
 
 static void test_network_error(void **state)
@@ -537,48 +524,17 @@ static void test_network_error(void **state)
     rest_client_free(c);
 }
 
-static void test_empty_body(void **state)
-{
-    (void)state;
-    server_reset(h_empty);
-    struct rest_client *c = client(NULL, 2000, 5000, 3);
-    char u[256];
-    url(u, sizeof u, "/x");
-    json_t *resp = NULL;
-    long st = 0;
-    assert_int_equal(rest_call(c, "DELETE", u, NULL, &resp, &st, NULL, 0), 0);
-    assert_true(json_is_null(resp));
-    assert_string_equal(srv.last[0].method, "DELETE");
-    rest_client_free(c);
-}
-
-static void test_retry_after(void **state)
-{
-    (void)state;
-    server_reset(h_retry_after);
-    struct rest_client *c = client(NULL, 2000, 10000, 4);
-    char u[256];
-    url(u, sizeof u, "/x");
-    json_t *resp = NULL;
-    long st = 0;
-    int64_t t0 = ms_now();
-    assert_int_equal(rest_call(c, "GET", u, NULL, &resp, &st, NULL, 0), 0);
-    assert_true(ms_now() - t0 >= 1000);
-    json_decref(resp);
-    rest_client_free(c);
-}
-
 static void test_metadata_token_refresh(void **state)
 {
     (void)state;
     char host[64];
     snprintf(host, sizeof host, "127.0.0.1:%d", srv.port);
-    setenv("GCE_METADATA_HOST", host, 1);
-    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    auth_cfg.gce_metadata_host = host;
+    auth_cfg.google_application_credentials = NULL;
     tokens_issued = 0;
     server_reset(h_meta);
     struct gcp_auth *a;
-    assert_int_equal(gcp_auth_new("https://www.googleapis.com/auth/bigquery", false, &a), 0);
+    assert_int_equal(gcp_auth_new(&auth_cfg, "https://www.googleapis.com/auth/bigquery", false, &a), 0);
     struct rest_client *c = client(a, 2000, 5000, 4);
     char u[256];
     url(u, sizeof u, "/api");
@@ -604,7 +560,7 @@ static void test_metadata_token_refresh(void **state)
     assert_int_equal(tokens_issued, 3);
     rest_client_free(c);
     gcp_auth_free(a);
-    unsetenv("GCE_METADATA_HOST");
+    auth_cfg.gce_metadata_host = NULL;
 }
 
 static void test_401_twice_is_auth_error(void **state)
@@ -612,10 +568,10 @@ static void test_401_twice_is_auth_error(void **state)
     (void)state;
     char host[64];
     snprintf(host, sizeof host, "127.0.0.1:%d", srv.port);
-    setenv("GCE_METADATA_HOST", host, 1);
+    auth_cfg.gce_metadata_host = host;
     server_reset(h_always401);
     struct gcp_auth *a;
-    assert_int_equal(gcp_auth_new(NULL, false, &a), 0);
+    assert_int_equal(gcp_auth_new(&auth_cfg, NULL, false, &a), 0);
     struct rest_client *c = client(a, 2000, 5000, 8);
     char u[256];
     url(u, sizeof u, "/api");
@@ -626,14 +582,14 @@ static void test_401_twice_is_auth_error(void **state)
     assert_int_equal(srv.nreq, 4);  /* token, call, forced token, call: no more */
     rest_client_free(c);
     gcp_auth_free(a);
-    unsetenv("GCE_METADATA_HOST");
+    auth_cfg.gce_metadata_host = NULL;
 }
 
 static void test_emulator_no_auth(void **state)
 {
     (void)state;
     struct gcp_auth *a;
-    assert_int_equal(gcp_auth_new(NULL, true, &a), 0);
+    assert_int_equal(gcp_auth_new(&auth_cfg, NULL, true, &a), 0);
     char hdr[64] = "x";
     assert_int_equal(gcp_auth_header(a, true, hdr, sizeof hdr), 0);
     assert_string_equal(hdr, "");
@@ -675,10 +631,10 @@ static void test_service_account(void **state)
     assert_true(fd >= 0);
     close(fd);
     write_key_file(path);
-    setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
+    auth_cfg.google_application_credentials = path;
     server_reset(h_token);
     struct gcp_auth *a;
-    assert_int_equal(gcp_auth_new("https://www.googleapis.com/auth/bigquery", false, &a), 0);
+    assert_int_equal(gcp_auth_new(&auth_cfg, "https://www.googleapis.com/auth/bigquery", false, &a), 0);
     struct rest_client *c = client(a, 2000, 5000, 3);
     char u[256];
     url(u, sizeof u, "/api");
@@ -694,7 +650,7 @@ static void test_service_account(void **state)
     assert_int_equal(srv.nreq, 3);
     rest_client_free(c);
     gcp_auth_free(a);
-    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    auth_cfg.google_application_credentials = NULL;
     unlink(path);
 }
 
@@ -705,26 +661,21 @@ static void test_bad_key_file(void **state)
     int fd = mkstemp(path);
     assert_true(write(fd, "{\"type\":\"external_account\"}", 27) == 27);
     close(fd);
-    setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
+    auth_cfg.google_application_credentials = path;
     struct gcp_auth *a = (struct gcp_auth *)1;
-    assert_int_equal(gcp_auth_new(NULL, false, &a), COLIBRI_ECONFIG);
+    assert_int_equal(gcp_auth_new(&auth_cfg, NULL, false, &a), COLIBRI_ECONFIG);
     assert_null(a);
-    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    auth_cfg.google_application_credentials = NULL;
     unlink(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ok_and_reuse),
-        cmocka_unit_test(test_burst_retried),
-        cmocka_unit_test(test_never_retried),
-        cmocka_unit_test(test_rate_limit_403_retried),
-        cmocka_unit_test(test_deadline),
-        cmocka_unit_test(test_slow_attempt_times_out),
+        cmocka_unit_test(test_call_cases),
         cmocka_unit_test(test_network_error),
-        cmocka_unit_test(test_empty_body),
-        cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_metadata_token_refresh),
         cmocka_unit_test(test_401_twice_is_auth_error),
         cmocka_unit_test(test_emulator_no_auth),

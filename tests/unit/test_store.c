@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "colibri/error.h"
 #include "colibri/ingest.h"
 #include "colibri/query.h"
@@ -70,7 +72,7 @@ static int open_schema_fixture(void **state, const char *json, const char *url)
     char err[256];
     if (!f || schema_parse(json, strlen(json), "t", "event_time", &f->s, err, sizeof err))
         return -1;
-    if (store_open(url, f->s, &f->st) || cursor_key_init(&f->key, "k"))
+    if (store_open(NULL, url, f->s, &f->st) || cursor_key_init(&f->key, "k"))
         return -1;
     *state = f;
     return 0;
@@ -350,7 +352,7 @@ static void test_file_store_reopens_and_rejects_bad_urls(void **state)
     assert_int_equal(open_fixture((void **)&f, url), 0);
     load_rows(f, "f");
     store_close(f->st);
-    assert_int_equal(store_open(url, f->s, &f->st), 0);     /* tables exist: reused */
+    assert_int_equal(store_open(NULL, url, f->s, &f->st), 0);     /* tables exist: reused */
     assert_string_equal(run(f, "fields=_id&limit=3"), "f9 f8 f7 f6");
     teardown((void **)&f);
     remove_db(path);
@@ -359,9 +361,9 @@ static void test_file_store_reopens_and_rejects_bad_urls(void **state)
     struct schema *s;
     char err[128];
     assert_int_equal(schema_parse(schema_json, strlen(schema_json), "t", "event_time", &s, err, sizeof err), 0);
-    assert_int_equal(store_open("postgres://x", s, &st), COLIBRI_ECONFIG);
+    assert_int_equal(store_open(NULL, "postgres://x", s, &st), COLIBRI_ECONFIG);
     assert_null(st);
-    assert_int_not_equal(store_open("sqlite:/nonexistent-dir/x.db", s, &st), 0);
+    assert_int_not_equal(store_open(NULL, "sqlite:/nonexistent-dir/x.db", s, &st), 0);
     assert_null(st);
     schema_free(s);
 }
@@ -441,8 +443,9 @@ static void test_wal_is_checkpointed_in_the_background(void **state)
     remove_db(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_insert_is_idempotent_and_counts, setup_memory, teardown),
         cmocka_unit_test_setup_teardown(test_dead_letters_and_positions_commit_with_rows, setup_memory, teardown),

@@ -6,16 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/ingest.h"
 #include "colibri/metrics.h"
-
-int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void ingest_init(struct ingest *ing, const char *source, const struct schema *s, struct store *st)
 {
@@ -46,9 +40,11 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
 {
     char why[256];
     struct row r;
-    int64_t now = now_us();
+    int64_t now = clock_real_us();
     int rc;
 
+    if (ingest_pending(ing) == 0)
+        ing->first_at = now;
     if (m->position && (rc = batch_set_position(&ing->batch, m->position, m->next_position, m->witness)))
         return rc;
 
@@ -69,12 +65,60 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
 
 int ingest_reject(struct ingest *ing, const struct message *m, const char *reason)
 {
-    return batch_add_dead(&ing->batch, m->id, m->source, reason, m->payload, m->len, now_us());
+    if (ingest_pending(ing) == 0)
+        ing->first_at = clock_real_us();
+    return batch_add_dead(&ing->batch, m->id, m->source, reason, m->payload, m->len, clock_real_us());
 }
 
 size_t ingest_pending(const struct ingest *ing)
 {
     return ing->batch.nrows + ing->batch.ndead;
+}
+
+void ingest_batching(struct ingest *ing, long batch_max, long batch_ms)
+{
+    ing->batch_max = batch_max > 0 ? (size_t)batch_max : 0;
+    ing->batch_us = (int64_t)batch_ms * 1000;
+}
+
+bool ingest_due(const struct ingest *ing, int64_t now)
+{
+    size_t pending = ingest_pending(ing);
+    return pending && ((ing->batch_max && pending >= ing->batch_max) || now - ing->first_at >= ing->batch_us);
+}
+
+int ingest_wait_ms(const struct ingest *ing, int64_t now, int idle_ms)
+{
+    if (ingest_due(ing, now))
+        return 0;
+    if (!ingest_pending(ing))
+        return idle_ms;
+    int64_t left = ing->batch_us - (now - ing->first_at);
+    return left > 0 ? (int)(left / 1000) : 0;
+}
+
+bool ingest_empty(const struct ingest *ing)
+{
+    return ingest_pending(ing) == 0 && ing->batch.npos == 0;
+}
+
+size_t ingest_bytes(const struct ingest *ing)
+{
+    return ing->batch.bytes;
+}
+
+void ingest_take(struct ingest *ing, struct batch *out)
+{
+    struct batch empty = *out;
+
+    *out = ing->batch;
+    ing->batch = empty;
+    batch_clear(&ing->batch);
+}
+
+void ingest_drop(struct ingest *ing)
+{
+    batch_clear(&ing->batch);
 }
 
 /* The newest event time among the batch's rows, for the freshness gauge. */
@@ -90,13 +134,13 @@ static int64_t newest_event(const struct schema *s, const struct batch *b)
 int ingest_store(struct ingest *ing, const struct batch *b, struct insert_result *out)
 {
     struct insert_result res;
-    int64_t t0 = now_us();
+    int64_t t0 = clock_real_us();
     int rc = store_insert(ing->store, b, &res);
     if (rc)
         return rc;
     /* freshness from rows actually stored: with duplicates in the batch we cannot tell which
      * rows were new, so it waits for a batch without any */
-    metrics_batch(ing->source, &res, b->nrows + b->ndead, (double)(now_us() - t0) / 1e6,
+    metrics_batch(ing->source, &res, b->nrows + b->ndead, (double)(clock_real_us() - t0) / 1e6,
                   res.duplicates == 0 ? newest_event(ing->schema, b) : 0);
     ing->total.stored += res.stored;
     ing->total.duplicates += res.duplicates;

@@ -1,4 +1,4 @@
-"""Helpers for test_kafka_ingest.py: a broker of our own on free loopback ports
+"""Kafka for the ingest tests, chaos and soak: a broker of our own on free loopback ports
 (scripts/kafka-up with KAFKA_PORT/KAFKA_CONTROLLER_PORT/KAFKA_DIR, so that it
 can be restarted on the same data directory and never collides with a broker
 somebody else runs on 9092 or 19092), kcat as the independent producer and
@@ -16,7 +16,8 @@ import time
 import urllib.error
 import urllib.request
 
-from conftest import BIN, FLIGHTGEN, base_env, free_port
+from pylib.ports import free_port
+from pylib.server import BIN, FLIGHTGEN, base_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPTS = os.path.join(ROOT, "scripts")

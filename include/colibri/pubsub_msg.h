@@ -1,13 +1,14 @@
 /*
- * pubsub.h — Google Pub/Sub PubsubMessage objects, shared by the pull source
- * (src/subscriber/pubsub.c) and the push route (src/http/push.c).
+ * pubsub_msg.h — Google Pub/Sub PubsubMessage objects, shared by the pull source
+ * (src/subscriber/pubsub.c) and the push route (src/http/push.c); the codec
+ * is src/pubsub_msg.c.
  *
  * A PubsubMessage in the REST API is {"data": base64, "attributes": {…},
  * "messageId": "…", "publishTime": RFC 3339}; push envelopes also carry the
  * snake_case spellings (message_id, publish_time), accepted here too.
  */
-#ifndef COLIBRI_PUBSUB_H
-#define COLIBRI_PUBSUB_H
+#ifndef COLIBRI_PUBSUB_MSG_H
+#define COLIBRI_PUBSUB_MSG_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -32,12 +33,5 @@ struct pubsub_msg {
 int pubsub_msg_parse(const json_t *msg, struct pubsub_msg *out, char *err, size_t errlen);
 
 void pubsub_msg_release(struct pubsub_msg *m);
-
-/*
- * Decode standard or URL-safe base64, padded or not, ignoring nothing:
- * any other byte is an error. *out is NUL-terminated; caller frees.
- * COLIBRI_EINVAL on bad input, COLIBRI_ENOMEM.
- */
-int pubsub_base64_decode(const char *in, size_t n, char **out, size_t *outlen);
 
 #endif

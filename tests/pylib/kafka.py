@@ -1,7 +1,7 @@
 """A real Apache Kafka broker for the tests (scripts/kafka-up: Kafka 4.x, KRaft,
 single node on 127.0.0.1) and kcat as the independent client.
 
-Use it from a test module with `from kafka_fixture import kafka_broker`.
+Use it from a test module with `from pylib.kafka import kafka_broker`.
 The broker is shared by the whole session; a session that started it stops it
 at the end (set KAFKA_KEEP=1 to leave it running). KAFKA_PORT, KAFKA_DIR and
 COLIBRI_CACHE are passed through to the scripts.

@@ -1,0 +1,106 @@
+/*
+ * value.h — column types and typed values: parse and format of every type.
+ *
+ * Whoever reads or writes a cell uses these: schema coercion and URL filter
+ * values parse with them, and the JSON, NDJSON and CSV responses and the
+ * BigQuery encoders (insertAll rows, query parameters) all format through
+ * value_format, so a type is written one way per wire format, in one place.
+ * The calendar arithmetic is proleptic Gregorian, years 0001..9999
+ * (BigQuery's TIMESTAMP and DATE range).
+ */
+#ifndef COLIBRI_VALUE_H
+#define COLIBRI_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct strbuf;
+
+enum col_type {
+    COL_STRING,     /* UTF-8 text */
+    COL_INT64,      /* BigQuery INTEGER / INT64 */
+    COL_FLOAT64,    /* BigQuery FLOAT / FLOAT64 */
+    COL_BOOL,       /* BigQuery BOOLEAN / BOOL */
+    COL_TIMESTAMP,  /* microseconds since the Unix epoch, UTC */
+    COL_DATE,       /* days since 1970-01-01 */
+};
+
+/* One typed cell. Strings are borrowed from whoever owns the row. */
+struct value {
+    bool is_null;
+    union {
+        int64_t i;          /* INT64, TIMESTAMP (µs), DATE (days) */
+        double f;           /* FLOAT64 */
+        bool b;             /* BOOL */
+        struct { const char *p; size_t n; } s;   /* STRING */
+    } u;
+};
+
+#define US_PER_SEC 1000000LL
+#define US_PER_DAY 86400000000LL
+#define DAYS_0001_TO_1970 (-719162LL)   /* 0001-01-01 */
+#define DAYS_10000_TO_1970 2932897LL    /* 10000-01-01 */
+#define TS_MIN_US (DAYS_0001_TO_1970 * US_PER_DAY)
+#define TS_MAX_US (DAYS_10000_TO_1970 * US_PER_DAY - 1)
+
+/* "STRING", "INT64", ... (BigQuery standard SQL names). */
+const char *col_type_name(enum col_type t);
+
+/* What a reason says a value of type t should have been: "TIMESTAMP (RFC 3339)", ... */
+const char *col_type_expected(enum col_type t);
+
+/*
+ * Parse one value of column type t from text (a filter value from a URL, or a
+ * string field of a message): INT64 from an integer string, FLOAT64 from a
+ * decimal number, BOOL from true/false (any case), TIMESTAMP from RFC 3339,
+ * DATE from YYYY-MM-DD, STRING from valid UTF-8 without NUL. Strings borrow
+ * text. COLIBRI_EINVAL with a reason (not naming a field) on failure; reason
+ * may be NULL.
+ */
+int value_parse(enum col_type t, const char *text, size_t len, struct value *out,
+                char *reason, size_t reasonlen);
+
+/* a and b, both of column type t, are the same value (two NULLs are the same). */
+bool value_equal(enum col_type t, const struct value *a, const struct value *b);
+
+/* How value_format writes a value: one style per wire format. */
+enum value_style {
+    VALUE_JSON,         /* API JSON: numbers bare, TIMESTAMP/DATE quoted, NULL as null */
+    VALUE_CSV,          /* RFC 4180 field: text quoted when it must be, NULL empty */
+    VALUE_BQ_ROW,       /* insertAll row: INT64 quoted, FLOAT64 non-finite as "NaN"..., bad UTF-8 → U+FFFD */
+    VALUE_BQ_PARAM,     /* a query parameterValue.value: raw text, TIMESTAMP "YYYY-MM-DD HH:MM:SS.ffffff+00:00" */
+};
+
+/* Append v (of column type t) to sb in the given style. */
+void value_format(enum col_type t, const struct value *v, struct strbuf *sb, enum value_style style);
+
+/*
+ * A cell of a BigQuery query response (the f/v row format, len bytes of text)
+ * into v: INT64 and TIMESTAMP as integers (useInt64Timestamp; a TIMESTAMP may
+ * also be float seconds), FLOAT64 with NaN/Infinity, BOOL true/false, DATE.
+ * Strings borrow text. COLIBRI_EIO when the text is not of that type.
+ */
+int value_parse_bq(enum col_type t, const char *text, size_t len, struct value *v);
+
+/* RFC 3339 text → µs since epoch; accepts 'Z' or ±hh:mm, up to 9 fraction digits. */
+int timestamp_parse(const char *text, size_t len, int64_t *out_us);
+
+/* µs since epoch → "YYYY-MM-DDTHH:MM:SS.ffffffZ" into buf (at least 32 bytes); returns length. */
+size_t timestamp_format(int64_t us, char *buf);
+
+/* "YYYY-MM-DD" ↔ days since epoch. */
+int date_parse(const char *text, size_t len, int64_t *out_days);
+size_t date_format(int64_t days, char *buf);   /* buf at least 16 bytes */
+
+/* Shortest text that reads back as the same double ("%.17g" at worst); buf at least 32. */
+size_t float_format(double f, char *buf);
+
+/* s (n bytes) is valid UTF-8 (utf8_seq, strbuf.h) with no NUL byte. */
+bool utf8_valid(const char *s, size_t n);
+
+/* How a bad value reads in a reason: "\"text\"", shortened, control bytes and bad UTF-8 as '?'. */
+#define VALUE_ECHO_MAX 40
+void value_echo(char *dst, size_t dstlen, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * bigquery_int.h — what the BigQuery store's files share (store/bigquery*.c
+ * only): the store's state and its pooled API call.
+ */
+#ifndef COLIBRI_BIGQUERY_INT_H
+#define COLIBRI_BIGQUERY_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "colibri/batch.h"
+#include "colibri/gcp.h"
+#include "colibri/schema.h"
+#include "colibri/store.h"
+
+#define DEAD_TABLE "_dead_letters"
+#define CACHE_SLOTS 64
+
+struct cache_slot {
+    char *key;                  /* NULL: free */
+    json_t *rows;               /* the "rows" array (owned), NULL while pending or after failure */
+    int64_t expires_ms;
+    bool pending;               /* a query for key is running */
+    int64_t used_ms;
+};
+
+struct client_node {
+    struct rest_client *c;
+    struct client_node *next;
+};
+
+struct bq_store {
+    const struct schema *schema;
+    char *project, *dataset, *table;
+    char *base;                 /* ".../bigquery/v2/projects/PROJECT" */
+    char *table_url;            /* base + "/datasets/D/tables/T" */
+    char *location;             /* may be NULL */
+    char *max_bytes;            /* decimal string, or NULL for no guard */
+    long cache_ms;
+    int64_t window_us;      /* GET /data without since: the last this long; 0 = unbounded */
+    struct gcp_auth *auth;
+    pthread_mutex_t plock;      /* the client pool */
+    struct client_node *pool;
+    pthread_mutex_t clock;      /* the response cache */
+    pthread_cond_t cdone;
+    uint64_t writes;            /* inserts so far: results of a query that overlapped one are not cached */
+    struct cache_slot cache[CACHE_SLOTS];
+};
+
+/*
+ * One API call with a pooled client: method url with a JSON body, or raw
+ * JSON text when raw is not NULL. As rest_call.
+ */
+int bq_call(struct bq_store *s, const char *method, const char *url, json_t *body,
+            const char *raw, json_t **resp, long *status, char *err, size_t errlen);
+
+/* Drop cached query results: all, or those not being fetched; the caller holds s->clock. */
+void bq_cache_clear(struct bq_store *s, bool all);
+
+/* store_ops.insert (bigquery_insert.c). */
+int bq_insert(void *ctx, const struct batch *b, struct insert_result *out);
+
+#endif
