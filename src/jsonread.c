@@ -170,6 +170,7 @@ static int scan_string(struct jreader *r, struct jstr *s)
     size_t k;
     long u, u2;
 
+    *s = (struct jstr){ .raw = "" };   /* an error leaves an empty string, never stale bytes */
     for (;;) {
         while (p < end && str_class[*p] == 0)
             p++;
@@ -368,9 +369,10 @@ static int scan_number(struct jreader *r, struct jtoken *t)
         if (neg)
             t->f = -t->f;
     } else {
-        char tmp[128], *text = tmp;
+        char tmp[128];
         size_t n = (size_t)(p - start);
-        if (n >= sizeof tmp && !(text = malloc(n + 1)))
+        char *text = n < sizeof tmp ? tmp : malloc(n + 1);
+        if (!text)
             return jr_no_memory(r);
         memcpy(text, start, n);
         text[n] = '\0';

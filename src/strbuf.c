@@ -10,6 +10,10 @@ bool strbuf_grow(struct strbuf *sb, size_t extra)
 {
     if (sb->failed)
         return false;
+    if (extra >= SIZE_MAX / 4 - sb->len) {     /* the doubling below would wrap */
+        sb->failed = true;
+        return false;
+    }
     if (sb->len + extra + 1 <= sb->cap)
         return true;
     size_t cap = sb->cap ? sb->cap : 256;

@@ -28,7 +28,8 @@ bool strbuf_grow(struct strbuf *sb, size_t extra);
 /* Inline: the response writer calls these a few dozen times per row. */
 static inline void strbuf_add(struct strbuf *sb, const void *p, size_t n)
 {
-    if (sb->len + n + 1 > sb->cap && !strbuf_grow(sb, n))
+    /* cap - len, not len + n + 1: the sum could wrap for a huge n (cap > len whenever cap > 0) */
+    if (n >= sb->cap - sb->len && !strbuf_grow(sb, n))
         return;
     memcpy(sb->buf + sb->len, p, n);
     sb->len += n;

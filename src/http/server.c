@@ -25,6 +25,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "http/edge.h"
@@ -360,7 +361,7 @@ static void access_log(const struct request *req, double secs, const char *proje
         snprintf(trace, sizeof trace, "projects/%.64s/traces/%s", project, req->request_id);
     if (!sb.failed)
         log_fields(LOG_INFO, "http", "request", "#httpRequest", sb.buf, "requestId", req->request_id,
-                   *trace ? "logging.googleapis.com/trace" : NULL, trace, NULL);
+                   *trace ? "logging.googleapis.com/trace" : (const char *)NULL, trace, (const char *)NULL);
     strbuf_release(&sb);
 }
 
@@ -478,11 +479,11 @@ int http_stop(struct http_server *srv, int grace_ms)
         if (s != MHD_INVALID_SOCKET)
             close(s);
         /* bytes already in are parsed within a loop turn; then only requests in progress count */
-        usleep(50 * 1000);
+        clock_sleep_ms(50);
         size_t cut = edge_cut_waiting(srv->edge);
         int waited = 50;
         for (; edge_active(srv->edge) > 0 && waited < grace_ms; waited += 10)
-            usleep(10 * 1000);
+            clock_sleep_ms(10);
         log_debug("HTTP stopping: %zu idle or half-sent connections cut", cut);
         size_t left = edge_active(srv->edge);
         if (left > 0) {

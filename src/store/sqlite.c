@@ -67,6 +67,7 @@ struct sqlite_store {
 };
 
 static atomic_uint_fast64_t next_store_id = 1;
+/* cppcheck-suppress unusedStructMember ; both members are read and written through tl_reader (reader_for) */
 static _Thread_local struct { uint64_t store_id; struct reader *r; } tl_reader;
 static _Thread_local int64_t tl_deadline_us;   /* 0 = no limit on this thread's query */
 

@@ -63,7 +63,7 @@ static int evolve_table(sqlite3 *db, const struct schema *sc, const char *path)
     }
     while (sqlite3_step(st) == SQLITE_ROW) {
         int c = schema_find(sc, (const char *)sqlite3_column_text(st, 1));
-        if (c >= 0)
+        if (c >= 0 && (size_t)c < sc->ncols)
             present[c] = true;
     }
     for (size_t i = 0; i < sc->ncols; i++) {

@@ -97,7 +97,7 @@ static int64_t witness_of(const rd_kafka_message_t *msg)
     uint64_t h = 14695981039346656037u;
     int64_t ts = rd_kafka_message_timestamp(msg, NULL);
     const unsigned char *parts[] = { (const unsigned char *)&ts, msg->key, msg->payload };
-    size_t lens[] = { sizeof ts, msg->key ? msg->key_len : 0, msg->payload ? msg->len : 0 };
+    const size_t lens[] = { sizeof ts, msg->key ? msg->key_len : 0, msg->payload ? msg->len : 0 };
     for (size_t i = 0; i < 3; i++)
         for (size_t j = 0; j < lens[i]; j++)
             h = (h ^ parts[i][j]) * 1099511628211u;

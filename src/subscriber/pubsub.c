@@ -294,6 +294,7 @@ static void *puller(void *arg)
         size_t room = p->queue_max - p->qlen;
         pthread_mutex_unlock(&p->lock);
 
+        errmsg[0] = '\0';         /* no body (out of memory): no stale reason from the last pull */
         json_t *body = json_pack("{s:I,s:b}", "maxMessages", (json_int_t)(room < PULL_MAX ? room : PULL_MAX),
                                  "returnImmediately", 0);
         json_t *resp = NULL;
