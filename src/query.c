@@ -200,8 +200,7 @@ static int parse_fields(struct parser *p, char *v, size_t n)
     size_t count = 1;
     for (size_t i = 0; i < n; i++)
         count += v[i] == ',';
-    free(q->fields);            /* fields= given twice: the last one counts */
-    q->nfields = 0;
+    q->nfields = 0;             /* a second fields= is refused before this; the count starts here */
     if (!(q->fields = malloc(count * sizeof *q->fields)))
         return COLIBRI_ENOMEM;
     for (char *name = v, *end = v + n; name <= end;) {
