@@ -8,6 +8,9 @@ one after the other on the same data and machine, the time until all of them are
   node        bench/node-ingest: kafkajs eachMessage + better-sqlite3, one INSERT per message
               in autocommit (the typical code)
   node-batch  the same with eachBatch and one transaction per fetched batch (the tuned variant)
+  colibri-pubsub  `colibri serve` with COLIBRI_SUBSCRIBE=pubsub://…, pulling (REST) from pstest-rest
+              (Google's pstest behind the REST mapping, tests/fakes/pstest-rest) pre-loaded with
+              the first BENCH_PUBSUB_MESSAGES of the same messages, into a fresh SQLite file
 
 "Queryable" = `SELECT count(*)` on the table (Python's sqlite3, read-only, polled every
 100 ms) reaches the number of messages. Then end-to-end freshness: a producer stamps
@@ -20,7 +23,9 @@ bench/results/ingest.md.
 
 Environment (defaults in brackets):
   BENCH_INGEST_MESSAGES [1000000]  BENCH_INGEST_PARTITIONS [4]
-  BENCH_INGEST_PEERS [kcat,colibri,colibri-no-x-cluster,node-batch,node]  BENCH_INGEST_TIMEOUT [900] s per peer
+  BENCH_INGEST_PEERS [kcat,colibri,colibri-pubsub,colibri-no-x-cluster,node-batch,node]
+  BENCH_PUBSUB_MESSAGES [100000]: what colibri-pubsub pulls (pstest scans every unacked message on
+  each pull, so a million would measure pstest)  BENCH_INGEST_TIMEOUT [900] s per peer
   BENCH_INGEST_ROUNDS [3]: each peer that many times (the order reversed every other round), the
   median run reported; node (one transaction per message, ~5 min) runs once
   BENCH_FRESHNESS_RATE [5000]  BENCH_FRESHNESS_SECONDS [30]  (0 seconds = skip)
@@ -28,6 +33,7 @@ Environment (defaults in brackets):
   COLIBRI_BIN [build/colibri]  FLIGHTGEN [build/flightgen]  COLIBRI_SCHEMA [schema/flights.json]
 """
 
+import base64
 import datetime
 import json
 import os
@@ -41,13 +47,15 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as B  # noqa: E402
 
 DEFAULTS = {"BENCH_INGEST_MESSAGES": "1000000", "BENCH_INGEST_PARTITIONS": "4",
-            "BENCH_INGEST_PEERS": "kcat,colibri,colibri-no-x-cluster,node-batch,node", "BENCH_INGEST_TIMEOUT": "900", "BENCH_INGEST_ROUNDS": "3",
+            "BENCH_INGEST_PEERS": "kcat,colibri,colibri-pubsub,colibri-no-x-cluster,node-batch,node",
+            "BENCH_PUBSUB_MESSAGES": "100000", "BENCH_INGEST_TIMEOUT": "900", "BENCH_INGEST_ROUNDS": "3",
             "BENCH_FRESHNESS_RATE": "5000", "BENCH_FRESHNESS_SECONDS": "30",
             "BENCH_INGEST_OUT": "bench/results/ingest.md"}
 
@@ -94,6 +102,58 @@ class Broker:
 
 
 # --- measuring -----------------------------------------------------------------------------
+
+class Pstest:
+    """pstest-rest on a free loopback port (scripts/pstest-rest-up builds it once), with a topic and
+    a pull subscription pre-loaded with the first n lines of data."""
+    PROJECT = "bench"
+
+    def __init__(self, binary, data, n, tmp):
+        self.log = open(tmp / "pstest-rest.log", "ab")
+        self.proc = subprocess.Popen([binary, "--port", "0"], stdout=subprocess.PIPE, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        line = self.proc.stdout.readline()
+        if not line:
+            B.die("pstest-rest did not start")
+        self.host = f"127.0.0.1:{json.loads(line)['port']}"
+        self.topic = f"projects/{self.PROJECT}/topics/bench-ingest"
+        self.sub = f"projects/{self.PROJECT}/subscriptions/bench-ingest"
+        self.call("PUT", self.topic, {})
+        self.call("PUT", self.sub, {"topic": self.topic, "ackDeadlineSeconds": 60})
+        t0 = time.monotonic()
+        batch = []
+        with open(data, "rb") as f:
+            for i, line in enumerate(f):
+                if i >= n:
+                    break
+                batch.append({"data": base64.b64encode(line.rstrip(b"\n")).decode()})
+                if len(batch) == 1000:
+                    self.call("POST", self.topic + ":publish", {"messages": batch})
+                    batch = []
+        if batch:
+            self.call("POST", self.topic + ":publish", {"messages": batch})
+        self.publish_s = time.monotonic() - t0
+
+    def call(self, method, path, body):
+        req = urllib.request.Request(f"http://{self.host}/v1/{path}", data=json.dumps(body).encode(),
+                                     method=method, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return json.loads(r.read() or b"{}")
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        self.log.close()
+
+
+def pstest_binary():
+    r = subprocess.run([str(B.REPO / "scripts" / "pstest-rest-up")], capture_output=True, text=True,
+                       timeout=1800, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        B.die(f"scripts/pstest-rest-up failed:\n{r.stderr[-3000:]}")
+    return r.stdout.strip().splitlines()[-1]
+
 
 def count_rows(db):
     try:
@@ -256,6 +316,8 @@ def main():
     timeout = float(env("BENCH_INGEST_TIMEOUT"))
     rounds = int(env("BENCH_INGEST_ROUNDS"))
     f_rate, f_secs = int(env("BENCH_FRESHNESS_RATE")), int(env("BENCH_FRESHNESS_SECONDS"))
+    n_pubsub = min(n, int(env("BENCH_PUBSUB_MESSAGES")))
+    pstest_bin = pstest_binary() if "colibri-pubsub" in peers else None
     colibri_bin = Path(env("COLIBRI_BIN", "build/colibri")).resolve()
     flightgen = Path(env("FLIGHTGEN", "build/flightgen")).resolve()
     schema = Path(env("COLIBRI_SCHEMA", "schema/flights.json")).resolve()
@@ -298,7 +360,8 @@ def main():
             for peer in peers if rnd % 2 == 0 else peers[::-1]:
                 if peer == "node" and rnd > 0:
                     continue        # one message per transaction: 5 minutes a run, and 10x away anyway
-                B.log(f"{peer}: consuming {n} messages (round {rnd + 1} of {rounds})")
+                B.log(f"{peer}: consuming {n_pubsub if peer == 'colibri-pubsub' else n} messages "
+                      f"(round {rnd + 1} of {rounds})")
                 if peer == "kcat":
                     r = run_kcat(broker, topic, n)
                 elif peer in ("colibri", "colibri-no-x-cluster"):
@@ -309,6 +372,19 @@ def main():
                         "COLIBRI_LISTEN": f"127.0.0.1:{B.free_port()}",
                         "COLIBRI_SUBSCRIBE": f"kafka://{broker.bootstrap}/{topic}?group=bench-{peer}-{rnd}"},
                         db, n, timeout, tmp)
+                elif peer == "colibri-pubsub":
+                    ps = Pstest(pstest_bin, data, n_pubsub, tmp)
+                    B.log(f"{peer}: {n_pubsub} messages published to pstest-rest in {ps.publish_s:.1f} s")
+                    try:
+                        db = tmp / f"{peer}.db"
+                        r = run_consumer(peer, [colibri_bin, "serve"], {
+                            "COLIBRI_STORE": f"sqlite:{db}", "COLIBRI_LOG_LEVEL": "warn", "COLIBRI_SCHEMA": str(schema),
+                            "COLIBRI_LISTEN": f"127.0.0.1:{B.free_port()}", "PUBSUB_EMULATOR_HOST": ps.host,
+                            "COLIBRI_SUBSCRIBE": f"pubsub://{ps.sub}"}, db, n_pubsub, timeout, tmp)
+                        r["n"] = n_pubsub
+                        r["pstest_cpu_s"] = B.cpu_seconds(ps.proc.pid)
+                    finally:
+                        ps.close()
                 elif peer in ("node", "node-batch"):
                     db = tmp / f"{peer}.db"
                     rr = subprocess.run([str(colibri_bin), "load", "/dev/null"], capture_output=True, text=True,
@@ -393,18 +469,30 @@ def report(v):
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, r in results.items():
         rate = r["count"] / r["seconds"]
-        steady = n / r["steady_seconds"]
+        steady = r.get("n", n) / r["steady_seconds"]
         note = "" if r["complete"] else f" (stopped at {r['count']:,} after {r['seconds']:.0f} s)"
         L.append(f"| {name}{note} | {r['seconds']:.1f} | {rate:,.0f} | {steady:,.0f} | {r['rss_kib'] / 1024:.0f} | "
                  f"{r['cpu_s']:.1f} | {r['cpu_s'] / max(r['count'], 1) * 1e6:.1f} | "
                  f"{r['busy_s'] / r['seconds'] / mi['nproc'] * 100:.0f} | "
                  + ", ".join(f"{x:,.0f}" for x in r["rates"]) + " |")
     L.append("")
+    if "colibri-pubsub" in results:
+        p = results["colibri-pubsub"]
+        pr = p["count"] / p["seconds"]
+        kafka = (f"; Kafka into the same table: {results['colibri']['count'] / results['colibri']['seconds']:,.0f}"
+                 " msg/s" if "colibri" in results else "")
+        L.append(f"Pub/Sub pull (colibri-pubsub): {p['n']:,} messages pulled from pstest-rest into SQLite, "
+                 f"{pr:,.0f} msg/s end to end{kafka}. pstest is Google's in-memory test server: each pull "
+                 "(and its delivery loop, every 10 ms) scans every unacked message, on the same cores: "
+                 f"pstest-rest used {p['pstest_cpu_s']:.1f} CPU s in that run (publishing included), colibri "
+                 f"{p['cpu_s']:.1f}. So this is a floor set by the emulator, not a Pub/Sub figure.\n")
     if "colibri" in results:
         c = results["colibri"]
         cr = c["count"] / c["seconds"]
-        L.append("Ratios (end to end, colibri / other): " + ", ".join(
-            f"{name} {cr / (r['count'] / r['seconds']):.2f}×" for name, r in results.items() if name != "colibri") + ".\n")
+        others = [name for name in results if name not in ("colibri", "colibri-pubsub")]
+        if others:
+            L.append("Ratios (end to end, colibri / other): " + ", ".join(
+                f"{name} {cr / (results[name]['count'] / results[name]['seconds']):.2f}×" for name in others) + ".\n")
         targets = [("colibri ≥ 150,000 msg/s", cr >= 150000, f"{cr:,.0f}")]
         if "colibri-no-x-cluster" in results:
             nx = results["colibri-no-x-cluster"]
@@ -458,6 +546,13 @@ METHOD = """## Method and fairness
 - **colibri-no-x-cluster**: the same binary and settings with the schema's `x-cluster` marks
   removed, so the table has two indexes (`_id`, `(event_time, _id)`) instead of six: what the
   clustering indexes cost at ingest (filters on those columns then walk the time index instead).
+- **colibri-pubsub**: the same binary and settings with `COLIBRI_SUBSCRIBE=pubsub://…` and
+  `PUBSUB_EMULATOR_HOST` at pstest-rest (Google's `pstest` in-memory Pub/Sub server behind the
+  REST mapping, `tests/fakes/pstest-rest`, built by `scripts/pstest-rest-up`), one pull
+  subscription (ack deadline 60 s) pre-loaded with the first `BENCH_PUBSUB_MESSAGES` messages
+  (publish requests of 1,000) before colibri starts. colibri long-polls `pull` (1,000 messages),
+  stores a batch, then acknowledges it; pstest runs on the same 2 cores and scans every unacked
+  message on each pull, so the figure is what colibri gets from this emulator, not from Pub/Sub.
 - **node** ([`node-ingest/consumer.js`](../node-ingest/consumer.js)): kafkajs 2 consumer,
   `eachMessage`, one prepared `INSERT … ON CONFLICT(_id) DO NOTHING` per message in autocommit
   (one transaction each) — what most code does. **node-batch**: the same code with `eachBatch` and

@@ -28,9 +28,12 @@ struct http_env {
 int http_start(const struct http_env *env, struct http_server **out);
 
 /*
- * Stop accepting, let in-flight requests finish for up to grace_ms, then
- * stop and free the server.
+ * Stop accepting, cut connections with no request in progress, let requests
+ * in progress finish for up to grace_ms, then stop and free the server.
+ * COLIBRI_ETIMEOUT: some were still in progress (a store that does not
+ * answer); they are left running on their threads, so the store must not be
+ * closed under them (the process should just exit).
  */
-void http_stop(struct http_server *srv, int grace_ms);
+int http_stop(struct http_server *srv, int grace_ms);
 
 #endif

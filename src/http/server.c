@@ -466,10 +466,10 @@ int http_start(const struct http_env *env, struct http_server **out)
     return 0;
 }
 
-void http_stop(struct http_server *srv, int grace_ms)
+int http_stop(struct http_server *srv, int grace_ms)
 {
     if (!srv)
-        return;
+        return 0;
     if (srv->d) {
         MHD_socket s = MHD_quiesce_daemon(srv->d);
         if (s != MHD_INVALID_SOCKET)
@@ -480,13 +480,18 @@ void http_stop(struct http_server *srv, int grace_ms)
         int waited = 50;
         for (; edge_active(srv->edge) > 0 && waited < grace_ms; waited += 10)
             usleep(10 * 1000);
-        if (edge_active(srv->edge) > 0)
-            log_warn("stopping HTTP with %zu requests still in progress after %d ms", edge_active(srv->edge), waited);
-        log_debug("HTTP stopped: %zu idle or half-sent connections cut", cut);
+        log_debug("HTTP stopping: %zu idle or half-sent connections cut", cut);
+        size_t left = edge_active(srv->edge);
+        if (left > 0) {
+            /* stopping the daemon would wait for them as long as they take */
+            log_warn("stopping with %zu requests still in progress after %d ms; they are abandoned", left, waited);
+            return COLIBRI_ETIMEOUT;
+        }
         MHD_stop_daemon(srv->d);
     }
     edge_free(srv->edge);
     free(srv->ctx.openapi);
     access_free(srv->access);
     free(srv);
+    return 0;
 }

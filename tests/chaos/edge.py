@@ -130,9 +130,9 @@ def broker_reset(ctx):
     ck.check("and logged as a WARNING", "epoch 1" in c.log_text())
     rc, _ = c.kill(signal.SIGTERM)
     ck.check("SIGTERM: exit 0", rc == 0)
-    rows_new = snap(db, epoch_topic)
-    fig["new log"] = f"{len(new.lines)} messages; stored under kafka:{epoch_topic}/0/<offset>: {rows_new[0]} rows, " \
-                     f"{rows_new[1]} dead letters"
+    rows, dead, pos = snap(db, epoch_topic)
+    fig["new log"] = f"{len(new.lines)} messages read as epoch 1 (position {pos}); the table now holds {rows} rows " \
+                     f"and {dead} dead letters: {len(ds.ok)} + {len(new.ok)} and {len(ds.bad)} + {len(new.bad)}"
     return ck, fig, ["A recreated topic that already holds more messages than were stored is told apart "
                      "by the witness stored with each position (a hash of the last stored message)."]
 

@@ -25,7 +25,9 @@ a message; a push subscription POSTs the documented envelope
 an OIDC token (iss https://accounts.google.com, aud, email, RS256, kid) in
 Authorization when pushConfig.oidcToken is set; 102/200/201/202/204 ack it,
 anything else (or a timeout) redelivers it after an exponential backoff.
-Errors use Google's envelope {"error":{"code","message","status"}}.
+Errors use Google's envelope {"error":{"code","message","status"}}; an unknown
+field in a publish, pull, acknowledge or modifyAckDeadline body is a 400, as
+Google's REST front end (protojson) answers.
 
 Also served, on the same port:
   GET /computeMetadata/v1/instance/service-accounts/default/token  (Metadata-Flavor: Google)
@@ -52,7 +54,9 @@ Admin (not Google's API), for tests:
   POST /admin/oidc/token {claims…, "sign_with":"current"|"foreign", "kid", "alg"}  → {"token"}
   POST /admin/oidc/rotate {"drop_old"}  a new signing key (and kid)
 What it does not model: StreamingPull/gRPC, ordering keys, exactly-once
-delivery, filters, dead-letter policies, retry policies, seek/snapshots,
+delivery, filters, dead-letter policies, retry policies (a subscription that
+asks for one of these is refused with 501 UNIMPLEMENTED: tests of them run
+against tests/fakes/pstest-rest, Google's pstest), seek/snapshots,
 schemas, message retention/expiry, flow control of push (one request at a
 time per subscription), IAM (any valid token may do anything).
 
@@ -83,8 +87,11 @@ NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$")
 PROJECT_RE = re.compile(r"^[A-Za-z0-9\-.:]{1,100}$")
 PUSH_OK = {102, 200, 201, 202, 204}
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE",
-                504: "DEADLINE_EXCEEDED"}
+                409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 501: "UNIMPLEMENTED",
+                503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+# subscription settings whose behaviour the fake does not model: refused rather than ignored, so
+# that no test passes against the fake by silently getting an ordinary subscription
+UNMODELLED = ("deadLetterPolicy", "enableMessageOrdering", "retryPolicy", "filter", "enableExactlyOnceDelivery")
 MAX_PUBLISH_MESSAGES = 1000
 MAX_PUBLISH_BYTES = 10 * 1000 * 1000
 MAX_PULL = 1000
@@ -359,6 +366,10 @@ class Fake:
         if not isinstance(dl, int) or not 10 <= dl <= 600:
             raise ApiError(400, "Invalid ackDeadlineSeconds: must be between 10 and 600.")
         push = body.get("pushConfig") or {}
+        unmodelled = [k for k in UNMODELLED if body.get(k)]
+        if unmodelled:
+            raise ApiError(501, "pubsub_fake.py does not model %s; use tests/fakes/pstest-rest (Google's pstest)"
+                           % ", ".join(unmodelled))
         with self.cv:
             if name in self.subs:
                 raise ApiError(409, "Resource already exists in the project (resource=%s)." % name.split("/")[-1])
@@ -698,8 +709,21 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404 if verb else 405, "Method not found.")
         return op
 
+    # the request fields of each method colibri calls (the REST front end answers 400 to any other:
+    # protojson); the tests' own calls use no others either
+    FIELDS = {"publish": {"messages"}, "pull": {"maxMessages", "returnImmediately"},
+              "acknowledge": {"ackIds"}, "modifyAckDeadline": {"ackIds", "ackDeadlineSeconds"}}
+    MESSAGE_FIELDS = {"data", "attributes", "orderingKey", "messageId", "publishTime"}
+
     def _api(self, op, name, body):
         f = self.server.fake
+        unknown = set(body) - self.FIELDS.get(op, set(body))
+        if op == "publish" and isinstance(body.get("messages"), list):
+            for m in body["messages"]:
+                unknown |= set(m) - self.MESSAGE_FIELDS if isinstance(m, dict) else set()
+        if unknown:
+            raise ApiError(400, 'Invalid JSON payload received. Unknown name "%s": Cannot find field.'
+                           % sorted(unknown)[0])
         if op == "createTopic":
             return f.create_topic(name)
         if op == "getTopic":

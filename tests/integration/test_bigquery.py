@@ -17,6 +17,7 @@ reachable (the fault tests need nothing but Python).
 import json
 import os
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -468,3 +469,25 @@ def test_fake_no_emulator_and_no_metadata_fails_clearly(tmp_path):
                                     GCE_METADATA_HOST=f"127.0.0.1:{dead}", COLIBRI_LOG_LEVEL="error"))
     assert r.returncode != 0
     assert "cannot open the BigQuery store" in r.stderr
+
+
+def test_fake_sigterm_while_the_store_hangs(clean_fake, tmp_path):
+    """A query that the store does not answer (20 s) is in progress when SIGTERM comes: colibri
+    still exits 0 within Cloud Run's 10 s, leaving that request to the end of the process."""
+    fake = clean_fake
+    src = generate(str(tmp_path / "f.ndjson"), 10, seed=9)
+    assert fake_load(fake, src).returncode == 0
+    bq = Colibri("bigquery:test.ds.flights", COLIBRI_BQ_CACHE_MS="0", **fake_env(fake))
+    try:
+        fake_post(fake, "/_fake/faults", {"delay_ms": {"query": 20000}})
+        hung = threading.Thread(target=lambda: bq.get("/data?limit=5"), daemon=True)
+        hung.start()
+        time.sleep(1)
+    finally:
+        t0 = time.monotonic()
+        rc = bq.stop()
+        took = time.monotonic() - t0
+        fake_post(fake, "/_fake/reset")
+    print(f"\n[sigterm, store hangs] exit {rc} in {took:.1f} s")
+    assert rc == 0 and took < 10, (rc, took, bq.log[-2000:])
+    assert "abandoned" in bq.log
