@@ -172,6 +172,8 @@ static enum MHD_Result queue(const struct http_server *srv, struct request *req,
         MHD_add_response_header(resp, "Link", rep->link);
     if (rep->close)
         MHD_add_response_header(resp, "Connection", "close");
+    if (rep->status == 401)
+        MHD_add_response_header(resp, "WWW-Authenticate", rep->challenge ? rep->challenge : "Bearer realm=\"colibri\"");
     if (rep->status == 405 && r)
         MHD_add_response_header(resp, "Allow", r->allow);
     if (rep->status == 503 || rep->status == 429) {
@@ -425,7 +427,7 @@ int http_start(const struct http_env *env, struct http_server **out)
         free(srv);
         return COLIBRI_ECONFIG;
     }
-    srv->ctx.openapi = openapi_build(env->schema);
+    srv->ctx.openapi = openapi_build(env->schema, cfg);
     srv->ctx.openapi_len = srv->ctx.openapi ? strlen(srv->ctx.openapi) : 0;
     long threads = cfg->http_threads ? cfg->http_threads : sysconf(_SC_NPROCESSORS_ONLN);
     struct edge_limits lim = {
