@@ -38,7 +38,8 @@ UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test
 comma   := ,
 UNITS_RUN := $(if $(and $(T),$(filter unit,$(MAKECMDGOALS))),$(foreach t,$(subst $(comma), ,$(T)),$(BUILD)/tests/test_$(t:test_%=%)),$(UNITS))
 # the integration tests that need no Kafka broker: make check runs them
-FAST_IT := test_api.py test_access.py test_cli.py test_injection.py test_metrics.py test_pubsub.py
+FAST_IT := test_api.py test_access.py test_cli.py test_injection.py test_metrics.py test_pubsub.py \
+           test_contract.py test_first_hour.py
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
 .PHONY: all check test unit integration monitoring deps run bench clean valgrind install \
@@ -87,7 +88,9 @@ integration: $(BUILD)/colibri $(TOOLS)
 	COLIBRI_BIN=$(BUILD)/colibri FLIGHTGEN=$(BUILD)/flightgen python3 -m pytest -q \
 	    $(if $(T),$(addprefix tests/integration/,$(T)),tests/integration)
 
-check: all unit
+check:
+	@scripts/deps --min
+	@$(MAKE) --no-print-directory all unit
 	COLIBRI_BIN=$(BUILD)/colibri FLIGHTGEN=$(BUILD)/flightgen python3 -m pytest -q \
 	    $(addprefix tests/integration/,$(FAST_IT))
 
