@@ -37,9 +37,13 @@ UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test
 # make unit T=name[,name]: run only those unit tests (test_ prefix optional)
 comma   := ,
 UNITS_RUN := $(if $(and $(T),$(filter unit,$(MAKECMDGOALS))),$(foreach t,$(subst $(comma), ,$(T)),$(BUILD)/tests/test_$(t:test_%=%)),$(UNITS))
-# the integration tests that need no Kafka broker: make check runs them
-FAST_IT := test_api.py test_access.py test_cli.py test_injection.py test_metrics.py test_pubsub.py \
-           test_contract.py test_first_hour.py
+# the integration tests that need no Kafka broker nor emulator: make check runs them (with the
+# push route's tests of test_pubsub.py; its pull suite against two emulators takes five minutes)
+FAST_IT := test_api.py test_access.py test_cli.py test_injection.py test_metrics.py \
+           test_contract.py test_first_hour.py test_pubsub.py::test_push_answers \
+           test_pubsub.py::test_push_end_to_end test_pubsub.py::test_push_store_outage_is_503_then_stored \
+           test_pubsub.py::test_push_without_audience_takes_no_token test_pubsub.py::test_push_is_off_by_default \
+           test_pubsub.py::test_push_keys_unreachable_is_503
 TOOLS   := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 
 .PHONY: all check test unit integration monitoring deps run bench clean valgrind install \
