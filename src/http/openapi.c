@@ -226,7 +226,7 @@ static json_t *data_params(const struct schema *s)
 static json_t *push_path(const struct config *cfg)
 {
     json_t *msg = json_pack(
-        "{s:s,s:[s],s:{s:{s:s,s:s},s:{s:s,s:{s:s}},s:{s:s,s:i},s:{s:s,s:s,s:s},s:{s:s}}}",
+        "{s:s,s:[s],s:{s:{s:s,s:s},s:{s:s,s:{s:s}},s:{s:s,s:i},s:{s:s,s:s},s:{s:s}}}",
         "type", "object", "required", "messageId", "properties",
         "data", "type", "string", "description", "the payload, base64; one that is not base64 or "
                 "not a row of the schema is kept as a dead letter (204)",
