@@ -458,14 +458,24 @@ static void add_quoted_bytes(struct strbuf *sb, const char *p, size_t n)
 }
 
 /* RFC 4180: quoted (with quotes doubled) when it holds a quote, comma or line break. */
+/*
+ * A CSV field of text. NULL is an empty field (value_format) and the empty
+ * string is "", so the two stay apart. A value a spreadsheet would run as a
+ * formula (first character = + - @, tab or carriage return: OWASP's CSV
+ * injection advice) gets a leading ' and quotes; JSON and NDJSON keep the
+ * value as it is.
+ */
 static void add_csv_text(struct strbuf *sb, const char *p, size_t n)
 {
-    if (n == 0 || (!memchr(p, '"', n) && !memchr(p, ',', n) && !memchr(p, '\n', n) &&
-                   !memchr(p, '\r', n))) {
+    bool formula = n && memchr("=+-@\t\r", p[0], 6);
+    if (n && !formula && !memchr(p, '"', n) && !memchr(p, ',', n) && !memchr(p, '\n', n) &&
+        !memchr(p, '\r', n)) {
         strbuf_add(sb, p, n);
         return;
     }
     strbuf_addc(sb, '"');
+    if (formula)
+        strbuf_addc(sb, '\'');
     for (const char *q; (q = memchr(p, '"', n)) != NULL; n -= (size_t)(q + 1 - p), p = q + 1) {
         strbuf_add(sb, p, (size_t)(q + 1 - p));
         strbuf_addc(sb, '"');

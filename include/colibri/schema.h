@@ -56,6 +56,9 @@ int schema_parse(const char *json, size_t len, const char *table, const char *ev
 
 void schema_free(struct schema *s);
 
+/* schema/flights.json as it was at build time (the Makefile generates it), NUL-terminated. */
+extern const char schema_builtin[];
+
 /* Column index of name, or -1. */
 int schema_find(const struct schema *s, const char *name);
 

@@ -172,6 +172,8 @@ static enum MHD_Result queue(const struct http_server *srv, struct request *req,
         MHD_add_response_header(resp, "Link", rep->link);
     if (rep->close)
         MHD_add_response_header(resp, "Connection", "close");
+    if (rep->status == 401)
+        MHD_add_response_header(resp, "WWW-Authenticate", rep->challenge ? rep->challenge : "Bearer realm=\"colibri\"");
     if (rep->status == 405 && r)
         MHD_add_response_header(resp, "Allow", r->allow);
     if (rep->status == 503 || rep->status == 429) {
@@ -334,7 +336,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
-static void access_log(const struct request *req, double secs, const char *project)
+static void access_log(enum log_level level, const struct request *req, double secs, const char *project)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const char *ua = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "User-Agent");
@@ -359,7 +361,7 @@ static void access_log(const struct request *req, double secs, const char *proje
         strncmp(tp + 3, req->request_id, 32) == 0)
         snprintf(trace, sizeof trace, "projects/%.64s/traces/%s", project, req->request_id);
     if (!sb.failed)
-        log_fields(LOG_INFO, "http", "request", "#httpRequest", sb.buf, "requestId", req->request_id,
+        log_fields(level, "http", "request", "#httpRequest", sb.buf, "requestId", req->request_id,
                    *trace ? "logging.googleapis.com/trace" : NULL, trace, NULL);
     strbuf_release(&sb);
 }
@@ -376,8 +378,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         clock_gettime(CLOCK_MONOTONIC, &now);
         double secs = (double)(now.tv_sec - req->start.tv_sec) + (double)(now.tv_nsec - req->start.tv_nsec) / 1e9;
         metrics_http(req->route, req->method, req->status, secs);
-        if (log_min_level <= LOG_INFO)
-            access_log(req, secs, srv->ctx.env->cfg->google_cloud_project);
+        /*
+         * Probes and scrapes come every few seconds and say nothing new: debug. A 503 of /readyz
+         * is routine too (while starting; the store and subscriber log their own faults), a
+         * refused scrape is not.
+         */
+        bool routine = req->route == ROUTE_HEALTHZ || req->route == ROUTE_READYZ ||
+                       (req->route == ROUTE_METRICS && req->status < 400);
+        enum log_level level = routine ? LOG_DEBUG : LOG_INFO;
+        if (log_min_level <= level)
+            access_log(level, req, secs, srv->ctx.env->cfg->google_cloud_project);
     }
     edge_phase(srv->edge, req->edge, EDGE_IDLE);    /* keep-alive: waiting for the next request */
     strbuf_release(&req->body);
@@ -428,7 +438,7 @@ int http_start(const struct http_env *env, struct http_server **out)
         free(srv);
         return COLIBRI_ECONFIG;
     }
-    srv->ctx.openapi = openapi_build(env->schema);
+    srv->ctx.openapi = openapi_build(env->schema, cfg);
     srv->ctx.openapi_len = srv->ctx.openapi ? strlen(srv->ctx.openapi) : 0;
     long threads = cfg->http_threads ? cfg->http_threads : sysconf(_SC_NPROCESSORS_ONLN);
     struct edge_limits lim = {
