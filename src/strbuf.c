@@ -95,6 +95,18 @@ void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n)
         return;
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
+        /* Eight bytes at a time while none needs a look: no byte below 0x20, none from
+         * 0x80 up, no '"' and no '\\' (the has-zero-byte trick on x, x ^ '"', x ^ '\\'). */
+        while (n - i >= 8) {
+            uint64_t x, ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+            memcpy(&x, u + i, 8);
+            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            if (((x - ones * 0x20) | (q - ones) | (b - ones) | x) & highs)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = u[i];
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
             continue;
