@@ -209,10 +209,12 @@ static char *put2(char *p, unsigned v)
 }
 
 /*
- * The "YYYY-MM-DD" of the last day formatted on this thread: a page's
- * timestamps mostly share a few days, and civil_from_days is the dear part.
+ * The "YYYY-MM-DD" of the last days formatted on this thread, four slots by
+ * the day's low bits: a page's timestamps (event, scheduled, ingested) fall on
+ * a few days, and civil_from_days is the dear part of formatting one.
  */
-static _Thread_local struct { int64_t days; char ymd[10]; bool set; } tl_day;
+struct day_slot { int64_t days; char ymd[10]; bool set; };
+static _Thread_local struct day_slot tl_days[4];
 
 size_t timestamp_format(int64_t us, char *buf)
 {
@@ -226,20 +228,21 @@ size_t timestamp_format(int64_t us, char *buf)
         days--;
     }
     unsigned sod = (unsigned)(rem / US_PER_SEC), frac = (unsigned)(rem % US_PER_SEC);
-    if (!tl_day.set || tl_day.days != days) {
+    struct day_slot *slot = &tl_days[days & 3];
+    if (!slot->set || slot->days != days) {
         civil_from_days(days, &y, &m, &d);
         if (y < 0 || y > 9999)      /* outside BigQuery's range: only from bad data */
             return (size_t)snprintf(buf, 32, "%ld-%02d-%02dT%02u:%02u:%02u.%06uZ", y, m, d,
                                     sod / 3600, sod / 60 % 60, sod % 60, frac);
-        p = put_digits(tl_day.ymd, y, 4);
+        p = put_digits(slot->ymd, y, 4);
         *p++ = '-';
         p = put2(p, (unsigned)m);
         *p++ = '-';
         put2(p, (unsigned)d);
-        tl_day.days = days;
-        tl_day.set = true;
+        slot->days = days;
+        slot->set = true;
     }
-    memcpy(buf, tl_day.ymd, 10);
+    memcpy(buf, slot->ymd, 10);
     p = buf + 10;
     *p++ = 'T';
     p = put2(p, sod / 3600);

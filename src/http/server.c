@@ -31,7 +31,14 @@
 #include "http/http_int.h"
 
 #define QUERY_STRING_MAX 16384
-#define CONN_MEMORY_LIMIT (160 * 1024)   /* lets a too-long URI reach us for a JSON 414 */
+/*
+ * Each connection's buffer for the request head (libmicrohttpd's pool). A
+ * query string up to QUERY_STRING_MAX is served, one up to about this size
+ * gets our JSON 414, a longer head libmicrohttpd's own 414/431. 32 KiB, not
+ * more: libmicrohttpd zeroes the whole pool after every request and every
+ * open connection keeps it resident (256 connections × 160 KiB were 40 MiB).
+ */
+#define CONN_MEMORY_LIMIT (32 * 1024)
 #define PROBE_RESERVE 32                 /* connections above the limit, for /healthz and /readyz */
 
 struct http_server {
