@@ -13,7 +13,7 @@
 
 CC      ?= cc
 SAN     ?=
-PKGS    := libmicrohttpd jansson libcrypto sqlite3 rdkafka libcurl libjwt
+PKGS    := libmicrohttpd jansson libcrypto sqlite3 rdkafka libcurl libjwt zlib
 BUILD   := build$(if $(SAN),/san)
 Q       := $(if $(V),,@)
 
