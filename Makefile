@@ -133,6 +133,7 @@ run: deps all
 
 bench: deps all
 	bench/run
+	python3 bench/scaling.py
 	python3 bench/metrics_cost.py
 	python3 bench/ingest.py
 	python3 bench/sqlite_ceiling.py
