@@ -504,7 +504,7 @@ static bool continues_log(struct kafka *k, struct part *p, const rd_kafka_messag
             seek_to_beginning(k, p->partition);
             return false;
         }
-    } else if (p->next >= 0 && msg->offset < p->next && p->first < 0) {
+    } else if (p->next >= 0 && msg->offset < p->next) {
         /* librdkafka started the partition again at its beginning (offset out of range) */
         char why[128];
         snprintf(why, sizeof why, "offset %" PRId64 " came after %" PRId64, msg->offset, p->next - 1);

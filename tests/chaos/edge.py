@@ -8,14 +8,12 @@ import os
 import resource
 import signal
 import socket
-import sys
 import time
 
 from chaoslib import Checks, ReadyPoller, log, metrics, snap, verify, wait_rows, wait_total
 from scenarios import Producer, _finish, _setup
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
-from test_edge import half_sent, rss_kib, still_open  # noqa: E402
+from pylib.edge import half_sent, rss_kib, still_open  # noqa: E402 - chaoslib put tests/ on sys.path
 
 
 def _raise_fd_limit():

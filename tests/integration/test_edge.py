@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from pylib.edge import half_sent, rss_kib, still_open
 from pylib.server import BIN, Server, base_env, free_port, generate, load
 
 
@@ -33,11 +34,6 @@ def many_fds():
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 16384)), hard))
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-
-
 def metric(srv, name, **labels):
     body = srv.get("/metrics").body.decode()
     want = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
@@ -45,36 +41,6 @@ def metric(srv, name, **labels):
         if line.startswith(want + " "):
             return float(line.split()[-1])
     return 0.0
-
-
-def half_sent(port, n, first_addr=2, naddr=32, head=b"GET /data HTTP/1.1\r\nHost: x\r\nX-a: "):
-    """n connections from 127.0.0.<first_addr..> that send a partial head and stall."""
-    socks = []
-    for i in range(n):
-        s = socket.socket()
-        try:
-            s.bind((f"127.0.0.{first_addr + i % naddr}", 0))
-            s.settimeout(2)
-            s.connect(("127.0.0.1", port))
-            s.sendall(head)
-            socks.append(s)
-        except OSError:
-            s.close()
-    return socks
-
-
-def still_open(socks):
-    n = 0
-    for s in socks:
-        try:
-            s.settimeout(0.001)
-            if s.recv(1):
-                n += 1
-        except socket.timeout:
-            n += 1
-        except OSError:
-            pass
-    return n
 
 
 def raw_request(port, data, read=65536, wait=2.0):

@@ -6,6 +6,7 @@ tests/chaos, scripts/soak and bench/:
     pylib.broker    a Kafka broker of our own, kcat, `colibri serve` fed from Kafka
     pylib.kafka     the shared session broker (pytest fixture) and kcat helpers
     pylib.emulator  the BigQuery and Pub/Sub fakes
+    pylib.edge      misbehaving HTTP clients (half-sent heads) and a process's RSS
 
 pytest finds it through tests/integration/conftest.py; scripts put tests/ on
 sys.path first.

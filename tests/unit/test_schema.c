@@ -23,6 +23,7 @@
 
 #include "colibri/error.h"
 #include "colibri/schema.h"
+#include "colibri/strbuf.h"
 
 #define TS_MIN (-62135596800000000LL)      /* 0001-01-01T00:00:00Z */
 #define TS_MAX 253402300799999999LL        /* 9999-12-31T23:59:59.999999Z */
@@ -1138,6 +1139,43 @@ static void test_flightgen_lines(void **state)
     schema_free(s);
 }
 
+/* One value, four wire formats: what value_format writes for each. */
+static void test_value_format_styles(void **state)
+{
+    (void)state;
+    static const struct {
+        enum col_type t;
+        struct value v;
+        const char *json, *csv, *bq_row, *bq_param;
+    } cases[] = {
+        { COL_STRING, { .u.s = { "a\"b,c", 5 } }, "\"a\\\"b,c\"", "\"a\"\"b,c\"", "\"a\\\"b,c\"", "a\"b,c" },
+        { COL_STRING, { .u.s = { "plain", 5 } }, "\"plain\"", "plain", "\"plain\"", "plain" },
+        { COL_STRING, { .u.s = { "x\xf5\x80\x80y", 5 } }, "\"x\\ufffd\\ufffd\\ufffdy\"", "x\xf5\x80\x80y",
+          "\"x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy\"", "x\xf5\x80\x80y" },
+        { COL_INT64, { .u.i = -9007199254740993LL }, "-9007199254740993", "-9007199254740993",
+          "\"-9007199254740993\"", "-9007199254740993" },
+        { COL_FLOAT64, { .u.f = 0.1 }, "0.1", "0.1", "0.1", "0.1" },
+        { COL_FLOAT64, { .u.f = NAN }, "null", "null", "\"NaN\"", "NaN" },
+        { COL_FLOAT64, { .u.f = -INFINITY }, "null", "null", "\"-Infinity\"", "-Infinity" },
+        { COL_BOOL, { .u.b = true }, "true", "true", "true", "true" },
+        { COL_TIMESTAMP, { .u.i = 1767225600000001LL }, "\"2026-01-01T00:00:00.000001Z\"",
+          "2026-01-01T00:00:00.000001Z", "\"2026-01-01T00:00:00.000001Z\"", "2026-01-01 00:00:00.000001+00:00" },
+        { COL_DATE, { .u.i = 20454 }, "\"2026-01-01\"", "2026-01-01", "\"2026-01-01\"", "2026-01-01" },
+        { COL_INT64, { .is_null = true }, "null", "", "", "" },
+    };
+    static const enum value_style styles[] = { VALUE_JSON, VALUE_CSV, VALUE_BQ_ROW, VALUE_BQ_PARAM };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *want[] = { cases[i].json, cases[i].csv, cases[i].bq_row, cases[i].bq_param };
+        for (size_t k = 0; k < 4; k++) {
+            struct strbuf sb = STRBUF_INIT;
+            value_format(cases[i].t, &cases[i].v, &sb, styles[k]);
+            print_message("case %zu style %zu\n", i, k);
+            assert_string_equal(sb.buf ? sb.buf : "", want[k]);
+            strbuf_release(&sb);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
@@ -1159,6 +1197,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_date_text),
         cmocka_unit_test(test_float_format),
         cmocka_unit_test(test_flightgen_lines),
+        cmocka_unit_test(test_value_format_styles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
