@@ -46,7 +46,8 @@ def api_calls(stats):
 
 def colibri_env(api, meta, schema, **extra):
     e = {k: v for k, v in os.environ.items() if not k.startswith("COLIBRI_")}
-    e.update(COLIBRI_SCHEMA=str(schema), COLIBRI_LOG_LEVEL="warn", COLIBRI_BIGQUERY_ENDPOINT=f"http://{api}",
+    e.update(COLIBRI_SCHEMA=str(schema), COLIBRI_LOG_LEVEL="warn", COLIBRI_BQ_DEFAULT_WINDOW_H="0",
+             COLIBRI_BIGQUERY_ENDPOINT=f"http://{api}",
              GCE_METADATA_HOST=meta, BIGQUERY_EMULATOR_HOST="", GOOGLE_APPLICATION_CREDENTIALS="")
     e.update({k: str(v) for k, v in extra.items()})
     return e

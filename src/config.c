@@ -96,6 +96,9 @@ static const struct setting settings[] = {
         "BigQuery: reuse a query's rows this long, milliseconds; 0 = off"),
     NUM("bq-max-bytes-billed", "COLIBRI_BQ_MAX_BYTES_BILLED", bq_max_bytes_billed, "10737418240", 0, LONG_MAX,
         "BigQuery: refuse (413) a query that would bill more bytes; 0 = no limit"),
+    NUM("bq-default-window-h", "COLIBRI_BQ_DEFAULT_WINDOW_H", bq_default_window_h, "168", 0, 876000,
+        "BigQuery: GET /data without since reads only the last N hours, so the partition filter always "
+        "applies and cost stays predictable; 0 = unbounded"),
     STR("bigquery-endpoint", "COLIBRI_BIGQUERY_ENDPOINT", bigquery_endpoint, "",
         "BigQuery API base URL, with auth (default https://bigquery.googleapis.com)"),
     STR("bigquery-emulator-host", "BIGQUERY_EMULATOR_HOST", bigquery_emulator_host, "",

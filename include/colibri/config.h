@@ -53,6 +53,7 @@ struct config {
     char *bq_location;              /* "" = the dataset's */
     long bq_cache_ms;               /* response cache TTL; 0 = off */
     long bq_max_bytes_billed;       /* 0 = no limit */
+    long bq_default_window_h;       /* GET /data without since: the last N hours; 0 = unbounded */
     char *bigquery_endpoint;        /* "" = https://bigquery.googleapis.com */
     /* Google's conventional variables */
     char *bigquery_emulator_host;   /* host:port: the emulator, no auth */

@@ -259,9 +259,12 @@ static int admit(const struct http_server *srv, struct request *req)
         return rc;
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
     long long len = cl ? strtoll(cl, NULL, 10) : 0;
-    if (len < 0 || len > ctx->env->cfg->http_body_max || (r->methods == M_GET && announces_body(req->conn)))
+    if (r->methods == M_GET && announces_body(req->conn))
+        return reply_fail(rep, COLIBRI_ETOOBIG, NULL, "%s %.*s takes no request body", req->method,
+                          (int)req->path_len, req->uri);
+    if (len < 0 || len > ctx->env->cfg->http_body_max)
         return reply_fail(rep, COLIBRI_ETOOBIG, NULL, "request body larger than %ld bytes",
-                          r->methods == M_GET ? 0L : ctx->env->cfg->http_body_max);
+                          ctx->env->cfg->http_body_max);
     if ((rc = access_authorize(srv->access, req, r->label, rep)))
         return rc;
     /* probes are never limited, nor is Pub/Sub push: OIDC guards it and Pub/Sub paces itself */

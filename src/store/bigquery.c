@@ -353,6 +353,7 @@ static int bq_open(const struct config *cfg, const char *target, const struct sc
         goto out;
     }
     s->cache_ms = cfg->bq_cache_ms;
+    s->window_us = (int64_t)cfg->bq_default_window_h * 3600 * 1000000;
     if ((rc = gcp_auth_new(cfg, BQ_SCOPE, emulator, &s->auth)))
         goto out;
     rc = ensure_tables(s);
@@ -747,10 +748,29 @@ static int cached_rows(struct bq_store *s, const char *sql, json_t *params, size
     return rc;
 }
 
+/*
+ * Without since, only the last window_us (COLIBRI_BQ_DEFAULT_WINDOW_H): the
+ * partition filter always applies, so what a page costs does not grow with
+ * the table. The bound moves by whole minutes, so the response cache and
+ * BigQuery's own keep working between pages.
+ */
+static const struct query *bounded(const struct bq_store *s, const struct query *q, struct query *copy)
+{
+    if (q->has_since || s->window_us <= 0)
+        return q;
+    const int64_t minute = 60 * 1000000LL;
+    *copy = *q;
+    copy->has_since = true;
+    copy->since = (clock_real_us() - s->window_us) / minute * minute;
+    return copy;
+}
+
 static int bq_query(void *ctx, const struct query *q, struct row_sink *sink)
 {
     struct bq_store *s = ctx;
     struct bq_query bq = { .sql = STRBUF_INIT };
+    struct query windowed;
+    q = bounded(s, q, &windowed);
     json_t *rows = NULL;
     bool any = false;
     int rc = build_select(s, q, &bq);

@@ -39,6 +39,7 @@ struct bq_store {
     char *location;             /* may be NULL */
     char *max_bytes;            /* decimal string, or NULL for no guard */
     long cache_ms;
+    int64_t window_us;      /* GET /data without since: the last this long; 0 = unbounded */
     struct gcp_auth *auth;
     pthread_mutex_t plock;      /* the client pool */
     struct client_node *pool;

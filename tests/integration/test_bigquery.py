@@ -150,6 +150,18 @@ def servers(stores):
     assert bq.stop() == 0, bq.log
 
 
+def test_default_window_bounds_get_data_without_since(stores):
+    """COLIBRI_BQ_DEFAULT_WINDOW_H: without since, BigQuery reads only the last N hours (the test
+    rows are from 2026-01-01, older than an hour); an explicit since is taken as it is."""
+    _, emulator = stores
+    bq = Colibri("bigquery:test.ds.flights", BIGQUERY_EMULATOR_HOST=emulator, COLIBRI_BQ_DEFAULT_WINDOW_H="1")
+    try:
+        assert bq.get("/data?limit=5").json()["data"] == []
+        assert len(bq.get("/data?limit=5&since=2026-01-01T00:00:00Z").json()["data"]) == 5
+    finally:
+        assert bq.stop() == 0, bq.log
+
+
 def battery(db):
     """At least 30 queries: every parameter, operator and type, both orders (added by the test)."""
     one = lambda q: sql(db, q)[0]  # noqa: E731

@@ -21,7 +21,9 @@ SCHEMA = os.path.join(ROOT, "schema/flights.json")
 
 def base_env(**extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("COLIBRI_")}
-    env.update(COLIBRI_SCHEMA=SCHEMA, COLIBRI_LOG_LEVEL="warn", COLIBRI_HTTP_THREADS="2")
+    # test data is from 2026-01-01: no default BigQuery window unless a test asks for one
+    env.update(COLIBRI_SCHEMA=SCHEMA, COLIBRI_LOG_LEVEL="warn", COLIBRI_HTTP_THREADS="2",
+               COLIBRI_BQ_DEFAULT_WINDOW_H="0")
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
