@@ -14,7 +14,7 @@
 
 CC      ?= cc
 SAN     ?=
-PKGS    := libmicrohttpd jansson libcrypto sqlite3 rdkafka libcurl libjwt
+PKGS    := libmicrohttpd jansson libcrypto sqlite3 rdkafka libcurl libjwt zlib
 BUILD   := build$(if $(SAN),/san)
 Q       := $(if $(V),,@)
 
@@ -152,6 +152,7 @@ run: deps all
 
 bench: deps all
 	bench/run
+	python3 bench/scaling.py
 	python3 bench/metrics_cost.py
 	python3 bench/ingest.py
 	python3 bench/sqlite_ceiling.py

@@ -25,6 +25,8 @@ struct column {
     bool required;          /* mode REQUIRED */
     bool metadata;          /* added by colibri, not in the schema file */
     bool cluster;           /* "x-cluster": true in the schema file: index it */
+    char *json_key;         /* ,"name": — what a JSON row writes before the value */
+    size_t json_key_len;
 };
 
 /* Indexes of the metadata columns, always the last four, in this order. */

@@ -86,4 +86,16 @@ int admit_pubsub_push(const struct route_ctx *ctx, struct request *req, struct r
  */
 char *openapi_build(const struct schema *s, const struct config *cfg);
 
+/* gzip.c: response compression. */
+#define GZIP_MIN_BYTES 1024     /* smaller bodies go as they are: gzip would barely pay */
+#ifndef GZIP_LEVEL
+#define GZIP_LEVEL 1            /* zlib's fastest: most of level 6's saving on JSON pages */
+#endif
+
+/* Whether an Accept-Encoding value (NULL = absent) accepts gzip (q > 0, or by "*"). */
+bool gzip_accepted(const char *accept_encoding);
+
+/* Compress in[0..n) as one gzip member; *out is malloc'd (caller frees) or NULL on error. */
+int gzip_body(const char *in, size_t n, char **out, size_t *outlen);
+
 #endif

@@ -31,7 +31,14 @@
 #include "http/http_int.h"
 
 #define QUERY_STRING_MAX 16384
-#define CONN_MEMORY_LIMIT (160 * 1024)   /* lets a too-long URI reach us for a JSON 414 */
+/*
+ * Each connection's buffer for the request head (libmicrohttpd's pool). A
+ * query string up to QUERY_STRING_MAX is served, one up to about this size
+ * gets our JSON 414, a longer head libmicrohttpd's own 414/431. 32 KiB, not
+ * more: libmicrohttpd zeroes the whole pool after every request and every
+ * open connection keeps it resident (256 connections × 160 KiB were 40 MiB).
+ */
+#define CONN_MEMORY_LIMIT (32 * 1024)
 #define PROBE_RESERVE 32                 /* connections above the limit, for /healthz and /readyz */
 
 struct http_server {
@@ -152,6 +159,19 @@ static enum MHD_Result queue(const struct http_server *srv, struct request *req,
     char *body = strbuf_detach(&rep->body, &len);
     if (!body)
         return MHD_NO;
+    /* A body this large may go gzip'd: whether it did depends on Accept-Encoding (Vary). */
+    bool varies = len >= GZIP_MIN_BYTES, gzipped = false;
+    if (varies && gzip_accepted(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                            "Accept-Encoding"))) {
+        char *z;
+        size_t zlen;
+        if (gzip_body(body, len, &z, &zlen) == 0) {
+            free(body);
+            body = z;
+            len = zlen;
+            gzipped = true;
+        }   /* else: send it as it is, still a correct answer */
+    }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(body);
@@ -168,6 +188,8 @@ static enum MHD_Result queue(const struct http_server *srv, struct request *req,
     };
     for (size_t i = 0; i < sizeof security / sizeof security[0]; i++)
         MHD_add_response_header(resp, security[i][0], security[i][1]);
+    if (gzipped)
+        MHD_add_response_header(resp, "Content-Encoding", "gzip");
     if (rep->link)
         MHD_add_response_header(resp, "Link", rep->link);
     if (rep->close)
@@ -182,9 +204,11 @@ static enum MHD_Result queue(const struct http_server *srv, struct request *req,
         MHD_add_response_header(resp, "Retry-After", secs);
     }
     const char *origin = access_cors_origin(srv->access, req->conn);
+    if (varies && !origin)
+        MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     if (origin) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
-        MHD_add_response_header(resp, "Vary", "Origin");
+        MHD_add_response_header(resp, "Vary", varies ? "Origin, Accept-Encoding" : "Origin");
         MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Link, X-Request-Id, Retry-After");
         if (strcmp(req->method, "OPTIONS") == 0) {
             MHD_add_response_header(resp, "Access-Control-Allow-Methods", r ? r->allow : "GET, HEAD");
