@@ -244,17 +244,19 @@ def cpu_seconds(pid):
 
 # --- wrk -----------------------------------------------------------------------------------
 
-def wrk_command(url, threads=2, connections=64, seconds=10):
+def wrk_command(url, threads=2, connections=64, seconds=10, headers=()):
     # --timeout above any latency seen: wrk drops answers slower than its timeout (default 2 s)
     # from the latency histogram, which would flatter a slow server's p99.
-    return ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
-            "--latency", "-s", str(WRK_REPORT_LUA), url]
+    return (["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
+             "--latency", "-s", str(WRK_REPORT_LUA)]
+            + [a for h in headers for a in ("-H", h)] + [url])
 
 
-def run_wrk(url, threads=2, connections=64, seconds=10, server=None):
+def run_wrk(url, threads=2, connections=64, seconds=10, server=None, headers=()):
     """One wrk run → dict(rps, p50_ms, p90_ms, p99_ms, max_ms, requests, errors..., raw).
-    With server (a Server), a failure says whether that server died and shows its log."""
-    cmd = wrk_command(url, threads, connections, seconds)
+    With server (a Server), a failure says whether that server died and shows its log.
+    headers: extra request headers ("Name: value")."""
+    cmd = wrk_command(url, threads, connections, seconds, headers)
     ru0, busy0 = resource.getrusage(resource.RUSAGE_CHILDREN), busy_seconds()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 90)
     if server is not None and not server.alive():
@@ -284,6 +286,21 @@ def run_wrk(url, threads=2, connections=64, seconds=10, server=None):
 
 
 # --- misc ----------------------------------------------------------------------------------
+
+def ensure_venv(path, packages):
+    """A virtualenv at path with packages (pip specs) installed; returns its bin directory."""
+    path = Path(path)
+    py = path / "bin" / "python"
+    if not py.exists():
+        log(f"creating a virtualenv in {path} for {' '.join(packages)}")
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    missing = subprocess.run([str(py), "-c", "import " + ",".join(p.split("=")[0].split("<")[0]
+                                                                    for p in packages)],
+                             capture_output=True).returncode != 0
+    if missing:
+        subprocess.run([str(py), "-m", "pip", "install", "-q", *packages], check=True)
+    return path / "bin"
+
 
 def median(xs):
     return statistics.median(xs) if xs else float("nan")

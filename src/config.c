@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +43,9 @@ static const struct setting settings[] = {
     NUM("port", "PORT", port, "8080", 1, 65535, "port, when --listen is not given (Cloud Run sets PORT)"),
     STR("store", "COLIBRI_STORE", store, "sqlite:colibri.db", "sqlite:PATH or bigquery:PROJECT.DATASET.TABLE"),
     STR("subscribe", "COLIBRI_SUBSCRIBE", subscribe, "", "kafka://HOST:PORT/TOPIC?group=G or pubsub://projects/P/subscriptions/S"),
-    STR("schema", "COLIBRI_SCHEMA", schema, "schema/flights.json", "table schema file (BigQuery JSON schema)"),
+    STR("schema", "COLIBRI_SCHEMA", schema, "", "table schema file (BigQuery JSON schema); default: schema/flights.json "
+        "in the working directory, else the one installed with colibri (../share/colibri/ or ../schema/ from the "
+        "binary), else the copy built into colibri"),
     STR("event-time", "COLIBRI_EVENT_TIME", event_time, "event_time", "TIMESTAMP column for order, since and until"),
     { .flag = "api-keys", .env = "COLIBRI_API_KEYS", .type = T_STR, .offset = offsetof(struct config, api_keys),
       .def = "", .secret = true, .help = "comma list of API keys or @file; empty = no auth on /data" },
@@ -272,8 +275,19 @@ void config_free(struct config *c)
     memset(c, 0, sizeof *c);
 }
 
+/* Whether a librdkafka property holds a secret (sasl.password, ssl.key.password, ...). */
+static bool kafka_secret(const char *env)
+{
+    static const char *const words[] = { "PASSWORD", "SECRET", "TOKEN", "JAAS", "KEY_PEM", "_KEY" };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(env, words[i]))
+            return true;
+    return false;
+}
+
 void config_print(const struct config *c, FILE *f)
 {
+    extern char **environ;
     fprintf(f, "listen=%s:%d\n", c->listen_host, c->listen_port);
     for (size_t i = 0; i < NSETTINGS; i++) {
         const struct setting *s = &settings[i];
@@ -283,6 +297,19 @@ void config_print(const struct config *c, FILE *f)
             const char *v = *str_field((struct config *)c, s);
             fprintf(f, "%s=%s\n", s->env, s->secret && *v ? "********" : v);
         }
+    }
+    /* the librdkafka pass-through: COLIBRI_KAFKA_SASL_USERNAME=u is sasl.username=u */
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (strncmp(*e, "COLIBRI_KAFKA_", 14) != 0 || !eq || !eq[1])
+            continue;
+        char prop[128];
+        size_t n = (size_t)(eq - *e) - 14, i;
+        for (i = 0; i < n && i < sizeof prop - 1; i++)
+            prop[i] = (*e)[14 + i] == '_' ? '.' : (char)tolower((unsigned char)(*e)[14 + i]);
+        prop[i] = '\0';
+        fprintf(f, "%.*s=%s   (librdkafka %s)\n", (int)(eq - *e), *e,
+                kafka_secret(*e) ? "********" : eq + 1, prop);
     }
 }
 
@@ -295,4 +322,7 @@ void config_usage(FILE *f)
             fprintf(f, " [%s]", s->def);
         fputc('\n', f);
     }
+    fprintf(f, "  %-53s %s\n", "COLIBRI_KAFKA_<PROP>", "any librdkafka property <prop> (_ becomes ., lower case), "
+            "e.g. COLIBRI_KAFKA_SECURITY_PROTOCOL=SASL_SSL; an unknown one stops colibri at start; "
+            "check-config lists those set");
 }

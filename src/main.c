@@ -6,6 +6,7 @@
  *   colibri load [FILE|-]  import NDJSON through the ingest path
  *   colibri check-config   print the effective configuration, test the store
  */
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -55,7 +56,42 @@ struct app {
     struct config cfg;
     struct schema *schema;
     struct store *store;
+    char schema_from[PATH_MAX + 32];    /* the file the schema came from, or "built in" */
 };
+
+/*
+ * COLIBRI_SCHEMA unset: schema/flights.json in the working directory (the
+ * source tree), else the copy installed next to the binary (make install:
+ * PREFIX/share/colibri/; the build tree: build/../schema/), else the copy
+ * built into the binary. Each is the same file unless someone edited it.
+ */
+static int load_default_schema(struct app *a, char *err, size_t errlen)
+{
+    char exe[PATH_MAX], path[PATH_MAX + 64];
+    const char *cands[3] = { "schema/flights.json", NULL, NULL };
+    char share[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(share, sizeof share, "%s/../share/colibri/flights.json", exe);
+            snprintf(path, sizeof path, "%s/../schema/flights.json", exe);
+            cands[1] = share;
+            cands[2] = path;
+        }
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (!cands[i] || access(cands[i], R_OK) != 0)
+            continue;
+        snprintf(a->schema_from, sizeof a->schema_from, "%s", cands[i]);
+        return schema_load(cands[i], a->cfg.event_time, &a->schema, err, errlen);
+    }
+    snprintf(a->schema_from, sizeof a->schema_from, "built in (schema/flights.json of this build)");
+    return schema_parse(schema_builtin, strlen(schema_builtin), "flights", a->cfg.event_time,
+                        &a->schema, err, errlen);
+}
 
 static int app_open(struct app *a, int argc, char **argv, char **rest, int *nrest)
 {
@@ -69,10 +105,17 @@ static int app_open(struct app *a, int argc, char **argv, char **rest, int *nres
     log_level_parse(a->cfg.log_level, &level);
     log_setup(level, strcmp(a->cfg.log_format, "json") == 0);
     metrics_enable(strcmp(a->cfg.metrics, "on") == 0);
-    if (schema_load(a->cfg.schema, a->cfg.event_time, &a->schema, err, sizeof err)) {
-        fprintf(stderr, "colibri: schema %s (COLIBRI_SCHEMA): %s\n", a->cfg.schema, err);
+    if (*a->cfg.schema) {
+        snprintf(a->schema_from, sizeof a->schema_from, "%s", a->cfg.schema);
+        if (schema_load(a->cfg.schema, a->cfg.event_time, &a->schema, err, sizeof err)) {
+            fprintf(stderr, "colibri: schema %s (COLIBRI_SCHEMA): %s\n", a->cfg.schema, err);
+            return COLIBRI_ECONFIG;
+        }
+    } else if (load_default_schema(a, err, sizeof err)) {
+        fprintf(stderr, "colibri: default schema, %s: %s (set COLIBRI_SCHEMA)\n", a->schema_from, err);
         return COLIBRI_ECONFIG;
     }
+    log_debug("schema: %s", a->schema_from);
     if (store_open(&a->cfg, a->cfg.store, a->schema, &a->store)) {
         fprintf(stderr, "colibri: cannot open the store '%s' (COLIBRI_STORE); see the log above\n",
                 a->cfg.store);
@@ -254,7 +297,7 @@ static int cmd_load(struct app *a, int nargs, char **args)
 static int cmd_check_config(struct app *a)
 {
     config_print(&a->cfg, stdout);
-    printf("schema: %s, table %s, %zu columns, event time %s\n", a->cfg.schema, a->schema->table,
+    printf("schema: %s, table %s, %zu columns, event time %s\n", a->schema_from, a->schema->table,
            a->schema->nuser, a->schema->cols[a->schema->event_time].name);
     int rc = store_ping(a->store);
     printf("store %s: %s\n", store_name(a->store), rc ? colibri_strerror(rc) : "reachable");

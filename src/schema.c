@@ -416,6 +416,21 @@ static const char *const unsupported_types[] = {
     "GEOGRAPHY", "JSON", "INTERVAL", "RANGE",
 };
 
+
+/* c->json_key from c->name (names are identifiers: nothing to escape). 0 or ENOMEM. */
+static int column_json_key(struct column *c)
+{
+    size_t n = c->name ? strlen(c->name) : 0;
+    if (!c->name || !(c->json_key = malloc(n + 5)))
+        return COLIBRI_ENOMEM;
+    c->json_key[0] = ',';
+    c->json_key[1] = '"';
+    memcpy(c->json_key + 2, c->name, n);
+    memcpy(c->json_key + 2 + n, "\":", 3);
+    c->json_key_len = n + 4;
+    return 0;
+}
+
 static int parse_column(const json_t *j, size_t idx, struct column *c, char *err, size_t errlen)
 {
     const json_t *name = json_object_get(j, "name"), *type, *mode, *desc, *clu;
@@ -498,7 +513,7 @@ static int parse_column(const json_t *j, size_t idx, struct column *c, char *err
     c->cluster = json_is_true(clu);
     c->name = strdup(json_string_value(name));
     c->description = strdup(desc ? json_string_value(desc) : "");
-    if (!c->name || !c->description) {
+    if (!c->name || !c->description || column_json_key(c)) {
         colibri_errmsg(err, errlen, "out of memory");
         return COLIBRI_ENOMEM;
     }
@@ -579,7 +594,7 @@ int schema_parse(const char *json, size_t len, const char *table, const char *ev
         c->required = meta_cols[m].required;
         c->metadata = true;
         s->ncols++;
-        if (!c->name || !c->description) {
+        if (!c->name || !c->description || column_json_key(c)) {
             rc = COLIBRI_ENOMEM;
             colibri_errmsg(err, errlen, "out of memory");
             goto out;
@@ -681,6 +696,7 @@ void schema_free(struct schema *s)
         return;
     for (size_t i = 0; i < s->ncols; i++) {
         free(s->cols[i].name);
+        free(s->cols[i].json_key);
         free(s->cols[i].description);
     }
     free(s->cols);

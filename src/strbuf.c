@@ -91,16 +91,46 @@ size_t utf8_seq(const unsigned char *p, size_t n)
     return len;
 }
 
+/* Bytes a JSON string may hold as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char json_plain[256] = {
+    [0x20 ... '"' - 1] = 1, ['"' + 1 ... '\\' - 1] = 1, ['\\' + 1 ... 0x7f] = 1,
+};
+
+/* Whether the 8 bytes at u are all json_plain (the has-zero-byte trick on x, x ^ '"', x ^ '\\'). */
+static inline bool plain8(const unsigned char *u)
+{
+    uint64_t x, ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    memcpy(&x, u, 8);
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return !(((x - ones * 0x20) | (q - ones) | (b - ones) | x) & highs);
+}
+
 void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
     if (!strbuf_grow(sb, n + 2))
         return;
+    /* the common case: nothing to escape, one copy */
+    size_t i = 0;
+    while (n - i >= 8 && plain8(u + i))
+        i += 8;
+    while (i < n && json_plain[u[i]])
+        i++;
+    if (i == n) {
+        memcpy(sb->buf + sb->len, s, n);
+        sb->len += n;
+        sb->buf[sb->len] = '\0';
+        return;
+    }
     size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
+        while (n - i >= 8 && plain8(u + i))
+            i += 8;
+        if (i >= n)
+            break;
         unsigned char c = u[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+        if (json_plain[c])
             continue;
         if (c >= 0x80) {
             size_t k = utf8_seq(u + i, n - i);

@@ -196,10 +196,30 @@ static char *put_digits(char *p, long v, int n)
     return p + n;
 }
 
+/* "00".."99": two digits per table read instead of a division per digit. */
+static const char two_digits[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+static char *put2(char *p, unsigned v)
+{
+    memcpy(p, two_digits + 2 * v, 2);
+    return p + 2;
+}
+
+/*
+ * The "YYYY-MM-DD" of the last days formatted on this thread, four slots by
+ * the day's low bits: a page's timestamps (event, scheduled, ingested) fall on
+ * a few days, and civil_from_days is the dear part of formatting one.
+ */
+struct day_slot { int64_t days; char ymd[10]; bool set; };
+static _Thread_local struct day_slot tl_days[4];
+
 size_t timestamp_format(int64_t us, char *buf)
 {
     int64_t days = us / US_PER_DAY, rem = us % US_PER_DAY;
-    long y, sod;
+    long y;
     int m, d;
     char *p = buf;
 
@@ -207,24 +227,33 @@ size_t timestamp_format(int64_t us, char *buf)
         rem += US_PER_DAY;
         days--;
     }
-    civil_from_days(days, &y, &m, &d);
-    sod = (long)(rem / US_PER_SEC);
-    if (y < 0 || y > 9999)      /* outside BigQuery's range: only from bad data */
-        return (size_t)snprintf(buf, 32, "%ld-%02d-%02dT%02ld:%02ld:%02ld.%06ldZ", y, m, d,
-                                sod / 3600, sod / 60 % 60, sod % 60, (long)(rem % US_PER_SEC));
-    p = put_digits(p, y, 4);
-    *p++ = '-';
-    p = put_digits(p, m, 2);
-    *p++ = '-';
-    p = put_digits(p, d, 2);
+    unsigned sod = (unsigned)(rem / US_PER_SEC), frac = (unsigned)(rem % US_PER_SEC);
+    struct day_slot *slot = &tl_days[days & 3];
+    if (!slot->set || slot->days != days) {
+        civil_from_days(days, &y, &m, &d);
+        if (y < 0 || y > 9999)      /* outside BigQuery's range: only from bad data */
+            return (size_t)snprintf(buf, 32, "%ld-%02d-%02dT%02u:%02u:%02u.%06uZ", y, m, d,
+                                    sod / 3600, sod / 60 % 60, sod % 60, frac);
+        p = put_digits(slot->ymd, y, 4);
+        *p++ = '-';
+        p = put2(p, (unsigned)m);
+        *p++ = '-';
+        put2(p, (unsigned)d);
+        slot->days = days;
+        slot->set = true;
+    }
+    memcpy(buf, slot->ymd, 10);
+    p = buf + 10;
     *p++ = 'T';
-    p = put_digits(p, sod / 3600, 2);
+    p = put2(p, sod / 3600);
     *p++ = ':';
-    p = put_digits(p, sod / 60 % 60, 2);
+    p = put2(p, sod / 60 % 60);
     *p++ = ':';
-    p = put_digits(p, sod % 60, 2);
+    p = put2(p, sod % 60);
     *p++ = '.';
-    p = put_digits(p, (long)(rem % US_PER_SEC), 6);
+    p = put2(p, frac / 10000);
+    p = put2(p, frac / 100 % 100);
+    p = put2(p, frac % 100);
     *p++ = 'Z';
     *p = '\0';
     return (size_t)(p - buf);
@@ -248,14 +277,68 @@ size_t date_format(int64_t days, char *buf)
     return (size_t)(p - buf);
 }
 
+/*
+ * The fast path of float_format, for values that are a short decimal in
+ * fixed notation (prices, distances, coordinates): find the fewest decimals
+ * d such that m / 10^d (m an integer below 10^15) is f again. Both m and
+ * 10^d are exact doubles, so the division is correctly rounded and gives the
+ * double nearest to m·10^-d, which is what strtod reads back; and as m has
+ * at most 15 significant digits and f lies within half an ulp of m·10^-d,
+ * "%.15g" prints exactly m·10^-d with trailing zeros dropped — the bytes
+ * below. "%g" turns to exponent notation below 1e-4 and from 1e15 up: those,
+ * zeros and anything else not found here take the printf path.
+ */
+static size_t float_short(double f, char *buf)
+{
+    static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+                                  1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18 };
+    double a = fabs(f);
+    char digits[24], *p = buf;
+
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (int d = 0; d <= 18 && a * p10[d] < 1e15; d++) {
+        double md = nearbyint(a * p10[d]);
+        if (md / p10[d] != a)
+            continue;
+        uint64_t m = (uint64_t)md;
+        int n = 0;
+        do {
+            digits[n++] = (char)('0' + m % 10);
+            m /= 10;
+        } while (m);
+        while (n <= d)                      /* at least one digit before the point */
+            digits[n++] = '0';
+        if (f < 0)
+            *p++ = '-';
+        int i = n - 1;
+        for (; i >= d; i--)
+            *p++ = digits[i];
+        int last = 0;                       /* drop trailing zeros, as %g does */
+        while (last < d && digits[last] == '0')
+            last++;
+        if (last < d) {
+            *p++ = '.';
+            for (; i >= last; i--)
+                *p++ = digits[i];
+        }
+        *p = '\0';
+        return (size_t)(p - buf);
+    }
+    return 0;
+}
+
 size_t float_format(double f, char *buf)
 {
     int n = 0;
+    size_t k;
 
     if (!isfinite(f)) {         /* coercion never lets these in; keep JSON valid anyway */
         memcpy(buf, "null", 5);
         return 4;
     }
+    if ((k = float_short(f, buf)) != 0)
+        return k;
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(buf, 32, "%.*g", prec, f);
         if (strtod(buf, NULL) == f)
@@ -458,14 +541,24 @@ static void add_quoted_bytes(struct strbuf *sb, const char *p, size_t n)
 }
 
 /* RFC 4180: quoted (with quotes doubled) when it holds a quote, comma or line break. */
+/*
+ * A CSV field of text. NULL is an empty field (value_format) and the empty
+ * string is "", so the two stay apart. A value a spreadsheet would run as a
+ * formula (first character = + - @, tab or carriage return: OWASP's CSV
+ * injection advice) gets a leading ' and quotes; JSON and NDJSON keep the
+ * value as it is.
+ */
 static void add_csv_text(struct strbuf *sb, const char *p, size_t n)
 {
-    if (n == 0 || (!memchr(p, '"', n) && !memchr(p, ',', n) && !memchr(p, '\n', n) &&
-                   !memchr(p, '\r', n))) {
+    bool formula = n && memchr("=+-@\t\r", p[0], 6);
+    if (n && !formula && !memchr(p, '"', n) && !memchr(p, ',', n) && !memchr(p, '\n', n) &&
+        !memchr(p, '\r', n)) {
         strbuf_add(sb, p, n);
         return;
     }
     strbuf_addc(sb, '"');
+    if (formula)
+        strbuf_addc(sb, '\'');
     for (const char *q; (q = memchr(p, '"', n)) != NULL; n -= (size_t)(q + 1 - p), p = q + 1) {
         strbuf_add(sb, p, (size_t)(q + 1 - p));
         strbuf_addc(sb, '"');

@@ -25,6 +25,8 @@ struct column {
     bool required;          /* mode REQUIRED */
     bool metadata;          /* added by colibri, not in the schema file */
     bool cluster;           /* "x-cluster": true in the schema file: index it */
+    char *json_key;         /* ,"name": — what a JSON row writes before the value */
+    size_t json_key_len;
 };
 
 /* Indexes of the metadata columns, always the last four, in this order. */
@@ -55,6 +57,9 @@ int schema_parse(const char *json, size_t len, const char *table, const char *ev
                  struct schema **out, char *err, size_t errlen);
 
 void schema_free(struct schema *s);
+
+/* schema/flights.json as it was at build time (the Makefile generates it), NUL-terminated. */
+extern const char schema_builtin[];
 
 /* Column index of name, or -1. */
 int schema_find(const struct schema *s, const char *name);

@@ -37,7 +37,7 @@ int subscriber_check(struct subscriber *sub, char *detail, size_t detaillen);
 
 /*
  * Stop fetching, write and acknowledge what was fetched, leave the source,
- * join the threads and free everything, all within a bounded time (5 s for
+ * join the threads and free everything, all within a bounded time (4 s for
  * the store, then the source's own bounded close). Safe on a subscriber never
  * started. COLIBRI_ETIMEOUT: the store did not answer in time; a write is
  * still in progress on a thread of its own, so the store must not be closed

@@ -67,7 +67,7 @@ bool value_equal(enum col_type t, const struct value *a, const struct value *b);
 /* How value_format writes a value: one style per wire format. */
 enum value_style {
     VALUE_JSON,         /* API JSON: numbers bare, TIMESTAMP/DATE quoted, NULL as null */
-    VALUE_CSV,          /* RFC 4180 field: text quoted when it must be, NULL empty */
+    VALUE_CSV,          /* RFC 4180 field: NULL empty, "" for the empty string, formulas defused with ' */
     VALUE_BQ_ROW,       /* insertAll row: INT64 quoted, FLOAT64 non-finite as "NaN"..., bad UTF-8 → U+FFFD */
     VALUE_BQ_PARAM,     /* a query parameterValue.value: raw text, TIMESTAMP "YYYY-MM-DD HH:MM:SS.ffffff+00:00" */
 };

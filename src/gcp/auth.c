@@ -5,7 +5,11 @@
  * named by GOOGLE_APPLICATION_CREDENTIALS (a service account: an RS256 JWT
  * signed with libjwt and exchanged at the key's token_uri; or gcloud's
  * authorized_user refresh token), or the metadata server (Cloud Run, GCE;
- * GCE_METADATA_HOST overrides metadata.google.internal). The token is cached
+ * GCE_METADATA_HOST overrides metadata.google.internal), tried in Google's
+ * order: the environment, gcloud's application-default key file, the
+ * metadata server. With none of them there (no metadata server answers the
+ * first fetch within 1.5 s), colibri says what it tried and what to set, at
+ * once, instead of retrying for seconds. The token is cached
  * and refreshed when it expires within 60 s or when a caller saw a 401. A
  * mutex makes it thread-safe; a refresh holds it, so concurrent callers wait
  * for that one refresh instead of each asking for a token.
@@ -16,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <stdio.h>
 
 #include "colibri/clock.h"
 #include "colibri/config.h"
@@ -29,6 +35,8 @@
 #define REFRESH_MARGIN_MS 60000
 #define FETCH_TIMEOUT_MS 10000
 #define FETCH_ATTEMPTS 4
+#define FIRST_CONNECT_MS 1000       /* the first metadata fetch: is there a metadata server at all? */
+#define FIRST_TIMEOUT_MS 1500
 #define JWT_LIFETIME_S 3600
 #define DEFAULT_METADATA_HOST "metadata.google.internal"
 #define METADATA_TOKEN_PATH "/computeMetadata/v1/instance/service-accounts/default/token"
@@ -45,6 +53,8 @@ struct gcp_auth {
     char *url;                  /* metadata token URL or the key's token_uri */
     char *email, *key_pem, *key_id;                 /* service account */
     char *client_id, *client_secret, *refresh;      /* authorized_user */
+    bool had_token;             /* a token came at least once from this source */
+    CURLcode last_cc;           /* of the last fetch */
 };
 
 static const char *kind_name(enum auth_kind k)
@@ -123,6 +133,16 @@ int gcp_auth_new(const struct config *cfg, const char *scope, bool emulator, str
         goto out;
     }
     const char *keyfile = cfg->google_application_credentials;
+    char adc[512] = "";
+    if (!emulator && !(keyfile && *keyfile)) {      /* gcloud auth application-default login */
+        const char *dir = getenv("CLOUDSDK_CONFIG"), *home = getenv("HOME");
+        if (dir && *dir)
+            snprintf(adc, sizeof adc, "%s/application_default_credentials.json", dir);
+        else if (home && *home)
+            snprintf(adc, sizeof adc, "%s/.config/gcloud/application_default_credentials.json", home);
+        if (*adc && access(adc, R_OK) == 0)
+            keyfile = adc;
+    }
     if (emulator) {
         a->kind = AUTH_NONE;
     } else if (keyfile && *keyfile) {
@@ -240,15 +260,23 @@ static int fetch_once(struct gcp_auth *a, const char *form)
     curl_easy_setopt(a->curl, CURLOPT_URL, a->url);
     curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(a->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(a->curl, CURLOPT_TIMEOUT_MS, (long)FETCH_TIMEOUT_MS);
+    bool first = a->kind == AUTH_METADATA && !a->had_token;
+    curl_easy_setopt(a->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)(first ? FIRST_CONNECT_MS : FETCH_TIMEOUT_MS));
+    curl_easy_setopt(a->curl, CURLOPT_TIMEOUT_MS, (long)(first ? FIRST_TIMEOUT_MS : FETCH_TIMEOUT_MS));
     curl_easy_setopt(a->curl, CURLOPT_WRITEFUNCTION, gcp_write_cb);
     curl_easy_setopt(a->curl, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(a->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     CURLcode cc = curl_easy_perform(a->curl);
+    a->last_cc = cc;
     if (cc == CURLE_OK)
         curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(hdrs);
 
+    if (first && (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_CONNECT ||
+                  cc == CURLE_OPERATION_TIMEDOUT)) {
+        rc = COLIBRI_EUNAVAIL;      /* refresh says what that means */
+        goto out;
+    }
     if (cc != CURLE_OK || status == 429 || status >= 500) {
         log_warn("access token from %s (%s): %s", kind_name(a->kind), a->url,
                  cc != CURLE_OK ? curl_easy_strerror(cc) : "server error");
@@ -276,6 +304,7 @@ static int fetch_once(struct gcp_auth *a, const char *form)
     free(a->token);
     a->token = copy;
     a->expires_ms = clock_mono_ms() + (ttl > 0 ? (int64_t)ttl * 1000 : 0);
+    a->had_token = true;
     log_debug("new access token from %s, expires in %lld s", kind_name(a->kind), (long long)ttl);
     rc = 0;
 out:
@@ -292,6 +321,18 @@ static int refresh(struct gcp_auth *a)
             return COLIBRI_EAUTH;
         rc = fetch_once(a, form);
         free(form);
+        if (rc == COLIBRI_EUNAVAIL && a->kind == AUTH_METADATA && !a->had_token &&
+            (a->last_cc == CURLE_COULDNT_RESOLVE_HOST || a->last_cc == CURLE_COULDNT_CONNECT ||
+             a->last_cc == CURLE_OPERATION_TIMEDOUT)) {
+            log_error("no Google credentials. Tried: the environment (GOOGLE_APPLICATION_CREDENTIALS "
+                      "is not set, nor an emulator host), gcloud's application-default key file "
+                      "(none), and the metadata server at %s (%s). Set GOOGLE_APPLICATION_CREDENTIALS "
+                      "to a service-account key file, run `gcloud auth application-default login`, "
+                      "run on Google Cloud, or set BIGQUERY_EMULATOR_HOST / PUBSUB_EMULATOR_HOST "
+                      "for an emulator", a->url, curl_easy_strerror(a->last_cc));
+            metrics_upstream_error("metadata", "auth");
+            return COLIBRI_EAUTH;
+        }
         if (rc != COLIBRI_EUNAVAIL)
             break;
         if (n + 1 < FETCH_ATTEMPTS)

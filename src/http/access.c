@@ -165,10 +165,18 @@ int access_authorize(struct access *a, struct request *req, enum metric_route ro
         return 0;
     }
     const char *given = presented_key(req->conn);
-    if (!given || !*given)
-        return reply_fail(rep, COLIBRI_EAUTH, NULL, "an API key is required: Authorization: Bearer KEY or X-API-Key");
-    if (!key_matches(keys, nkeys, given, req->caller))
+    bool metrics = route == ROUTE_METRICS;
+    /* RFC 6750: no error attribute when no credentials came; invalid_token when they are wrong */
+    if (!given || !*given) {
+        rep->challenge = metrics ? "Bearer realm=\"colibri-metrics\"" : "Bearer realm=\"colibri\"";
+        return reply_fail(rep, COLIBRI_EAUTH, NULL, metrics ? "a key is required: Authorization: Bearer KEY"
+                          : "an API key is required: Authorization: Bearer KEY or X-API-Key: KEY");
+    }
+    if (!key_matches(keys, nkeys, given, req->caller)) {
+        rep->challenge = metrics ? "Bearer realm=\"colibri-metrics\", error=\"invalid_token\""
+                                 : "Bearer realm=\"colibri\", error=\"invalid_token\"";
         return reply_fail(rep, COLIBRI_EAUTH, NULL, "the API key is not valid");
+    }
     req->has_caller = true;
     return 0;
 }

@@ -18,15 +18,14 @@
 static void json_row(struct strbuf *sb, const struct schema *s, const size_t *cols, size_t n,
                      const struct value *vals)
 {
-    strbuf_addc(sb, '{');
     for (size_t i = 0; i < n; i++) {
         const struct column *c = &s->cols[cols[i]];
-        strbuf_adds(sb, i ? ",\"" : "\"");
-        strbuf_adds(sb, c->name);
-        strbuf_add(sb, "\":", 2);
+        strbuf_add(sb, c->json_key, c->json_key_len);
+        if (i == 0 && !sb->failed)
+            sb->buf[sb->len - c->json_key_len] = '{';     /* the key's ',' opens the row */
         value_format(c->type, &vals[i], sb, VALUE_JSON);
     }
-    strbuf_addc(sb, '}');
+    strbuf_adds(sb, n ? "}" : "{}");
 }
 
 struct page {

@@ -20,6 +20,7 @@ struct reply {
     char *link;             /* Link header value, owned, or NULL */
     int retry_after;        /* seconds, for 429 and 503; 0 = the default */
     bool close;             /* close the connection after this answer */
+    const char *challenge;  /* WWW-Authenticate of a 401 (RFC 6750); NULL = Bearer realm="colibri" */
     const char *err_code;   /* set by reply_fail */
     char err_msg[512];
 };
@@ -79,7 +80,22 @@ int route_pubsub_push(const struct route_ctx *ctx, struct request *req, struct r
 /* The head of a push request: the route is on (COLIBRI_PUSH) and its token verifies. */
 int admit_pubsub_push(const struct route_ctx *ctx, struct request *req, struct reply *rep);
 
-/* Build the OpenAPI document for schema s once at start; NULL on failure. Caller frees. */
-char *openapi_build(const struct schema *s);
+/*
+ * Build the OpenAPI document once at start, for schema s and what cfg serves
+ * (push on or off, keys or not); NULL on failure. Caller frees.
+ */
+char *openapi_build(const struct schema *s, const struct config *cfg);
+
+/* gzip.c: response compression. */
+#define GZIP_MIN_BYTES 1024     /* smaller bodies go as they are: gzip would barely pay */
+#ifndef GZIP_LEVEL
+#define GZIP_LEVEL 1            /* zlib's fastest: most of level 6's saving on JSON pages */
+#endif
+
+/* Whether an Accept-Encoding value (NULL = absent) accepts gzip (q > 0, or by "*"). */
+bool gzip_accepted(const char *accept_encoding);
+
+/* Compress in[0..n) as one gzip member; *out is malloc'd (caller frees) or NULL on error. */
+int gzip_body(const char *in, size_t n, char **out, size_t *outlen);
 
 #endif

@@ -1,25 +1,54 @@
 /*
- * openapi.c — the OpenAPI 3 document, generated from the schema: every
- * column becomes a typed property of Row and a typed filter parameter of
- * GET /data.
+ * openapi.c — the OpenAPI 3 document, generated at start from the schema and
+ * the configuration, so that it describes this very server: every column is
+ * a typed property of a row and a typed filter parameter of GET /data; the
+ * routes, statuses and security schemes are those this configuration serves
+ * (no /pubsub/push when COLIBRI_PUSH is off, keys only when keys are set).
+ *
+ * Every constraint a parameter has here is one query.c enforces, and every
+ * value query.c accepts is valid here: tests/integration/test_contract.py
+ * runs schemathesis (all checks, positive and negative data) against it.
  */
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "colibri/config.h"
 #include "colibri/query.h"
 #include "colibri/version.h"
 #include "http/http_int.h"
 
-static json_t *type_schema(enum col_type t)
+/* RFC 3339 with at most 6 fractional digits (query.c refuses finer bounds). */
+#define TS_PATTERN "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+#define DATE_PATTERN "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+#define NO_NUL "^[^\\u0000]*$"          /* %00 is refused in a query string */
+#define ITEM "^[^,\\u0000]+$"           /* an `in` list is split on every comma */
+
+/* The schema of one value of type t, as a filter takes it or a row shows it. */
+static json_t *type_schema(enum col_type t, bool in_query)
 {
     switch (t) {
-    case COL_INT64:     return json_pack("{s:s,s:s}", "type", "integer", "format", "int64");
-    case COL_FLOAT64:   return json_pack("{s:s,s:s}", "type", "number", "format", "double");
-    case COL_BOOL:      return json_pack("{s:s}", "type", "boolean");
-    case COL_TIMESTAMP: return json_pack("{s:s,s:s}", "type", "string", "format", "date-time");
-    case COL_DATE:      return json_pack("{s:s,s:s}", "type", "string", "format", "date");
-    case COL_STRING: default: return json_pack("{s:s}", "type", "string");
+    case COL_INT64:
+        return json_pack("{s:s,s:s,s:I,s:I}", "type", "integer", "format", "int64",
+                         "minimum", (json_int_t)INT64_MIN, "maximum", (json_int_t)INT64_MAX);
+    case COL_FLOAT64:
+        return json_pack("{s:s,s:s,s:f,s:f}", "type", "number", "format", "double",
+                         "minimum", -1.7976931348623157e308, "maximum", 1.7976931348623157e308);
+    case COL_BOOL:
+        return json_pack("{s:s}", "type", "boolean");
+    case COL_TIMESTAMP:
+        return in_query ? json_pack("{s:s,s:s,s:s}", "type", "string", "format", "date-time", "pattern", TS_PATTERN)
+                        : json_pack("{s:s,s:s}", "type", "string", "format", "date-time");
+    case COL_DATE:
+        return in_query ? json_pack("{s:s,s:s,s:s}", "type", "string", "format", "date", "pattern", DATE_PATTERN)
+                        : json_pack("{s:s,s:s}", "type", "string", "format", "date");
+    case COL_STRING:
+    default:
+        return in_query ? json_pack("{s:s,s:s}", "type", "string", "pattern", NO_NUL)
+                        : json_pack("{s:s}", "type", "string");
     }
 }
 
@@ -29,19 +58,30 @@ static json_t *param(const char *name, const char *desc, json_t *schema)
                      "description", desc, "schema", schema);
 }
 
-static json_t *error_response(const char *desc)
+/* A comma list (style form, explode false): fields=a,b and col__in=x,y. */
+static json_t *list_param(const char *name, const char *desc, json_t *items, size_t max)
 {
-    return json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", desc, "content", "application/json",
-                     "schema", "$ref", "#/components/schemas/Error");
+    json_t *p = param(name, desc, json_pack("{s:s,s:o,s:i,s:I}", "type", "array", "items", items,
+                                            "minItems", 1, "maxItems", (json_int_t)max));
+    json_object_set_new(p, "style", json_string("form"));
+    json_object_set_new(p, "explode", json_false());
+    return p;
+}
+
+static json_t *ref(const char *what)
+{
+    char path[128];
+    snprintf(path, sizeof path, "#/components/%s", what);
+    return json_pack("{s:s}", "$ref", path);
 }
 
 static void add_filters(json_t *params, const struct schema *s)
 {
     static const struct { const char *suffix, *what; } ops[] = {
-        { "", "equals" }, { "__ne", "differs from" }, { "__gt", "greater than" },
-        { "__gte", "at least" }, { "__lt", "less than" }, { "__lte", "at most" },
-        { "__in", "one of (comma-separated)" }, { "__prefix", "starts with" },
-        { "__isnull", "is null (true) or not (false)" },
+        { "", "equals" }, { "__ne", "differs from (NULL matches neither = nor ne)" },
+        { "__gt", "greater than" }, { "__gte", "at least" }, { "__lt", "less than" },
+        { "__lte", "at most" }, { "__in", "is one of (comma-separated; a STRING item cannot hold a comma)" },
+        { "__prefix", "starts with" }, { "__isnull", "is null (true) or not (false)" },
     };
     char name[200], desc[600];
     for (size_t c = 0; c < s->ncols; c++) {
@@ -53,83 +93,249 @@ static void add_filters(json_t *params, const struct schema *s)
             snprintf(name, sizeof name, "%s%s", col->name, ops[o].suffix);
             snprintf(desc, sizeof desc, "%s %s the value (%s)", col->name, ops[o].what,
                      col_type_name(col->type));
-            json_t *sch = o == 8 ? json_pack("{s:s}", "type", "boolean")
-                        : o == 6 ? json_pack("{s:s}", "type", "string") : type_schema(col->type);
-            json_array_append_new(params, param(name, desc, sch));
+            if (o == 6) {
+                json_t *item = type_schema(col->type, true);
+                if (col->type == COL_STRING)
+                    json_object_set_new(item, "pattern", json_string(ITEM));
+                json_array_append_new(params, list_param(name, desc, item, QUERY_MAX_IN));
+            } else if (o == 8) {
+                json_array_append_new(params, param(name, desc, json_pack("{s:s,s:[s,s]}", "type", "string",
+                                                                          "enum", "true", "false")));
+            } else {
+                json_array_append_new(params, param(name, desc, type_schema(col->type, true)));
+            }
         }
     }
 }
 
-char *openapi_build(const struct schema *s)
+/* Row: every column, as GET /data/{id} answers. PartialRow: those fields= keeps. */
+static void add_rows(json_t *schemas, const struct schema *s)
 {
-    json_t *props = json_object(), *required = json_array();
+    json_t *props = json_object(), *all = json_array();
     for (size_t c = 0; c < s->ncols; c++) {
         const struct column *col = &s->cols[c];
-        json_t *t = type_schema(col->type);
+        json_t *t = type_schema(col->type, false);
         json_object_set_new(t, "description", json_string(col->description ? col->description : ""));
         if (!col->required)
             json_object_set_new(t, "nullable", json_true());
-        else
-            json_array_append_new(required, json_string(col->name));
         json_object_set_new(props, col->name, t);
+        json_array_append_new(all, json_string(col->name));
     }
+    json_object_set_new(schemas, "Row", json_pack("{s:s,s:s,s:O,s:o,s:b}", "type", "object",
+        "description", "A row: every column, null where a NULLABLE column has no value",
+        "properties", props, "required", all, "additionalProperties", 0));
+    json_object_set_new(schemas, "PartialRow", json_pack("{s:s,s:s,s:o,s:b}", "type", "object",
+        "description", "A row of GET /data: the columns fields= names (all when not given), in that order",
+        "properties", props, "additionalProperties", 0));
+}
+
+/* components.responses: the error envelope under each status it comes with. */
+static json_t *error_responses(void)
+{
+    static const struct { const char *name, *desc, *header; } errs[] = {
+        { "BadRequest", "A parameter or the body is not valid; the message names it", NULL },
+        { "Unauthorized", "No key, or not a valid one", "WWW-Authenticate" },
+        { "NotFound", "No such row or route", NULL },
+        { "PayloadTooLarge", "A GET with a body, or a body over COLIBRI_HTTP_BODY_MAX", NULL },
+        { "UriTooLong", "A query string over 16 KiB", NULL },
+        { "TooManyRequests", "Over COLIBRI_RATE_LIMIT for this key or address", "Retry-After" },
+        { "Internal", "A fault of the server", NULL },
+        { "Unavailable", "The store cannot answer, a query ran over COLIBRI_QUERY_TIMEOUT_MS, or the server is at its connection limit", "Retry-After" },
+    };
+    json_t *out = json_object();
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        json_t *r = json_pack("{s:s,s:{s:{s:o}}}", "description", errs[i].desc, "content",
+                              "application/json", "schema", ref("schemas/Error"));
+        if (errs[i].header)
+            json_object_set_new(r, "headers", json_pack("{s:{s:b,s:{s:s}}}", errs[i].header, "required", 1,
+                "schema", "type", strcmp(errs[i].header, "Retry-After") ? "string" : "integer"));
+        json_object_set_new(out, errs[i].name, r);
+    }
+    /* libmicrohttpd answers these itself, in HTML, before colibri sees the request */
+    json_object_set_new(out, "HeaderTooLarge", json_pack("{s:s,s:{s:{s:{s:s}}}}",
+        "description", "A request head over 160 KiB (answered by libmicrohttpd, as HTML)",
+        "content", "text/html", "schema", "type", "string"));
+    return out;
+}
+
+/* responses for one operation: ok (owned) plus the named errors, NULL-terminated. */
+static json_t *responses(const char *ok_status, json_t *ok, ...)
+{
+    static const struct { const char *status, *name; } map[] = {
+        { "400", "BadRequest" }, { "401", "Unauthorized" }, { "404", "NotFound" },
+        { "413", "PayloadTooLarge" }, { "414", "UriTooLong" }, { "429", "TooManyRequests" },
+        { "431", "HeaderTooLarge" }, { "500", "Internal" }, { "503", "Unavailable" },
+    };
+    json_t *r = json_object();
+    json_object_set_new(r, ok_status, ok);
+    va_list ap;
+    va_start(ap, ok);
+    for (const char *st; (st = va_arg(ap, const char *)) != NULL;) {
+        for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+            if (strcmp(map[i].status, st) == 0) {
+                char what[64];
+                snprintf(what, sizeof what, "responses/%s", map[i].name);
+                json_object_set_new(r, st, ref(what));
+            }
+        }
+    }
+    va_end(ap);
+    return r;
+}
+
+static json_t *json_ok(const char *desc, json_t *schema)
+{
+    return json_pack("{s:s,s:{s:{s:o}}}", "description", desc, "content", "application/json", "schema", schema);
+}
+
+static json_t *get_op(const char *summary, json_t *resp)
+{
+    return json_pack("{s:{s:s,s:o}}", "get", "summary", summary, "responses", resp);
+}
+
+static json_t *data_params(const struct schema *s)
+{
+    json_t *names = json_array();
+    for (size_t c = 0; c < s->ncols; c++)
+        json_array_append_new(names, json_string(s->cols[c].name));
+    json_t *fields = list_param("fields", "the columns to return, in this order (all when not given)",
+                                json_pack("{s:s,s:o}", "type", "string", "enum", names), s->ncols);
+    json_object_set_new(json_object_get(fields, "schema"), "uniqueItems", json_true());
     json_t *params = json_pack("[o,o,o,o,o,o,o]",
         param("limit", "rows per page", json_pack("{s:s,s:i,s:i,s:i}", "type", "integer",
               "minimum", 1, "maximum", QUERY_LIMIT_MAX, "default", QUERY_LIMIT_DEFAULT)),
-        param("cursor", "next_cursor of the previous page (opaque, signed)", json_pack("{s:s}", "type", "string")),
+        param("cursor", "next_cursor of the previous page: opaque and signed, valid only with the "
+              "same order, since, until and filters (anything else is a 400)",
+              json_pack("{s:s,s:s,s:i,s:i}", "type", "string", "pattern", "^[A-Za-z0-9_-]+$",
+                        "minLength", 1, "maxLength", CURSOR_MAX - 1)),
         param("order", "by event time, then _id", json_pack("{s:s,s:[s,s],s:s}", "type", "string",
               "enum", "desc", "asc", "default", "desc")),
-        param("since", "event time at or after (RFC 3339)", json_pack("{s:s,s:s}", "type", "string", "format", "date-time")),
-        param("until", "event time before (RFC 3339)", json_pack("{s:s,s:s}", "type", "string", "format", "date-time")),
-        param("fields", "comma-separated columns to return", json_pack("{s:s}", "type", "string")),
-        param("format", "response format", json_pack("{s:s,s:[s,s,s],s:s}", "type", "string",
-              "enum", "json", "ndjson", "csv", "default", "json")));
+        param("since", "event time at or after (RFC 3339, at most 6 fractional digits)", type_schema(COL_TIMESTAMP, true)),
+        param("until", "event time before (RFC 3339, at most 6 fractional digits); until before since "
+              "is an empty window", type_schema(COL_TIMESTAMP, true)),
+        fields,
+        param("format", "json: a page object; ndjson: one row a line; csv: a header line, then one "
+              "row a line (NULL is an empty field, the empty string is \"\"; a value starting with "
+              "= + - @ or a tab or carriage return gets a leading ')",
+              json_pack("{s:s,s:[s,s,s],s:s}", "type", "string", "enum", "json", "ndjson", "csv",
+                        "default", "json")));
     add_filters(params, s);
+    return params;
+}
 
-    json_t *doc = json_pack(
-        "{s:s,s:{s:s,s:s,s:s},"
-        " s:{s:{s:{s:s,s:o,s:{s:{s:s,s:{s:{s:{s:s}},s:{s:{s:s}},s:{s:{s:s}}}},s:o,s:o,s:o}}},"
-        "    s:{s:{s:s,s:[{s:s,s:s,s:b,s:{s:s}}],s:{s:{s:s,s:{s:{s:{s:s}}}},s:o}}},"
-        "    s:{s:{s:s,s:{s:{s:s}}}},"
-        "    s:{s:{s:s,s:{s:{s:s},s:o}}}},"
-        " s:{s:{s:{s:s,s:o,s:o},"
-        "       s:{s:s,s:{s:{s:s,s:{s:s}},s:{s:s,s:b}}},"
-        "       s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s}}}}}}}}",
+static json_t *push_path(const struct config *cfg)
+{
+    json_t *msg = json_pack(
+        "{s:s,s:[s],s:{s:{s:s,s:s},s:{s:s,s:{s:s}},s:{s:s,s:i},s:{s:s,s:s},s:{s:s}}}",
+        "type", "object", "required", "messageId", "properties",
+        "data", "type", "string", "description", "the payload, base64; one that is not base64 or "
+                "not a row of the schema is kept as a dead letter (204)",
+        "attributes", "type", "object", "additionalProperties", "type", "string",
+        "messageId", "type", "string", "minLength", 1,
+        "publishTime", "type", "string", "description", "RFC 3339 (Pub/Sub writes nanoseconds); "
+                       "_published_at is NULL when it is not",
+        "orderingKey", "type", "string");
+    json_t *env = json_pack("{s:s,s:s,s:[s],s:{s:o,s:{s:s}}}", "type", "object",
+        "description", "Pub/Sub's push envelope; other members are ignored", "required", "message",
+        "properties", "message", msg, "subscription", "type", "string");
+    json_t *op = json_pack("{s:s,s:s,s:{s:b,s:{s:{s:o}}},s:o}",
+        "summary", "Pub/Sub push endpoint: one envelope, stored or dead-lettered",
+        "description", "Answered once the message is stored: Pub/Sub takes the 204 as its "
+        "acknowledgement and redelivers on 503.",
+        "requestBody", "required", 1, "content", "application/json", "schema", env,
+        "responses", responses("204", json_pack("{s:s}", "description", "Stored, already stored, or dead-lettered"),
+                               "400", *cfg->push_audience ? "401" : "", "413", "414", "431", "500", "503", NULL));
+    if (*cfg->push_audience)
+        json_object_set_new(op, "security", json_pack("[{s:[]}]", "pushToken"));
+    return json_pack("{s:o}", "post", op);
+}
+
+char *openapi_build(const struct schema *s, const struct config *cfg)
+{
+    bool keys = *cfg->api_keys != '\0';
+    bool metrics_on = strcmp(cfg->metrics, "off") != 0;
+    json_t *paths = json_object(), *schemas = json_object(), *schemes = json_object();
+
+    add_rows(schemas, s);
+    json_object_set_new(schemas, "Page", json_pack("{s:s,s:[s,s],s:{s:{s:s,s:o},s:{s:s,s:b,s:s}}}",
+        "type", "object", "required", "data", "next_cursor", "properties",
+        "data", "type", "array", "items", ref("schemas/PartialRow"),
+        "next_cursor", "type", "string", "nullable", 1, "description", "null on the last page"));
+    json_object_set_new(schemas, "Error", json_pack(
+        "{s:s,s:[s],s:{s:{s:s,s:[s,s,s],s:{s:{s:s},s:{s:s},s:{s:s}}}}}",
+        "type", "object", "required", "error", "properties", "error", "type", "object",
+        "required", "status", "code", "message", "properties", "status", "type", "integer",
+        "code", "type", "string", "message", "type", "string"));
+
+    json_t *page = json_pack("{s:s,s:{s:{s:s,s:{s:s}}},s:{s:{s:o},s:{s:{s:s}},s:{s:{s:s}}}}",
+        "description", "A page of rows",
+        "headers", "Link", "description", "<…&cursor=…>; rel=\"next\" when there is a next page",
+        "schema", "type", "string",
+        "content", "application/json", "schema", ref("schemas/Page"),
+        "application/x-ndjson", "schema", "type", "string",
+        "text/csv", "schema", "type", "string");
+    json_t *data = json_pack("{s:{s:s,s:o,s:o}}", "get", "summary", "A page of rows, newest first by default",
+        "parameters", data_params(s),
+        "responses", responses("200", page, "400", keys ? "401" : "", "413", "414", "429", "431", "500", "503", NULL));
+    json_t *by_id = json_pack("{s:[{s:s,s:s,s:b,s:{s:s,s:i,s:s}}],s:{s:s,s:o}}",
+        "parameters", "name", "id", "in", "path", "required", 1, "schema", "type", "string",
+        "minLength", 1, "pattern", "^[^\\u0000]+$",
+        "get", "summary", "One row by _id",
+        "responses", responses("200", json_ok("The row", ref("schemas/Row")),
+                               "400", keys ? "401" : "", "404", "413", "414", "429", "431", "500", "503", NULL));
+    if (keys) {
+        json_t *sec = json_pack("[{s:[]},{s:[]}]", "bearerKey", "apiKey");
+        json_object_set(json_object_get(data, "get"), "security", sec);
+        json_object_set_new(json_object_get(by_id, "get"), "security", sec);
+    }
+    json_object_set_new(paths, "/data", data);
+    json_object_set_new(paths, "/data/{id}", by_id);
+    json_object_set_new(paths, "/healthz", get_op("The process answers", responses("200",
+        json_ok("alive", json_pack("{s:s,s:[s],s:{s:{s:s,s:[s]}}}", "type", "object", "required", "status",
+                                   "properties", "status", "type", "string", "enum", "ok")),
+        "413", "414", "431", NULL)));
+    json_object_set_new(paths, "/readyz", get_op("The store takes writes and the subscriber has its share",
+        responses("200", json_ok("ready", json_pack("{s:s,s:[s,s],s:{s:{s:s,s:[s]},s:{s:s},s:{s:s}}}",
+            "type", "object", "required", "status", "store", "properties", "status", "type", "string",
+            "enum", "ready", "store", "type", "string", "subscriber", "type", "string")),
+        "413", "414", "431", "503", NULL)));
+    json_t *metrics = metrics_on
+        ? get_op("Prometheus metrics", responses("200", json_pack("{s:s,s:{s:{s:{s:s}}}}",
+              "description", "Prometheus text format 0.0.4", "content", "text/plain", "schema", "type", "string"),
+              *cfg->metrics_key ? "401" : "", "413", "414", "429", "431", "500", "503", NULL))
+        : get_op("Metrics are off (COLIBRI_METRICS=off)", responses("404", ref("responses/NotFound"),
+              "413", "414", "429", "431", "503", NULL));
+    if (metrics_on && *cfg->metrics_key)
+        json_object_set_new(json_object_get(metrics, "get"), "security", json_pack("[{s:[]}]", "metricsKey"));
+    json_object_set_new(paths, "/metrics", metrics);
+    json_object_set_new(paths, "/openapi.json", get_op("This document", responses("200",
+        json_ok("OpenAPI 3.0", json_pack("{s:s}", "type", "object")), "413", "414", "429", "431", "500", "503", NULL)));
+    if (strcmp(cfg->push, "on") == 0)
+        json_object_set_new(paths, "/pubsub/push", push_path(cfg));
+
+    if (keys) {
+        json_object_set_new(schemes, "bearerKey", json_pack("{s:s,s:s,s:s}", "type", "http", "scheme", "bearer",
+            "description", "Authorization: Bearer KEY, a key of COLIBRI_API_KEYS"));
+        json_object_set_new(schemes, "apiKey", json_pack("{s:s,s:s,s:s,s:s}", "type", "apiKey", "in", "header",
+            "name", "X-API-Key", "description", "X-API-Key: KEY, a key of COLIBRI_API_KEYS"));
+    }
+    if (metrics_on && *cfg->metrics_key)
+        json_object_set_new(schemes, "metricsKey", json_pack("{s:s,s:s,s:s}", "type", "http", "scheme", "bearer",
+            "description", "Authorization: Bearer COLIBRI_METRICS_KEY"));
+    if (strcmp(cfg->push, "on") == 0 && *cfg->push_audience)
+        json_object_set_new(schemes, "pushToken", json_pack("{s:s,s:s,s:s,s:s}", "type", "http", "scheme", "bearer",
+            "bearerFormat", "JWT", "description", "Google-signed OIDC token for COLIBRI_PUSH_AUDIENCE"));
+
+    json_t *doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:o,s:o}}",
         "openapi", "3.0.3",
         "info", "title", "colibri", "version", COLIBRI_VERSION,
-        "description", "Rows of the table, as ingested from Kafka or Pub/Sub; schema-typed filters and keyset pagination.",
-        "paths",
-        "/data", "get", "summary", "A page of rows, newest first by default", "parameters", params,
-        "responses", "200", "description", "A page; the Link header carries rel=\"next\"", "content",
-        "application/json", "schema", "$ref", "#/components/schemas/Page",
-        "application/x-ndjson", "schema", "type", "string",
-        "text/csv", "schema", "type", "string",
-        "400", error_response("Bad parameter"), "414", error_response("Query string too long"),
-        "503", error_response("Store unavailable"),
-        "/data/{id}", "get", "summary", "One row by _id",
-        "parameters", "name", "id", "in", "path", "required", 1, "schema", "type", "string",
-        "responses", "200", "description", "The row", "content", "application/json", "schema", "$ref",
-        "#/components/schemas/Row", "404", error_response("No such row"),
-        "/healthz", "get", "summary", "The process is alive", "responses", "200", "description", "ok",
-        "/readyz", "get", "summary", "The store answers", "responses", "200", "description", "ready",
-        "503", error_response("Not ready, with reasons"),
-        "components", "schemas",
-        "Row", "type", "object", "properties", props, "required", required,
-        "Page", "type", "object", "properties", "data", "type", "array", "items", "$ref",
-        "#/components/schemas/Row", "next_cursor", "type", "string", "nullable", 1,
-        "Error", "type", "object", "properties", "error", "type", "object", "properties",
-        "status", "type", "integer", "code", "type", "string", "message", "type", "string");
+        "description", "Rows of the table, as ingested from Kafka or Pub/Sub; schema-typed filters and "
+        "keyset pagination. Every error is {\"error\":{\"status\",\"code\",\"message\"}}. Any route "
+        "answers 405 with Allow to a method it does not take.",
+        "paths", paths,
+        "components", "schemas", schemas, "responses", error_responses(), "securitySchemes", schemes);
     if (!doc)
         return NULL;
-    json_object_set_new(json_object_get(doc, "paths"), "/pubsub/push", json_pack(
-        "{s:{s:s,s:s,s:{s:b,s:{s:{s:{s:s}}}},s:{s:{s:s},s:o,s:o,s:o}}}",
-        "post", "summary", "Pub/Sub push endpoint: one envelope, stored or dead-lettered",
-        "description", "The documented push envelope {message:{data,attributes,messageId,publishTime},"
-        " subscription}. With COLIBRI_PUSH_AUDIENCE set, an OIDC token from Google is required.",
-        "requestBody", "required", 1, "content", "application/json", "schema", "type", "object",
-        "responses", "204", "description", "Stored, already stored, or dead-lettered",
-        "400", error_response("Not a push envelope"), "401", error_response("Token missing or invalid"),
-        "503", error_response("Store unavailable: Pub/Sub will redeliver")));
     char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(doc);
     return text;

@@ -47,6 +47,7 @@ static int authenticate(const struct config *cfg, struct request *req, struct re
     const char *authz = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
     char why[160];
     struct oidc *v;
+    rep->challenge = "Bearer realm=\"pubsub-push\"";
     if (!authz || strncasecmp(authz, "Bearer ", 7) != 0 || !authz[7])
         return reply_fail(rep, COLIBRI_EAUTH, NULL, "push requests must carry an OIDC token (Authorization: Bearer)");
     int rc = get_verifier(cfg, &v);
@@ -55,6 +56,7 @@ static int authenticate(const struct config *cfg, struct request *req, struct re
     rc = oidc_verify(v, authz + 7, why, sizeof why);
     if (rc == COLIBRI_EAUTH) {
         log_warn("push: token rejected: %s", why);
+        rep->challenge = "Bearer realm=\"pubsub-push\", error=\"invalid_token\"";
         return reply_fail(rep, rc, NULL, "push token rejected: %s", why);
     }
     if (rc)
@@ -70,6 +72,57 @@ int admit_pubsub_push(const struct route_ctx *ctx, struct request *req, struct r
     return *cfg->push_audience ? authenticate(cfg, req, rep) : 0;
 }
 
+/*
+ * The envelope's members have the types Pub/Sub gives them (as /openapi.json
+ * documents): anything else is a caller's bug, a 400. Unknown members are
+ * ignored (Pub/Sub adds some, e.g. deliveryAttempt).
+ */
+static int envelope_check(const json_t *root, char *err, size_t errlen)
+{
+    const json_t *msg = json_object_get(root, "message"), *v, *a;
+    const char *key;
+    if (!json_is_object(root))
+        return snprintf(err, errlen, "the body is not a JSON object"), COLIBRI_EINVAL;
+    if ((v = json_object_get(root, "subscription")) && !json_is_string(v))
+        return snprintf(err, errlen, "subscription is not a string"), COLIBRI_EINVAL;
+    if (!json_is_object(msg))
+        return 0;       /* pubsub_msg_parse says so */
+    static const char *const strings[] = { "data", "messageId", "message_id", "publishTime",
+                                           "publish_time", "orderingKey", "ordering_key" };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+        if ((v = json_object_get(msg, strings[i])) && !json_is_string(v))
+            return snprintf(err, errlen, "message.%s is not a string", strings[i]), COLIBRI_EINVAL;
+    if ((a = json_object_get(msg, "attributes"))) {
+        if (!json_is_object(a))
+            return snprintf(err, errlen, "message.attributes is not an object"), COLIBRI_EINVAL;
+        json_object_foreach((json_t *)a, key, v)
+            if (!json_is_string(v))
+                return snprintf(err, errlen, "message.attributes.%.60s is not a string", key), COLIBRI_EINVAL;
+    }
+    return 0;       /* a publishTime that is not RFC 3339 leaves _published_at NULL */
+}
+
+/*
+ * jansson cannot hold U+0000 in an object key, though JSON may: every \u0000
+ * escape in the body becomes \ufffd before parsing (in place, same length).
+ * No member colibri reads can carry it meaningfully (data is base64).
+ */
+static void replace_nul_escapes(char *b, size_t n)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_str) {
+            in_str = b[i] == '"';
+        } else if (b[i] == '"') {
+            in_str = false;
+        } else if (b[i] == '\\' && i + 1 < n) {
+            if (n - i >= 6 && memcmp(b + i + 1, "u0000", 5) == 0)
+                memcpy(b + i + 1, "ufffd", 5);
+            i++;        /* the escaped character, or the 'u' of \uXXXX */
+        }
+    }
+}
+
 int route_pubsub_push(const struct route_ctx *ctx, struct request *req, struct reply *rep)
 {
     const struct http_env *env = ctx->env;
@@ -80,9 +133,16 @@ int route_pubsub_push(const struct route_ctx *ctx, struct request *req, struct r
     struct insert_result res;
     int rc;
 
-    json_t *root = json_loadb(req->body.buf ? req->body.buf : "", req->body.len, 0, &je);
+    if (req->body.buf)
+        replace_nul_escapes(req->body.buf, req->body.len);
+    /* members we ignore may hold any number: beyond int64 is no reason to refuse the envelope */
+    json_t *root = json_loadb(req->body.buf ? req->body.buf : "", req->body.len, JSON_DECODE_INT_AS_REAL, &je);
     if (!root)
         return reply_fail(rep, COLIBRI_EINVAL, "invalid_envelope", "body is not JSON: %s", je.text);
+    if ((rc = envelope_check(root, err, sizeof err)) != 0) {
+        json_decref(root);
+        return reply_fail(rep, rc, "invalid_envelope", "not a Pub/Sub push envelope: %s", err);
+    }
     rc = pubsub_msg_parse(json_object_get(root, "message"), &pm, err, sizeof err);
     json_decref(root);
     if (rc == COLIBRI_EINVAL)

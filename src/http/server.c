@@ -32,7 +32,14 @@
 #include "http/http_int.h"
 
 #define QUERY_STRING_MAX 16384
-#define CONN_MEMORY_LIMIT (160 * 1024)   /* lets a too-long URI reach us for a JSON 414 */
+/*
+ * Each connection's buffer for the request head (libmicrohttpd's pool). A
+ * query string up to QUERY_STRING_MAX is served, one up to about this size
+ * gets our JSON 414, a longer head libmicrohttpd's own 414/431. 32 KiB, not
+ * more: libmicrohttpd zeroes the whole pool after every request and every
+ * open connection keeps it resident (256 connections × 160 KiB were 40 MiB).
+ */
+#define CONN_MEMORY_LIMIT (32 * 1024)
 #define PROBE_RESERVE 32                 /* connections above the limit, for /healthz and /readyz */
 
 struct http_server {
@@ -153,6 +160,19 @@ static enum MHD_Result queue(const struct http_server *srv, struct request *req,
     char *body = strbuf_detach(&rep->body, &len);
     if (!body)
         return MHD_NO;
+    /* A body this large may go gzip'd: whether it did depends on Accept-Encoding (Vary). */
+    bool varies = len >= GZIP_MIN_BYTES, gzipped = false;
+    if (varies && gzip_accepted(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                            "Accept-Encoding"))) {
+        char *z;
+        size_t zlen;
+        if (gzip_body(body, len, &z, &zlen) == 0) {
+            free(body);
+            body = z;
+            len = zlen;
+            gzipped = true;
+        }   /* else: send it as it is, still a correct answer */
+    }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(body);
@@ -169,10 +189,14 @@ static enum MHD_Result queue(const struct http_server *srv, struct request *req,
     };
     for (size_t i = 0; i < sizeof security / sizeof security[0]; i++)
         MHD_add_response_header(resp, security[i][0], security[i][1]);
+    if (gzipped)
+        MHD_add_response_header(resp, "Content-Encoding", "gzip");
     if (rep->link)
         MHD_add_response_header(resp, "Link", rep->link);
     if (rep->close)
         MHD_add_response_header(resp, "Connection", "close");
+    if (rep->status == 401)
+        MHD_add_response_header(resp, "WWW-Authenticate", rep->challenge ? rep->challenge : "Bearer realm=\"colibri\"");
     if (rep->status == 405 && r)
         MHD_add_response_header(resp, "Allow", r->allow);
     if (rep->status == 503 || rep->status == 429) {
@@ -181,9 +205,11 @@ static enum MHD_Result queue(const struct http_server *srv, struct request *req,
         MHD_add_response_header(resp, "Retry-After", secs);
     }
     const char *origin = access_cors_origin(srv->access, req->conn);
+    if (varies && !origin)
+        MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     if (origin) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
-        MHD_add_response_header(resp, "Vary", "Origin");
+        MHD_add_response_header(resp, "Vary", varies ? "Origin, Accept-Encoding" : "Origin");
         MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Link, X-Request-Id, Retry-After");
         if (strcmp(req->method, "OPTIONS") == 0) {
             MHD_add_response_header(resp, "Access-Control-Allow-Methods", r ? r->allow : "GET, HEAD");
@@ -335,7 +361,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
-static void access_log(const struct request *req, double secs, const char *project)
+static void access_log(enum log_level level, const struct request *req, double secs, const char *project)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const char *ua = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "User-Agent");
@@ -360,7 +386,7 @@ static void access_log(const struct request *req, double secs, const char *proje
         strncmp(tp + 3, req->request_id, 32) == 0)
         snprintf(trace, sizeof trace, "projects/%.64s/traces/%s", project, req->request_id);
     if (!sb.failed)
-        log_fields(LOG_INFO, "http", "request", "#httpRequest", sb.buf, "requestId", req->request_id,
+        log_fields(level, "http", "request", "#httpRequest", sb.buf, "requestId", req->request_id,
                    *trace ? "logging.googleapis.com/trace" : (const char *)NULL, trace, (const char *)NULL);
     strbuf_release(&sb);
 }
@@ -377,8 +403,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         clock_gettime(CLOCK_MONOTONIC, &now);
         double secs = (double)(now.tv_sec - req->start.tv_sec) + (double)(now.tv_nsec - req->start.tv_nsec) / 1e9;
         metrics_http(req->route, req->method, req->status, secs);
-        if (log_min_level <= LOG_INFO)
-            access_log(req, secs, srv->ctx.env->cfg->google_cloud_project);
+        /*
+         * Probes and scrapes come every few seconds and say nothing new: debug. A 503 of /readyz
+         * is routine too (while starting; the store and subscriber log their own faults), a
+         * refused scrape is not.
+         */
+        bool routine = req->route == ROUTE_HEALTHZ || req->route == ROUTE_READYZ ||
+                       (req->route == ROUTE_METRICS && req->status < 400);
+        enum log_level level = routine ? LOG_DEBUG : LOG_INFO;
+        if (log_min_level <= level)
+            access_log(level, req, secs, srv->ctx.env->cfg->google_cloud_project);
     }
     edge_phase(srv->edge, req->edge, EDGE_IDLE);    /* keep-alive: waiting for the next request */
     strbuf_release(&req->body);
@@ -429,7 +463,7 @@ int http_start(const struct http_env *env, struct http_server **out)
         free(srv);
         return COLIBRI_ECONFIG;
     }
-    srv->ctx.openapi = openapi_build(env->schema);
+    srv->ctx.openapi = openapi_build(env->schema, cfg);
     srv->ctx.openapi_len = srv->ctx.openapi ? strlen(srv->ctx.openapi) : 0;
     long threads = cfg->http_threads ? cfg->http_threads : sysconf(_SC_NPROCESSORS_ONLN);
     struct edge_limits lim = {

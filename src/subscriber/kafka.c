@@ -85,9 +85,26 @@ struct kafka {
     bool dlq_lagging;       /* copies to the dead-letter topic are behind */
 };
 
+/*
+ * librdkafka warns of states it retries by itself and that need no action,
+ * e.g. GETPID "Coordinator load in progress" on every start against a fresh
+ * broker (the transaction coordinator is still loading): debug, not warning.
+ */
+static bool transient(const char *buf)
+{
+    static const char *const retried[] = { "oordinator load in progress", "COORDINATOR_LOAD_IN_PROGRESS",
+                                           "Not coordinator", "NOT_COORDINATOR" };
+    for (size_t i = 0; i < sizeof retried / sizeof retried[0]; i++)
+        if (strstr(buf, retried[i]))
+            return true;
+    return false;
+}
+
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     enum log_level l = level <= 3 ? LOG_ERROR : level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    if (l >= LOG_WARN && level > 3 && transient(buf))
+        l = LOG_DEBUG;
     log_msg(l, "librdkafka", "%s: %s", fac, buf);
 }
 

@@ -52,6 +52,7 @@
 #define LEASE_TICK_MS 500
 #define LEASE_MAX_MS (60L * 60 * 1000)   /* stop extending a message held this long */
 #define CLOSE_WAIT_MS 1500          /* for an in-flight pull at close */
+#define GIVE_BACK_MS 1000           /* giving back (nack) what was not stored, at close */
 #define DLQ_CHUNK 100               /* messages per publish request */
 #define DLQ_CHUNK_BYTES (8L * 1024 * 1024)
 
@@ -813,11 +814,16 @@ static void pubsub_close(void *ctx)
     if (ids)
         p->qlen = p->qhead = p->nout = p->nretry = 0;
     pthread_mutex_unlock(&p->lock);
-    /* never acked here: what is still out was not known to be stored */
-    if (k && p->lease_rc) {
+    /* never acked here: what is still out was not known to be stored. Giving it back only
+     * spares waiting for its ack deadline, so it gets a short budget: the stop is bounded */
+    struct rest_opts give_back_opts = { .timeout_ms = GIVE_BACK_MS, .deadline_ms = GIVE_BACK_MS };
+    struct rest_client *give_back = NULL;
+    if (k && p->auth && rest_client_new("pubsub", p->auth, &give_back_opts, &give_back) == 0) {
         log_info("pubsub: giving back %zu messages pulled and not stored", k);
-        send_ack_ids(p->lease_rc, p->url_modack, ids, k, 0);
+        if (send_ack_ids(give_back, p->url_modack, ids, k, 0))
+            log_info("pubsub: not all were given back; they come back after their ack deadline");
     }
+    rest_client_free(give_back);
     free_ids(ids, k);
     unref(p);
 }

@@ -30,7 +30,7 @@
 #define POLL_MS 100
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
-#define SHUTDOWN_FLUSH_MS 5000
+#define SHUTDOWN_FLUSH_MS 4000   /* then the source closes (Kafka 3 s, Pub/Sub 4 s at most) within the 8 s budget */
 /* While behind, a due batch takes in what is already waiting, up to this many BATCH_MAX or bytes. */
 #define CATCHUP_BATCHES 32
 #define CATCHUP_BYTES (16u << 20)

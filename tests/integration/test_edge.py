@@ -166,10 +166,14 @@ def test_probes_answer_when_every_connection_is_busy(db, tmp_path):
     and answers anything else with a 503 that closes the connection."""
     srv = Server(db, COLIBRI_HTTP_MAX_CONNECTIONS="20", COLIBRI_PUSH="on")
     try:
-        # 20 POSTs whose bodies are on their way (admitted, BODY phase: not evictable)
-        bodies = half_sent(srv.port, 20, naddr=4,
-                           head=b"POST /pubsub/push HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
-        time.sleep(0.3)
+        # 20 POSTs whose bodies are on their way (admitted, BODY phase: not evictable); the
+        # 100 Continue each gets says its head was read and admitted
+        bodies = half_sent(srv.port, 20, naddr=4, head=b"POST /pubsub/push HTTP/1.1\r\nHost: x\r\n"
+                                                        b"Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n")
+        for s in bodies:
+            s.settimeout(10)
+            assert s.recv(64).startswith(b"HTTP/1.1 100"), "head not admitted"
+            s.sendall(b"{")
         assert still_open(bodies) == 20
         out = raw_request(srv.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", read=1)
         assert out.startswith(b"HTTP/1.1 200"), out[:80]

@@ -44,7 +44,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.listen_host, "0.0.0.0");
     assert_int_equal(c.listen_port, 8080);
     assert_string_equal(c.store, "sqlite:colibri.db");
-    assert_string_equal(c.schema, "schema/flights.json");
+    assert_string_equal(c.schema, "");      /* unset: found or built in (main.c) */
     assert_string_equal(c.event_time, "event_time");
     assert_int_equal(c.batch_max, 1000);
     assert_int_equal(c.batch_ms, 100);
