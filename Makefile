@@ -10,7 +10,7 @@
 #   make bench           benchmarks against peers, results in bench/results/
 #   make lint | image | image-test | deploy ENV=dev | smoke   delivery (see README)
 #   make fuzz | chaos | soak   hardening suites (minutes each; not part of make test)
-#   make security        the offline security gates (SAST, secrets, commits, SBOM; SECURITY_DAST=1)
+#   make security        the offline security gates (SAST, secrets, commits, SBOM, DAST)
 #   make sast | secrets | commit-lint | sbom | dast | coverage | image-scan | sign   one gate each
 #   V=1                  show the compiler command lines
 

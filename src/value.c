@@ -221,7 +221,7 @@ size_t timestamp_format(int64_t us, char *buf)
     int64_t days = us / US_PER_DAY, rem = us % US_PER_DAY;
     long y;
     int m, d;
-    char *p = buf;
+    char *p;
 
     if (rem < 0) {
         rem += US_PER_DAY;
@@ -293,7 +293,7 @@ static size_t float_short(double f, char *buf)
     static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
                                   1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18 };
     double a = fabs(f);
-    char digits[24], *p = buf;
+    char dg[24], *p = buf;
 
     if (!(a >= 1e-4 && a < 1e15))
         return 0;
@@ -304,23 +304,23 @@ static size_t float_short(double f, char *buf)
         uint64_t m = (uint64_t)md;
         int n = 0;
         do {
-            digits[n++] = (char)('0' + m % 10);
+            dg[n++] = (char)('0' + m % 10);
             m /= 10;
         } while (m);
         while (n <= d)                      /* at least one digit before the point */
-            digits[n++] = '0';
+            dg[n++] = '0';
         if (f < 0)
             *p++ = '-';
         int i = n - 1;
         for (; i >= d; i--)
-            *p++ = digits[i];
+            *p++ = dg[i];
         int last = 0;                       /* drop trailing zeros, as %g does */
-        while (last < d && digits[last] == '0')
+        while (last < d && dg[last] == '0')
             last++;
         if (last < d) {
             *p++ = '.';
             for (; i >= last; i--)
-                *p++ = digits[i];
+                *p++ = dg[i];
         }
         *p = '\0';
         return (size_t)(p - buf);

@@ -87,8 +87,11 @@ int main(int argc, char **argv)
     int64_t *lat = calloc(total ? total : 1, sizeof *lat);
     struct conn *c = calloc((size_t)nconn, sizeof *c);
     int ep = epoll_create1(0);
-    if (!lat || !c || ep < 0)
+    if (!lat || !c || ep < 0) {
+        free(lat);
+        free(c);
         return 2;
+    }
     for (int i = 0; i < nconn; i++) {
         c[i].fd = dial(port);
         struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
@@ -112,6 +115,8 @@ int main(int argc, char **argv)
                 continue;
             if (write(c[i].fd, req, (size_t)reqlen) != reqlen) {
                 perror("openloop: write");
+                free(lat);
+                free(c);
                 return 2;
             }
             c[i] = (struct conn){ .fd = c[i].fd, .busy = 1, .due_us = due };
@@ -143,6 +148,8 @@ int main(int argc, char **argv)
                     if (!eoh) {
                         if (x->hlen >= sizeof x->head - 1) {
                             fprintf(stderr, "openloop: head too large\n");
+                            free(lat);
+                            free(c);
                             return 2;
                         }
                         continue;

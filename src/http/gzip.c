@@ -59,6 +59,7 @@ bool gzip_accepted(const char *accept_encoding)
         p += n;
         double q = 1.0;
         /* parameters: only q matters; q=0 means "not this one" */
+        /* cppcheck-suppress nullPointerRedundantCheck ; p is NULL only without a header (the loop test); here it walks the string */
         while (*p && *p != ',') {
             p += strspn(p, " \t;");
             if ((*p == 'q' || *p == 'Q') && p[1] == '=') {

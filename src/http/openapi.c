@@ -244,7 +244,7 @@ static json_t *push_path(const struct config *cfg)
         "acknowledgement and redelivers on 503.",
         "requestBody", "required", 1, "content", "application/json", "schema", env,
         "responses", responses("204", json_pack("{s:s}", "description", "Stored, already stored, or dead-lettered"),
-                               "400", *cfg->push_audience ? "401" : "", "413", "414", "431", "500", "503", NULL));
+                               "400", *cfg->push_audience ? "401" : "", "413", "414", "431", "500", "503", (const char *)NULL));
     if (*cfg->push_audience)
         json_object_set_new(op, "security", json_pack("[{s:[]}]", "pushToken"));
     return json_pack("{s:o}", "post", op);
@@ -276,13 +276,13 @@ char *openapi_build(const struct schema *s, const struct config *cfg)
         "text/csv", "schema", "type", "string");
     json_t *data = json_pack("{s:{s:s,s:o,s:o}}", "get", "summary", "A page of rows, newest first by default",
         "parameters", data_params(s),
-        "responses", responses("200", page, "400", keys ? "401" : "", "413", "414", "429", "431", "500", "503", NULL));
+        "responses", responses("200", page, "400", keys ? "401" : "", "413", "414", "429", "431", "500", "503", (const char *)NULL));
     json_t *by_id = json_pack("{s:[{s:s,s:s,s:b,s:{s:s,s:i,s:s}}],s:{s:s,s:o}}",
         "parameters", "name", "id", "in", "path", "required", 1, "schema", "type", "string",
         "minLength", 1, "pattern", "^[^\\u0000]+$",
         "get", "summary", "One row by _id",
         "responses", responses("200", json_ok("The row", ref("schemas/Row")),
-                               "400", keys ? "401" : "", "404", "413", "414", "429", "431", "500", "503", NULL));
+                               "400", keys ? "401" : "", "404", "413", "414", "429", "431", "500", "503", (const char *)NULL));
     if (keys) {
         json_t *sec = json_pack("[{s:[]},{s:[]}]", "bearerKey", "apiKey");
         json_object_set(json_object_get(data, "get"), "security", sec);
@@ -293,23 +293,23 @@ char *openapi_build(const struct schema *s, const struct config *cfg)
     json_object_set_new(paths, "/healthz", get_op("The process answers", responses("200",
         json_ok("alive", json_pack("{s:s,s:[s],s:{s:{s:s,s:[s]}}}", "type", "object", "required", "status",
                                    "properties", "status", "type", "string", "enum", "ok")),
-        "413", "414", "431", NULL)));
+        "413", "414", "431", (const char *)NULL)));
     json_object_set_new(paths, "/readyz", get_op("The store takes writes and the subscriber has its share",
         responses("200", json_ok("ready", json_pack("{s:s,s:[s,s],s:{s:{s:s,s:[s]},s:{s:s},s:{s:s}}}",
             "type", "object", "required", "status", "store", "properties", "status", "type", "string",
             "enum", "ready", "store", "type", "string", "subscriber", "type", "string")),
-        "413", "414", "431", "503", NULL)));
+        "413", "414", "431", "503", (const char *)NULL)));
     json_t *metrics = metrics_on
         ? get_op("Prometheus metrics", responses("200", json_pack("{s:s,s:{s:{s:{s:s}}}}",
               "description", "Prometheus text format 0.0.4", "content", "text/plain", "schema", "type", "string"),
-              *cfg->metrics_key ? "401" : "", "413", "414", "429", "431", "500", "503", NULL))
+              *cfg->metrics_key ? "401" : "", "413", "414", "429", "431", "500", "503", (const char *)NULL))
         : get_op("Metrics are off (COLIBRI_METRICS=off)", responses("404", ref("responses/NotFound"),
-              "413", "414", "429", "431", "503", NULL));
+              "413", "414", "429", "431", "503", (const char *)NULL));
     if (metrics_on && *cfg->metrics_key)
         json_object_set_new(json_object_get(metrics, "get"), "security", json_pack("[{s:[]}]", "metricsKey"));
     json_object_set_new(paths, "/metrics", metrics);
     json_object_set_new(paths, "/openapi.json", get_op("This document", responses("200",
-        json_ok("OpenAPI 3.0", json_pack("{s:s}", "type", "object")), "413", "414", "429", "431", "500", "503", NULL)));
+        json_ok("OpenAPI 3.0", json_pack("{s:s}", "type", "object")), "413", "414", "429", "431", "500", "503", (const char *)NULL)));
     if (strcmp(cfg->push, "on") == 0)
         json_object_set_new(paths, "/pubsub/push", push_path(cfg));
 
