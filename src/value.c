@@ -723,7 +723,9 @@ void value_format(enum col_type t, const struct value *v, struct strbuf *sb, enu
     size_t n;
 
     if (v->is_null) {
-        if (style == VALUE_JSON)
+        if (t == COL_ARRAY && style != VALUE_BQ_ROW)
+            strbuf_add(sb, "[]", 2);    /* REPEATED is never NULL (BigQuery): a column added later */
+        else if (style == VALUE_JSON)
             strbuf_add(sb, "null", 4);
         return;         /* CSV: an empty field; BigQuery rows leave NULL cells out */
     }
