@@ -133,16 +133,9 @@ int gcp_auth_new(const struct config *cfg, const char *scope, bool emulator, str
         goto out;
     }
     const char *keyfile = cfg->google_application_credentials;
-    char adc[512] = "";
-    if (!emulator && !(keyfile && *keyfile)) {      /* gcloud auth application-default login */
-        const char *dir = getenv("CLOUDSDK_CONFIG"), *home = getenv("HOME");
-        if (dir && *dir)
-            snprintf(adc, sizeof adc, "%s/application_default_credentials.json", dir);
-        else if (home && *home)
-            snprintf(adc, sizeof adc, "%s/.config/gcloud/application_default_credentials.json", home);
-        if (*adc && access(adc, R_OK) == 0)
-            keyfile = adc;
-    }
+    bool adc = cfg->adc_file && *cfg->adc_file && access(cfg->adc_file, R_OK) == 0;
+    if (!emulator && !(keyfile && *keyfile) && adc)
+        keyfile = cfg->adc_file;        /* gcloud auth application-default login */
     if (emulator) {
         a->kind = AUTH_NONE;
     } else if (keyfile && *keyfile) {

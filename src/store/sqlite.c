@@ -857,11 +857,7 @@ static int sqlite_ping(void *ctx)
 
 const struct store_ops sqlite_store_ops = {
     .name = "sqlite",
-    .open = sqlite_open,
-    .insert = sqlite_insert,
-    .query = sqlite_query,
-    .get = sqlite_get,
-    .position = sqlite_position,
-    .ping = sqlite_ping,
-    .close = sqlite_close,
+    .open = sqlite_open, .ping = sqlite_ping, .close = sqlite_close,
+    .insert = sqlite_insert, .position = sqlite_position,
+    .query = sqlite_query, .get = sqlite_get,
 };

@@ -132,11 +132,7 @@ static void file_end(void *ctx, const struct insert_result *total, int store_rc)
 }
 
 const struct source_ops file_source_ops = {
-    .scheme = "file",
-    .one_shot = true,
-    .open = file_open,
-    .next = file_next,
-    .dead_letter = file_dead_letter,
-    .end = file_end,
-    .close = file_close,
+    .scheme = "file", .one_shot = true,
+    .open = file_open, .end = file_end, .close = file_close,
+    .next = file_next, .dead_letter = file_dead_letter,
 };

@@ -812,14 +812,7 @@ static void kafka_close(void *ctx)
 
 const struct source_ops kafka_source_ops = {
     .scheme = "kafka",
-    .open = kafka_open,
-    .next = kafka_next,
-    .dead_letter = kafka_dead_letter,
-    .dead_letter_flush = kafka_dead_letter_flush,
-    .commit = kafka_commit,
-    .rewind = kafka_rewind,
-    .pause = kafka_pause,
-    .ready = kafka_ready,
-    .check = kafka_check,
-    .close = kafka_close,
+    .open = kafka_open, .ready = kafka_ready, .check = kafka_check, .close = kafka_close,
+    .next = kafka_next, .commit = kafka_commit, .rewind = kafka_rewind, .pause = kafka_pause,
+    .dead_letter = kafka_dead_letter, .dead_letter_flush = kafka_dead_letter_flush,
 };
