@@ -272,11 +272,15 @@ static int settle(void *ud)
  */
 static bool catchup_full(const struct subscriber *sub)
 {
-    return sub->one_shot || ingest_pending(&sub->ing) >= (size_t)sub->cfg->batch_max * CATCHUP_BATCHES ||
+    return sub->one_shot ||
+           ingest_pending(&sub->ing) >= (size_t)sub->cfg->batch_max * CATCHUP_BATCHES ||
            ingest_bytes(&sub->ing) >= CATCHUP_BYTES;
 }
 
-/* Batch m as a row or a dead letter; otherwise (ENOMEM) it is not in the batch, which is read again. */
+/*
+ * Batch m as a row or a dead letter. Otherwise (ENOMEM) it is not in the
+ * batch: the batch is read again, or a one-shot run ends.
+ */
 static int batch_message(struct subscriber *sub, const struct message *m)
 {
     char reason[256];
@@ -304,7 +308,8 @@ static int batch_message(struct subscriber *sub, const struct message *m)
 static void *run(void *arg)
 {
     struct subscriber *sub = arg;
-    pthread_setname_np(pthread_self(), "subscriber");     /* for top -H and perf */
+    if (!sub->one_shot)     /* colibri load runs this on its main thread, which keeps the process name */
+        pthread_setname_np(pthread_self(), "subscriber");     /* for top -H and perf */
     while (!atomic_load(&sub->stop)) {
         struct message m;
         int64_t now = clock_real_us();
