@@ -32,6 +32,7 @@ static const char *const log_levels[] = { "debug", "info", "warn", "warning", "e
 static const char *const log_formats[] = { "json", "text", NULL };
 static const char *const on_off[] = { "on", "off", NULL };
 
+/* clang-format off */
 /* One row each: a string, a string from a list of choices, a secret (masked, empty by default), a number. */
 #define STR(f, e, field, d, h) \
     { .flag = f, .env = e, .type = T_STR, .offset = offsetof(struct config, field), .def = d, .help = h }
@@ -118,6 +119,7 @@ static const struct setting settings[] = {
         "gcloud's configuration folder, where application-default credentials are looked for when "
         "no key file is given; empty = $HOME/.config/gcloud"),
 };
+/* clang-format on */
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
 static char **str_field(struct config *c, const struct setting *s)

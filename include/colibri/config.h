@@ -62,7 +62,7 @@ struct config {
     char *google_application_credentials;   /* service-account key file; "" = metadata server */
     char *google_cloud_project;     /* access log trace field; "" = none */
     char *cloudsdk_config;          /* gcloud's folder; "" = $HOME/.config/gcloud */
-    char *adc_file;                 /* derived: gcloud's application-default credentials file, or "" */
+    char *adc_file; /* derived: gcloud's application-default credentials file, or "" */
 };
 
 /*

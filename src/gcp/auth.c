@@ -45,15 +45,15 @@ enum auth_kind { AUTH_NONE, AUTH_METADATA, AUTH_SERVICE_ACCOUNT, AUTH_USER };
 
 struct gcp_auth {
     enum auth_kind kind;
-    const char *scope;          /* borrowed */
+    const char *scope; /* borrowed */
     pthread_mutex_t lock;
     CURL *curl;
     char *token;                /* current access token, or NULL */
     int64_t expires_ms;         /* monotonic */
     char *url;                  /* metadata token URL or the key's token_uri */
     json_t *key;                /* the key file, which holds the strings below */
-    const char *email, *key_pem, *key_id;                 /* service account */
-    const char *client_id, *client_secret, *refresh;      /* authorized_user */
+    const char *email, *key_pem, *key_id;            /* service account */
+    const char *client_id, *client_secret, *refresh; /* authorized_user */
     bool had_token;             /* a token came at least once from this source */
     CURLcode last_cc;           /* of the last fetch */
 };
@@ -131,7 +131,7 @@ int gcp_auth_new(const struct config *cfg, const char *scope, bool emulator, str
     const char *keyfile = cfg->google_application_credentials;
     bool adc = cfg->adc_file && *cfg->adc_file && access(cfg->adc_file, R_OK) == 0;
     if (!emulator && !(keyfile && *keyfile) && adc)
-        keyfile = cfg->adc_file;        /* gcloud auth application-default login */
+        keyfile = cfg->adc_file; /* gcloud auth application-default login */
     if (emulator) {
         a->kind = AUTH_NONE;
     } else if (keyfile && *keyfile) {

@@ -851,9 +851,12 @@ static int sqlite_ping(void *ctx)
     return rc == SQLITE_OK ? 0 : COLIBRI_EUNAVAIL;
 }
 
+/* laid out by hand, one role a line */
+/* clang-format off */
 const struct store_ops sqlite_store_ops = {
     .name = "sqlite",
     .open = sqlite_open, .ping = sqlite_ping, .close = sqlite_close,
     .insert = sqlite_insert, .position = sqlite_position,
     .query = sqlite_query, .get = sqlite_get,
 };
+/* clang-format on */

@@ -68,8 +68,8 @@ struct part {
 
 struct kafka {
     const struct source_env *env;
-    char *url;                          /* a copy of the URL, cut at '/' and '?' ... */
-    const char *brokers, *topic, *group;    /* ... so these point into it (group maybe "colibri") */
+    char *url;                           /* a copy of the URL, cut at '/' and '?' ... */
+    const char *brokers, *topic, *group; /* ... so these point into it (group maybe "colibri") */
     char *dlq;
     char instance[160];     /* group.instance.id, "" = dynamic membership */
     rd_kafka_t *consumer, *producer;
@@ -808,9 +808,12 @@ static void kafka_close(void *ctx)
     free(k);
 }
 
+/* laid out by hand, one role a line */
+/* clang-format off */
 const struct source_ops kafka_source_ops = {
     .scheme = "kafka",
     .open = kafka_open, .ready = kafka_ready, .check = kafka_check, .close = kafka_close,
     .next = kafka_next, .commit = kafka_commit, .rewind = kafka_rewind, .pause = kafka_pause,
     .dead_letter = kafka_dead_letter, .dead_letter_flush = kafka_dead_letter_flush,
 };
+/* clang-format on */

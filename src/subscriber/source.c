@@ -41,7 +41,8 @@ int source_open(const char *url, const struct source_env *env, struct source **o
     *out = NULL;
     for (size_t i = 0; sep && i < sizeof sources / sizeof sources[0]; i++) {
         const struct source_ops *ops = sources[i];
-        if (strlen(ops->scheme) == (size_t)(sep - url) && strncmp(ops->scheme, url, (size_t)(sep - url)) == 0)
+        if (strlen(ops->scheme) == (size_t)(sep - url) &&
+            strncmp(ops->scheme, url, (size_t)(sep - url)) == 0)
             return open_with(ops, sep + 3, env, out);
     }
     log_error("COLIBRI_SUBSCRIBE: unknown source '%s'; expected kafka://HOST:PORT/TOPIC?group=G "

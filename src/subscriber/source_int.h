@@ -65,8 +65,8 @@ struct source_ops {
     void (*close)(void *ctx);
 };
 
-extern const struct source_ops kafka_source_ops;      /* COLIBRI_SUBSCRIBE=kafka://... */
-extern const struct source_ops pubsub_source_ops;     /* COLIBRI_SUBSCRIBE=pubsub://... */
-extern const struct source_ops file_source_ops;       /* colibri load FILE|- (one-shot) */
+extern const struct source_ops kafka_source_ops;  /* COLIBRI_SUBSCRIBE=kafka://... */
+extern const struct source_ops pubsub_source_ops; /* COLIBRI_SUBSCRIBE=pubsub://... */
+extern const struct source_ops file_source_ops;   /* colibri load FILE|- (one-shot) */
 
 #endif

@@ -308,8 +308,9 @@ static int batch_message(struct subscriber *sub, const struct message *m)
 static void *run(void *arg)
 {
     struct subscriber *sub = arg;
-    if (!sub->one_shot)     /* colibri load runs this on its main thread, which keeps the process name */
-        pthread_setname_np(pthread_self(), "subscriber");     /* for top -H and perf */
+    /* for top -H and perf (not colibri load: its main thread keeps the process name) */
+    if (!sub->one_shot)
+        pthread_setname_np(pthread_self(), "subscriber");
     while (!atomic_load(&sub->stop)) {
         struct message m;
         int64_t now = clock_real_us();
@@ -318,8 +319,9 @@ static void *run(void *arg)
         if (rc == 0) {
             rc = batch_message(sub, &m);
         } else if (rc != COLIBRI_ETIMEOUT && sub->one_shot) {
+            /* the input ended, or the source could not go on (it said why): store what it gave */
             if (rc != COLIBRI_ENOTFOUND)
-                sub->ended_rc = rc;     /* the source could not go on (it said why); what it gave is stored */
+                sub->ended_rc = rc;
             break;
         }
         if (due && (rc != 0 || catchup_full(sub)))
@@ -344,8 +346,8 @@ static void subscriber_free(struct subscriber *sub)
 }
 
 /* Open the source at where: a COLIBRI_SUBSCRIBE url, or colibri load's path (file set). */
-static int open_source(const struct config *cfg, const char *where, bool file, const struct schema *s,
-                       struct store *st, struct subscriber **out)
+static int open_source(const struct config *cfg, const char *where, bool file,
+                       const struct schema *s, struct store *st, struct subscriber **out)
 {
     struct subscriber *sub = calloc(1, sizeof *sub);
     int rc;
@@ -360,7 +362,8 @@ static int open_source(const struct config *cfg, const char *where, bool file, c
     batch_init(&sub->written);
     pthread_mutex_init(&sub->lock, NULL);
     pthread_cond_init(&sub->cond, NULL);
-    rc = file ? source_open_file(where, &sub->env, &sub->src) : source_open(where, &sub->env, &sub->src);
+    rc = file ? source_open_file(where, &sub->env, &sub->src)
+              : source_open(where, &sub->env, &sub->src);
     if (rc) {
         subscriber_free(sub);
         return rc;
@@ -451,7 +454,7 @@ int subscriber_stop(struct subscriber *sub)
         }
         pthread_join(sub->writer, NULL);
     }
-    if (!sub->one_shot)     /* a one-shot source has reported its run (source_end) */
+    if (!sub->one_shot) /* a one-shot source has reported its run (source_end) */
         log_info("subscriber stopped: %zu rows stored, %zu duplicates skipped, %zu dead letters",
                  sub->ing.total.stored, sub->ing.total.duplicates, sub->ing.total.dead);
     subscriber_free(sub);
