@@ -352,9 +352,7 @@ static int record(struct nest *n, const struct column *f, size_t depth, struct s
     }
     for (size_t i = 0; i < f->nfields; i++) {
         const struct column *g = &f->fields[i];
-        strbuf_add(out, g->json_key, g->json_key_len);
-        if (i == 0 && !out->failed)
-            out->buf[out->len - g->json_key_len] = '{';     /* the key's ',' opens the object */
+        json_key_add(out, g, i == 0);
         if (sp[i].set && !(sp[i].null && !g->repeated)) {
             strbuf_add(out, vals.buf + sp[i].off, sp[i].len);
             continue;

@@ -99,9 +99,7 @@ static void project_record(const struct column *c, const char *p, const char *en
         }
         if (!whole && !nrest)
             continue;
-        strbuf_add(out, f->json_key, f->json_key_len);
-        if (first && !out->failed)
-            out->buf[out->len - f->json_key_len] = '{';     /* the key's ',' opens the object */
+        json_key_add(out, f, first);
         first = false;
         if (whole)
             strbuf_add(out, v, (size_t)(vend - v));

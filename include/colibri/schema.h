@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "colibri/arena.h"
+#include "colibri/strbuf.h"
 #include "colibri/value.h"
 
 struct schema_index;
@@ -53,6 +54,14 @@ struct schema {
 };
 
 /* Index of metadata column m (META_ID, ...). */
+/* Append c's ,"name": to a JSON object being written; the first key opens the object instead. */
+static inline void json_key_add(struct strbuf *sb, const struct column *c, bool first)
+{
+    if (first)
+        strbuf_addc(sb, '{');
+    strbuf_add(sb, c->json_key + first, c->json_key_len - first);
+}
+
 static inline size_t schema_meta(const struct schema *s, int m) { return s->nuser + (size_t)m; }
 
 /*

@@ -40,9 +40,7 @@ static void json_row(struct strbuf *sb, const struct schema *s, const size_t *co
 
     for (size_t i = 0; i < n; i++) {
         const struct column *c = &s->cols[cols[i]];
-        strbuf_add(sb, c->json_key, c->json_key_len);
-        if (i == 0 && !sb->failed)
-            sb->buf[sb->len - c->json_key_len] = '{';     /* the key's ',' opens the row */
+        json_key_add(sb, c, i == 0);
         if (!parts)
             value_format(c->type, &vals[i], sb, VALUE_JSON);
         else
