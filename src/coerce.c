@@ -23,17 +23,6 @@
 #include "jsonread.h"
 #include "schema_int.h"
 
-/* Column lookup: open addressing over the user columns, built by schema_parse. */
-struct schema_index {
-    uint64_t seed;
-    size_t mask;
-    struct col_slot {
-        const char *name;       /* NULL: free */
-        size_t len, col;
-        uint64_t h;
-    } slots[];
-};
-
 static long find_column(const struct schema *s, const char *k, size_t n, uint64_t h)
 {
     const struct schema_index *ix = s->index;
@@ -50,32 +39,6 @@ static long find_column(const struct schema *s, const char *k, size_t n, uint64_
             return (long)sl->col;
     }
     return -1;
-}
-
-int schema_index_build(struct schema *s)
-{
-    size_t cap = 8;
-    struct timespec ts;
-
-    while (cap < 2 * s->nuser)
-        cap *= 2;
-    s->index = calloc(1, sizeof *s->index + cap * sizeof s->index->slots[0]);
-    if (!s->index)
-        return COLIBRI_ENOMEM;
-    /* A seed per schema, so that nobody can pick keys that all collide. */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    s->index->seed = jr_mix64((uint64_t)(uintptr_t)s ^ (uint64_t)ts.tv_nsec ^
-                           ((uint64_t)ts.tv_sec << 32)) | 1;
-    s->index->mask = cap - 1;
-    for (size_t c = 0; c < s->nuser; c++) {
-        size_t n = strlen(s->cols[c].name);
-        uint64_t h = jr_hash(s->cols[c].name, n, s->index->seed);
-        size_t i = h & s->index->mask;
-        while (s->index->slots[i].name)
-            i = (i + 1) & s->index->mask;
-        s->index->slots[i] = (struct col_slot){ .name = s->cols[c].name, .len = n, .col = c, .h = h };
-    }
-    return 0;
 }
 
 /* How a value reads in a reason: "12abc" quoted, numbers as written. */

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "colibri/error.h"
+#include "jsonread.h"
 #include "schema_int.h"
 
 #define NAME_MAX_LEN 128
@@ -302,6 +303,33 @@ meta_cols[META_COUNT] = {
     [META_INGESTED_AT] = {"_ingested_at", COL_TIMESTAMP, false,
                           "When colibri stored the row."},
 };
+
+/* s->index from the user columns: 0 or ENOMEM. */
+static int schema_index_build(struct schema *s)
+{
+    size_t cap = 8;
+    struct timespec ts;
+
+    while (cap < 2 * s->nuser)
+        cap *= 2;
+    s->index = calloc(1, sizeof *s->index + cap * sizeof s->index->slots[0]);
+    if (!s->index)
+        return COLIBRI_ENOMEM;
+    /* A seed per schema, so that nobody can pick keys that all collide. */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s->index->seed = jr_mix64((uint64_t)(uintptr_t)s ^ (uint64_t)ts.tv_nsec ^
+                           ((uint64_t)ts.tv_sec << 32)) | 1;
+    s->index->mask = cap - 1;
+    for (size_t c = 0; c < s->nuser; c++) {
+        size_t n = strlen(s->cols[c].name);
+        uint64_t h = jr_hash(s->cols[c].name, n, s->index->seed);
+        size_t i = h & s->index->mask;
+        while (s->index->slots[i].name)
+            i = (i + 1) & s->index->mask;
+        s->index->slots[i] = (struct col_slot){ .name = s->cols[c].name, .len = n, .col = c, .h = h };
+    }
+    return 0;
+}
 
 int schema_parse(const char *json, size_t len, const char *table, const char *event_time,
                  struct schema **out, char *err, size_t errlen)

@@ -5,9 +5,18 @@
 #ifndef COLIBRI_SCHEMA_INT_H
 #define COLIBRI_SCHEMA_INT_H
 
-#include "colibri/schema.h"
+#include <stddef.h>
+#include <stdint.h>
 
-/* s->index from the user columns: 0 or ENOMEM. */
-int schema_index_build(struct schema *s);
+/* Column lookup: open addressing over the user columns, built by schema.c, read by coerce.c. */
+struct schema_index {
+    uint64_t seed;
+    size_t mask;
+    struct col_slot {
+        const char *name;       /* NULL: free */
+        size_t len, col;
+        uint64_t h;
+    } slots[];
+};
 
 #endif

@@ -8,6 +8,7 @@
 #include "colibri/value.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,11 @@
 #include <strings.h>
 
 
+#include "colibri/arena.h"
+#include "colibri/decimal.h"
 #include "colibri/error.h"
 #include "colibri/strbuf.h"
-#include "value_int.h"
+#include "colibri/wkt.h"
 
 bool utf8_valid(const char *s, size_t n)
 {
@@ -345,76 +348,6 @@ size_t time_format(int64_t us, char *buf)
     return (size_t)(p - buf);
 }
 
-/*
- * The fast path of float_format, for values that are a short decimal in
- * fixed notation (prices, distances, coordinates): find the fewest decimals
- * d such that m / 10^d (m an integer below 10^15) is f again. Both m and
- * 10^d are exact doubles, so the division is correctly rounded and gives the
- * double nearest to m·10^-d, which is what strtod reads back; and as m has
- * at most 15 significant digits and f lies within half an ulp of m·10^-d,
- * "%.15g" prints exactly m·10^-d with trailing zeros dropped — the bytes
- * below. "%g" turns to exponent notation below 1e-4 and from 1e15 up: those,
- * zeros and anything else not found here take the printf path.
- */
-static size_t float_short(double f, char *buf)
-{
-    static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-                                  1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18 };
-    double a = fabs(f);
-    char dg[24], *p = buf;
-
-    if (!(a >= 1e-4 && a < 1e15))
-        return 0;
-    for (int d = 0; d <= 18 && a * p10[d] < 1e15; d++) {
-        double md = nearbyint(a * p10[d]);
-        if (md / p10[d] != a)
-            continue;
-        uint64_t m = (uint64_t)md;
-        int n = 0;
-        do {
-            dg[n++] = (char)('0' + m % 10);
-            m /= 10;
-        } while (m);
-        while (n <= d)                      /* at least one digit before the point */
-            dg[n++] = '0';
-        if (f < 0)
-            *p++ = '-';
-        int i = n - 1;
-        for (; i >= d; i--)
-            *p++ = dg[i];
-        int last = 0;                       /* drop trailing zeros, as %g does */
-        while (last < d && dg[last] == '0')
-            last++;
-        if (last < d) {
-            *p++ = '.';
-            for (; i >= last; i--)
-                *p++ = dg[i];
-        }
-        *p = '\0';
-        return (size_t)(p - buf);
-    }
-    return 0;
-}
-
-size_t float_format(double f, char *buf)
-{
-    int n = 0;
-    size_t k;
-
-    if (!isfinite(f)) {         /* coercion never lets these in; keep JSON valid anyway */
-        memcpy(buf, "null", 5);
-        return 4;
-    }
-    if ((k = float_short(f, buf)) != 0)
-        return k;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, 32, "%.*g", prec, f);
-        if (strtod(buf, NULL) == f)
-            break;
-    }
-    return (size_t)n;
-}
-
 /* ---- values from text ---------------------------------------------------- */
 
 static int parse_int64(const char *p, size_t n, int64_t *out, bool *range)
@@ -446,53 +379,6 @@ static int parse_int64(const char *p, size_t n, int64_t *out, bool *range)
     return 0;
 }
 
-/*
- * A decimal number as JSON writes one, plus an optional '+' and a bare
- * leading or trailing '.'. strtod alone would also take hex, "inf", "nan" and
- * leading blanks, none of which a JSON reader could get back out.
- */
-static int parse_float(const char *p, size_t n, double *out, bool *range)
-{
-    /* Longer numeric strings are refused rather than copied to the heap. */
-    char tmp[128];
-    size_t i = 0, mant = 0;
-    double f;
-
-    *range = false;
-    if (n >= sizeof tmp)
-        return COLIBRI_EINVAL;
-    if (i < n && (p[i] == '-' || p[i] == '+'))
-        i++;
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-        mant++;
-    if (i < n && p[i] == '.')
-        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-            mant++;
-    if (mant == 0)
-        return COLIBRI_EINVAL;
-    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-        size_t e0;
-        i++;
-        if (i < n && (p[i] == '-' || p[i] == '+'))
-            i++;
-        for (e0 = i; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-            ;
-        if (i == e0)
-            return COLIBRI_EINVAL;
-    }
-    if (i != n)
-        return COLIBRI_EINVAL;
-    memcpy(tmp, p, n);
-    tmp[n] = '\0';
-    f = strtod(tmp, NULL);
-    if (!isfinite(f)) {
-        *range = true;
-        return COLIBRI_EINVAL;
-    }
-    *out = f;
-    return 0;
-}
-
 const char *col_type_expected(enum col_type t)
 {
     switch (t) {
@@ -511,6 +397,98 @@ const char *col_type_expected(enum col_type t)
 }
 
 /* Type a text value; on failure why says so without naming a field. */
+/* ---- the types of issue 18 (docs/types.md) ---------------------------------- */
+
+/* Padded standard base64 whose unused bits are zero: the one text of its bytes. */
+static bool base64_canonical(const char *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t pad = 0;
+    const char *last;
+
+    if (n % 4)
+        return false;
+    while (pad < 2 && pad < n && p[n - 1 - pad] == '=')
+        pad++;
+    for (size_t i = 0; i < n - pad; i++)
+        if (!p[i] || !strchr(tab, p[i]))
+            return false;
+    if (!pad)
+        return true;
+    last = strchr(tab, p[n - pad - 1]);
+    return ((last - tab) & (pad == 1 ? 3 : 15)) == 0;
+}
+
+/* v's text becomes sb's (copied into a; sb is released): 0 or ENOMEM. */
+static int value_keep_text(struct arena *a, struct strbuf *sb, struct value *v)
+{
+    char *p = sb->failed ? NULL : arena_dup(a, sb->buf ? sb->buf : "", sb->len);
+    strbuf_release(sb);
+    if (!p)
+        return COLIBRI_ENOMEM;
+    v->u.s.p = p;
+    v->u.s.n = strlen(p);
+    return 0;
+}
+
+/* NUMERIC / BIGNUMERIC at their default precision; detail says which rule broke. */
+static int decimal_value(enum col_type t, const char *p, size_t n, struct value *v,
+                         struct arena *a, char *detail, size_t detaillen)
+{
+    char canon[DEC_TEXT_MAX];
+    size_t len;
+    int rc = t == COL_NUMERIC
+        ? decimal_canon(p, n, NUMERIC_INT_DIGITS, NUMERIC_SCALE, canon, &len, detail, detaillen)
+        : decimal_canon(p, n, BIGNUMERIC_INT_DIGITS, BIGNUMERIC_SCALE, canon, &len, detail,
+                        detaillen);
+    if (rc)
+        return rc;
+    if (!(v->u.s.p = arena_dup(a, canon, len)))
+        return COLIBRI_ENOMEM;
+    v->u.s.n = len;
+    return 0;
+}
+
+/*
+ * Text → value for NUMERIC, BIGNUMERIC, BYTES, JSON, DATETIME, TIME and
+ * GEOGRAPHY: 0, EINVAL (detail, may be NULL, says why when it can) or ENOMEM.
+ */
+static int value_text_ext(enum col_type t, const char *p, size_t n, struct value *v,
+                          struct arena *a, char *detail, size_t detaillen)
+{
+    struct strbuf sb = STRBUF_INIT;
+    json_t *j;
+
+    switch (t) {
+    case COL_NUMERIC: case COL_BIGNUMERIC:
+        return a ? decimal_value(t, p, n, v, a, detail, detaillen) : COLIBRI_EINVAL;
+    case COL_BYTES:
+        if (!base64_canonical(p, n))
+            return COLIBRI_EINVAL;
+        v->u.s.p = p;
+        v->u.s.n = n;
+        return 0;
+    case COL_DATETIME:
+        return datetime_parse(p, n, &v->u.i);
+    case COL_TIME:
+        return time_parse(p, n, &v->u.i);
+    case COL_GEOGRAPHY:
+        if (!a || wkt_canon(p, n, &sb, detail, detaillen) != 0) {
+            strbuf_release(&sb);
+            return COLIBRI_EINVAL;
+        }
+        return value_keep_text(a, &sb, v);
+    case COL_JSON:
+        if (!a || !(j = json_loadb(p, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL)))
+            return COLIBRI_EINVAL;
+        json_decref(j);
+        strbuf_add_json_min(&sb, p, n);
+        return value_keep_text(a, &sb, v);
+    default:
+        return COLIBRI_EINVAL;      /* RECORD and ARRAY are never text */
+    }
+}
+
 static int text_value(enum col_type t, const char *p, size_t n, struct value *v,
                       struct arena *a, char *why, size_t whylen)
 {
@@ -532,7 +510,7 @@ static int text_value(enum col_type t, const char *p, size_t n, struct value *v,
         rc = parse_int64(p, n, &v->u.i, &range);
         break;
     case COL_FLOAT64:
-        rc = parse_float(p, n, &v->u.f, &range);
+        rc = float_parse(p, n, &v->u.f, &range);
         break;
     case COL_BOOL:
         if (n == 4 && strncasecmp(p, "true", 4) == 0)

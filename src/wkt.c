@@ -12,7 +12,7 @@
 
 #include "colibri/error.h"
 #include "colibri/strbuf.h"
-#include "colibri/value.h"
+#include "colibri/float_text.h"
 
 enum kind { K_POINT, K_LINESTRING, K_POLYGON, K_MULTIPOINT, K_MULTILINESTRING,
             K_MULTIPOLYGON, K_COLLECTION, K_COUNT };
@@ -76,11 +76,10 @@ static bool number(struct wkt *w, double *out)
     while (w->p + n < w->end && n < sizeof tmp - 1 &&
            strchr("0123456789+-.eE", w->p[n]) && w->p[n])
         n++;
-    struct value v;
-    if (n == 0 || value_parse(COL_FLOAT64, w->p, n, &v, NULL, NULL, 0) != 0)
+    bool range;
+    if (n == 0 || float_parse(w->p, n, out, &range) != 0)
         return fail(w, "expected a number");
     w->p += n;
-    *out = v.u.f;
     return true;
 }
 

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "colibri/float_text.h"
+
 struct arena;
 struct strbuf;
 
@@ -132,8 +134,6 @@ size_t datetime_format(int64_t us, char *buf);  /* "YYYY-MM-DDTHH:MM:SS.ffffff";
 int time_parse(const char *text, size_t len, int64_t *out_us);
 size_t time_format(int64_t us, char *buf);      /* "HH:MM:SS.ffffff"; buf at least 16 */
 
-/* Shortest text that reads back as the same double ("%.17g" at worst); buf at least 32. */
-size_t float_format(double f, char *buf);
 
 /* s (n bytes) is valid UTF-8 (utf8_seq, strbuf.h) with no NUL byte. */
 bool utf8_valid(const char *s, size_t n);
