@@ -656,6 +656,7 @@ static char *put_datetime(struct gen *g, char *p, int64_t us, unsigned form)
 static size_t make_payment(struct gen *g, uint64_t row, int bad_kind, char *line, const char **path)
 {
     enum pbad bad = (enum pbad)bad_kind;
+    static char pathbuf[32];    /* the manifest's field path, when it has an index */
     char *p = line;
     uint64_t step, m, hm, nitems, sku[6], qty[6];
     u128 price[6], amount = 0, fee = 0;
@@ -764,20 +765,20 @@ static size_t make_payment(struct gen *g, uint64_t row, int bad_kind, char *line
         p = put(p, "\"recurring\"");
         *path = "tags";
     } else {
-        bool first = true;
+        unsigned ntags = 0;
 
         *p++ = '[';
         for (size_t t = 0; t < NTAG; t++) {
             if (!(t == 6 ? fx : below(g, 100) < tag_chance[t]))
                 continue;
-            if (!first)
+            if (ntags++)
                 *p++ = ',';
-            first = false;
             p = put_qstr(p, tag_names[t]);
         }
         if (bad == PB_ARRAY_NULL && row % 2) {
-            p = put(p, first ? "null" : ",null");
-            *path = "tags";
+            p = put(p, ntags ? ",null" : "null");
+            snprintf(pathbuf, sizeof pathbuf, "tags[%u]", ntags);
+            *path = pathbuf;
         }
         *p++ = ']';
     }
@@ -856,7 +857,8 @@ static size_t make_payment(struct gen *g, uint64_t row, int bad_kind, char *line
                     *p++ = ',';
                 if (bad == PB_ARRAY_NULL && row % 2 == 0 && k == nitems - 1) {
                     p = put(p, "null");
-                    *path = "items";
+                    snprintf(pathbuf, sizeof pathbuf, "items[%u]", (unsigned)k);
+                    *path = pathbuf;
                     continue;
                 }
                 p = put(p, "{\"sku\":\"SKU-");
@@ -864,7 +866,8 @@ static size_t make_payment(struct gen *g, uint64_t row, int bad_kind, char *line
                 p = put(p, "\",\"qty\":");
                 if (bad == PB_ITEM_TYPE && k == nitems - 1) {
                     p = put(p, row % 2 ? "\"two\"" : "1.5");
-                    *path = "items.qty";
+                    snprintf(pathbuf, sizeof pathbuf, "items[%u].qty", (unsigned)k);
+                    *path = pathbuf;
                 } else {
                     p = put_uint(p, qty[k], 1);
                 }
