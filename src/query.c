@@ -54,6 +54,7 @@ static const char *const param_names[P_COUNT] = {
 static const char *const op_names[] = {
     [OP_EQ] = "eq", [OP_NE] = "ne", [OP_GT] = "gt", [OP_GTE] = "gte", [OP_LT] = "lt",
     [OP_LTE] = "lte", [OP_IN] = "in", [OP_PREFIX] = "prefix", [OP_ISNULL] = "isnull",
+    [OP_CONTAINS] = "contains",
 };
 
 struct parser {
@@ -155,6 +156,11 @@ static const char *type_hint(enum col_type t)
     case COL_BOOL: return "true or false";
     case COL_TIMESTAMP: return "an RFC 3339 timestamp";
     case COL_DATE: return "a date YYYY-MM-DD";
+    case COL_NUMERIC: case COL_BIGNUMERIC: return "a decimal number";
+    case COL_BYTES: return "base64";
+    case COL_DATETIME: return "a datetime YYYY-MM-DDTHH:MM:SS[.ffffff]";
+    case COL_TIME: return "a time HH:MM:SS[.ffffff]";
+    default: break;
     }
     return "a value";
 }
@@ -194,7 +200,7 @@ static int parse_value(struct parser *p, const char *label, enum col_type t, con
     char reason[128], a[SHOW_BUF];
     if (t == COL_TIMESTAMP && finer_than_us(v, n))
         return too_precise(p, label, v, n);
-    if (value_parse(t, v, n, out, reason, sizeof reason) == 0)
+    if (value_parse(t, v, n, out, &p->q->ext, reason, sizeof reason) == 0)
         return 0;
     return fail(p, "%s: expected %s (%s), got '%s'%s", label, type_hint(t), col_type_name(t),
                 show(a, v, n), t == COL_TIMESTAMP ? plus_hint(v) : "");
@@ -295,6 +301,71 @@ static int parse_param(struct parser *p, enum param which, char *v, size_t n)
     return 0;
 }
 
+/*
+ * name (NUL-terminated): a column, or a dotted path through RECORD fields
+ * ("card.brand"). The column or field it names, with *col its column and
+ * *path what follows the column's name; NULL when there is none.
+ */
+static const struct column *resolve(const struct schema *s, const char *name, int *col,
+                                    const char **path)
+{
+    const char *dot = strchr(name, '.');
+    char head[160];
+
+    *path = NULL;
+    if (!dot) {
+        *col = schema_find(s, name);
+        return *col < 0 ? NULL : &s->cols[*col];
+    }
+    if ((size_t)(dot - name) >= sizeof head)
+        return NULL;
+    memcpy(head, name, (size_t)(dot - name));
+    head[dot - name] = '\0';
+    if ((*col = schema_find(s, head)) < 0)
+        return NULL;
+    const struct column *c = &s->cols[*col];
+    *path = dot + 1;
+    for (const char *seg = dot + 1; c; ) {
+        const char *end = strchr(seg, '.');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        const struct column *next = NULL;
+        for (size_t i = 0; c->elem == COL_RECORD && !c->repeated && i < c->nfields; i++)
+            if (strlen(c->fields[i].name) == len && !memcmp(c->fields[i].name, seg, len))
+                next = &c->fields[i];
+        c = next;
+        if (!end)
+            break;
+        seg = end + 1;
+    }
+    return c;
+}
+
+/* Whether op applies to leaf; if not, fails with why. */
+static int op_applies(struct parser *p, const char *label, const struct column *leaf,
+                      enum filter_op op)
+{
+    enum col_type t = leaf->elem;
+    bool range = op == OP_GT || op == OP_GTE || op == OP_LT || op == OP_LTE;
+
+    if (op == OP_CONTAINS && (!leaf->repeated || t == COL_RECORD))
+        return fail(p, "%s: contains applies to REPEATED columns of a scalar type only", label);
+    if (leaf->repeated && op != OP_CONTAINS)
+        return fail(p, "%s: '%s' is REPEATED: use %s__contains (or a field inside its records)",
+                    label, leaf->name, leaf->name);
+    if (t == COL_RECORD && op != OP_ISNULL && op != OP_CONTAINS)
+        return fail(p, "%s: '%s' is a RECORD: use isnull, or filter a field of it (%s.field)",
+                    label, leaf->name, leaf->name);
+    if ((t == COL_JSON || t == COL_GEOGRAPHY) && op != OP_ISNULL)
+        return fail(p, "%s: %s columns take isnull only", label, col_type_name(t));
+    if (op == OP_PREFIX && t != COL_STRING)
+        return fail(p, "%s: prefix applies to STRING columns only, '%s' is %s", label,
+                    leaf->name, col_type_name(t));
+    if (range && (t == COL_BOOL || t == COL_BYTES))
+        return fail(p, "%s: %s does not apply to %s columns", label, op_names[op],
+                    col_type_name(t));
+    return 0;
+}
+
 /* name is "column" or "column__op"; v (n bytes, NUL-terminated) its value. */
 static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, size_t n)
 {
@@ -302,9 +373,11 @@ static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, s
     struct query *q = p->q;
     char a[SHOW_BUF], b[SHOW_BUF];
     enum filter_op op = OP_EQ;
-    int col = schema_find(s, name);
+    const char *path;
+    int col;
+    const struct column *leaf = resolve(s, name, &col, &path);
 
-    if (col < 0) {
+    if (!leaf) {
         char *sep = NULL;
         for (size_t i = namelen; i >= 2 && !sep; i--)
             if (name[i - 1] == '_' && name[i - 2] == '_')
@@ -312,9 +385,11 @@ static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, s
         if (!sep)
             return fail(p, "unknown parameter or column '%s'", show(a, name, namelen));
         *sep = '\0';
-        col = schema_find(s, name);
+        leaf = resolve(s, name, &col, &path);
+        if (leaf && path && !(path = arena_dup(&q->ext, path, strlen(path))))
+            return COLIBRI_ENOMEM;
         *sep = '_';
-        if (col < 0)
+        if (!leaf)
             return fail(p, "unknown parameter or column '%s'", show(a, name, (size_t)(sep - name)));
         const char *opname = sep + 2;
         size_t k;
@@ -322,19 +397,17 @@ static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, s
             if (!strcmp(opname, op_names[k]))
                 break;
         if (k == sizeof op_names / sizeof *op_names)
-            return fail(p, "unknown operator '%s' (use ne, gt, gte, lt, lte, in, prefix or isnull)",
-                        show(a, opname, strlen(opname)));
+            return fail(p, "unknown operator '%s' (use ne, gt, gte, lt, lte, in, prefix, isnull "
+                        "or contains)", show(a, opname, strlen(opname)));
         op = (enum filter_op)k;
     }
-    enum col_type t = s->cols[col].type;
+    enum col_type t = leaf->elem;
     const char *label = show(b, name, namelen);
     if (q->nfilters == QUERY_MAX_FILTERS)
         return fail(p, "too many filters: at most %d", QUERY_MAX_FILTERS);
-    if (op == OP_PREFIX && t != COL_STRING)
-        return fail(p, "%s: prefix applies to STRING columns only, '%s' is %s", label,
-                    s->cols[col].name, col_type_name(t));
-    if ((op == OP_GT || op == OP_GTE || op == OP_LT || op == OP_LTE) && t == COL_BOOL)
-        return fail(p, "%s: %s does not apply to BOOL columns", label, op_names[op]);
+    int rc = op_applies(p, label, leaf, op);
+    if (rc)
+        return rc;
 
     size_t nvals = 1;
     if (op == OP_IN) {
@@ -350,6 +423,8 @@ static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, s
     f->col = (size_t)col;
     f->op = op;
     f->nvals = nvals;
+    f->leaf = leaf;
+    f->path = path;
 
     if (op == OP_ISNULL) {
         if (strcmp(v, "true") && strcmp(v, "false"))
@@ -362,7 +437,7 @@ static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, s
         char *comma = op == OP_IN ? memchr(item, ',', n - (size_t)(item - v)) : NULL;
         size_t len = comma ? (size_t)(comma - item) : n - (size_t)(item - v);
         item[len] = '\0';
-        int rc = parse_value(p, label, t, item, len, &f->vals[i]);
+        rc = parse_value(p, label, t, item, len, &f->vals[i]);
         if (rc)
             return rc;
         item += len + 1;
@@ -437,7 +512,7 @@ static int slice_cmp(const void *a, const void *b)
 
 static size_t value_size(enum col_type t, const struct value *v)
 {
-    return t == COL_STRING ? 4 + v->u.s.n : t == COL_BOOL ? 1 : 8;
+    return col_type_is_text(t) ? 4 + v->u.s.n : t == COL_BOOL ? 1 : 8;
 }
 
 /* Self-delimiting bytes of a value, equal for equal values. */
@@ -445,12 +520,13 @@ static unsigned char *put_value(unsigned char *w, enum col_type t, const struct 
 {
     uint64_t bits;
     double d;
-    switch (t) {
-    case COL_STRING:
+    if (col_type_is_text(t)) {
         w = put_u32(w, (uint32_t)v->u.s.n);
         if (v->u.s.n)
             memcpy(w, v->u.s.p, v->u.s.n);
         return w + v->u.s.n;
+    }
+    switch (t) {
     case COL_BOOL:
         *w++ = v->u.b;
         return w;
@@ -474,8 +550,8 @@ static int query_digest(const struct schema *s, struct query *q)
 
     for (size_t i = 0; i < q->nfilters; i++) {
         const struct filter *f = &q->filters[i];
-        enum col_type t = f->op == OP_ISNULL ? COL_BOOL : s->cols[f->col].type;
-        total += 13 + strlen(s->cols[f->col].name);
+        enum col_type t = f->op == OP_ISNULL ? COL_BOOL : filter_type(f);
+        total += 14 + strlen(s->cols[f->col].name) + (f->path ? strlen(f->path) : 0);
         for (size_t j = 0; j < f->nvals; j++)
             total += value_size(t, &f->vals[j]);
         if (f->nvals > maxv)
@@ -493,13 +569,18 @@ static int query_digest(const struct schema *s, struct query *q)
     for (size_t i = 0; i < q->nfilters; i++) {
         const struct filter *f = &q->filters[i];
         const char *name = s->cols[f->col].name;
-        enum col_type t = f->op == OP_ISNULL ? COL_BOOL : s->cols[f->col].type;
-        size_t namelen = strlen(name);
+        enum col_type t = f->op == OP_ISNULL ? COL_BOOL : filter_type(f);
+        size_t namelen = strlen(name), pathlen = f->path ? strlen(f->path) + 1 : 0;
         unsigned char *start = w, *sw = stage;
 
-        w = put_u32(w, (uint32_t)namelen);
+        w = put_u32(w, (uint32_t)(namelen + pathlen));
         memcpy(w, name, namelen);
         w += namelen;
+        if (pathlen) {          /* the dotted name: card.brand */
+            *w++ = '.';
+            memcpy(w, f->path, pathlen - 1);
+            w += pathlen - 1;
+        }
         *w++ = (unsigned char)f->op;
         w = put_u32(w, (uint32_t)f->nvals);
         for (size_t j = 0; j < f->nvals; j++) {
@@ -687,5 +768,6 @@ void query_release(struct query *q)
     free(q->filters);
     free(q->fields);
     free(q->buf);           /* cur_id points into buf */
+    arena_release(&q->ext);
     memset(q, 0, sizeof *q);
 }
