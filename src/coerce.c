@@ -125,15 +125,19 @@ struct coerce {
     struct strbuf tmp;          /* a record or array being written */
 };
 
-/* The column's NUMERIC/BIGNUMERIC digits: 0 or EINVAL with why. */
-static int decimal_value(const struct column *col, const char *p, size_t n, struct value *v,
-                         struct arena *a, char *why, size_t whylen)
+/* The column's NUMERIC/BIGNUMERIC digits (a JSON number when number): 0 or EINVAL with why. */
+static int decimal_value(const struct column *col, const char *p, size_t n, bool number,
+                         struct value *v, struct arena *a, char *why, size_t whylen)
 {
     char canon[DEC_TEXT_MAX], detail[64], shown[VALUE_ECHO_MAX + 16];
     size_t len;
 
     if (decimal_canon(p, n, col->int_digits, col->scale, canon, &len, detail, sizeof detail)) {
         value_echo(shown, sizeof shown, p, n);
+        if (number) {       /* as written, without the quotes of a string */
+            memmove(shown, shown + 1, strlen(shown));
+            shown[strlen(shown) - 1] = '\0';
+        }
         if (!strcmp(detail, "not a number"))
             colibri_errmsg(why, whylen, "expected %s, got %s", col_type_expected(col->elem), shown);
         else if (col->parameterized)
@@ -183,7 +187,7 @@ static int scalar(struct jreader *r, const struct column *col, const struct jtok
             n = jr_decode(&t->s, r->buf + r->used);
         }
         if (type == COL_NUMERIC || type == COL_BIGNUMERIC)
-            return decimal_value(col, text, n, v, a, why, whylen);
+            return decimal_value(col, text, n, false, v, a, why, whylen);
         if ((rc = value_parse(type, text, n, v, a, why, whylen)) != 0)
             return rc;
         if (type == COL_STRING || type == COL_BYTES) {  /* borrowed: keep a copy */
@@ -220,7 +224,8 @@ static int scalar(struct jreader *r, const struct column *col, const struct jtok
     case COL_NUMERIC: case COL_BIGNUMERIC:     /* the number as written, never a double */
         if (t->type != J_INT && t->type != J_REAL)
             break;
-        return decimal_value(col, (const char *)start, (size_t)(r->p - start), v, a, why, whylen);
+        return decimal_value(col, (const char *)start, (size_t)(r->p - start), true, v, a, why,
+                             whylen);
     default:
         break;
     }
@@ -329,9 +334,9 @@ static int record(struct nest *n, const struct column *f, size_t depth, struct s
     }
     for (size_t i = 0; i < f->nfields; i++) {
         const struct column *g = &f->fields[i];
-        strbuf_add(out, g->json_key + (i == 0), g->json_key_len - (i == 0));
+        strbuf_add(out, g->json_key, g->json_key_len);
         if (i == 0 && !out->failed)
-            out->buf[out->len - g->json_key_len + 1] = '{';
+            out->buf[out->len - g->json_key_len] = '{';     /* the key's ',' opens the object */
         if (sp[i].set && !(sp[i].null && !g->repeated)) {
             strbuf_add(out, vals.buf + sp[i].off, sp[i].len);
             continue;
@@ -417,7 +422,7 @@ static int nested(struct nest *n, const struct column *f, bool element, size_t d
         return 0;
     }
     if (f->repeated && !element) {
-        describe(&t, NULL, 0, why, sizeof why);
+        describe(&t, t.s.raw, t.s.n, why, sizeof why);
         char msg[200];
         colibri_errmsg(msg, sizeof msg, "expected an array (REPEATED), got %s", why);
         refuse(n, msg);
@@ -425,7 +430,7 @@ static int nested(struct nest *n, const struct column *f, bool element, size_t d
         return 0;
     }
     if (f->elem == COL_RECORD) {
-        describe(&t, NULL, 0, why, sizeof why);
+        describe(&t, t.s.raw, t.s.n, why, sizeof why);
         char msg[200];
         colibri_errmsg(msg, sizeof msg, "expected RECORD (an object), got %s", why);
         refuse(n, msg);

@@ -117,13 +117,22 @@ static int parse_decimal(const json_t *j, const char *where, struct column *c, c
     return 0;
 }
 
-static int parse_fields(const json_t *fields, const char *where, int depth, struct column **out,
+static int parse_fields(const json_t *fields, const char *parent, int depth, struct column **out,
                         size_t *nout, char *err, size_t errlen);
 
-/* Column j (fields[idx] at where, records depth deep) into c. */
-static int parse_column(const json_t *j, const char *where, size_t idx, int depth,
+/*
+ * Column j into c: fields[idx] of the schema (parent NULL), or field idx of
+ * the record named parent (dotted), records depth deep.
+ */
+static int parse_column(const json_t *j, const char *parent, size_t idx, int depth,
                         struct column *c, char *err, size_t errlen)
 {
+    char where[300];
+
+    if (parent)
+        snprintf(where, sizeof where, "field %s.fields", parent);
+    else
+        snprintf(where, sizeof where, "fields");
     const json_t *name = json_object_get(j, "name"), *type, *mode, *desc, *clu, *sub;
     const char *tn;
     char shown[VALUE_ECHO_MAX + 16], here[400];
@@ -149,7 +158,10 @@ static int parse_column(const json_t *j, const char *where, size_t idx, int dept
                "colibri's metadata columns", where, idx, shown);
         return COLIBRI_ECONFIG;
     }
-    snprintf(here, sizeof here, "%s[%zu] %s", where, idx, shown);
+    if (parent)         /* "field card.brand": BigQuery's dotted name of a nested field */
+        snprintf(here, sizeof here, "field %s.%s", parent, json_string_value(name));
+    else
+        snprintf(here, sizeof here, "fields[%zu] %s", idx, shown);
 
     type = json_object_get(j, "type");
     if (!json_is_string(type)) {
@@ -174,14 +186,15 @@ static int parse_column(const json_t *j, const char *where, size_t idx, int dept
     c->type = c->elem = type_names[k].t;
     sub = json_object_get(j, "fields");
     if (c->elem == COL_RECORD) {
-        char inner[420];
+        char dotted[300];
         if (depth + 1 > SCHEMA_MAX_NEST) {
             colibri_errmsg(err, errlen, "%s: records nest at most %d levels deep", here,
                            SCHEMA_MAX_NEST);
             return COLIBRI_ECONFIG;
         }
-        snprintf(inner, sizeof inner, "%s.fields", here);
-        int rc = parse_fields(sub, inner, depth + 1, &c->fields, &c->nfields, err, errlen);
+        snprintf(dotted, sizeof dotted, "%s%s%s", parent ? parent : "", parent ? "." : "",
+                 json_string_value(name));
+        int rc = parse_fields(sub, dotted, depth + 1, &c->fields, &c->nfields, err, errlen);
         if (rc)
             return rc;
     } else if (sub) {
@@ -245,8 +258,8 @@ static void columns_free(struct column *cols, size_t n)
     free(cols);
 }
 
-/* A RECORD's "fields" (at where) into *out; names unique within it, case folded. */
-static int parse_fields(const json_t *fields, const char *where, int depth, struct column **out,
+/* The "fields" of the RECORD parent (dotted) into *out; names unique within it, case folded. */
+static int parse_fields(const json_t *fields, const char *parent, int depth, struct column **out,
                         size_t *nout, char *err, size_t errlen)
 {
     size_t n = json_array_size(fields);
@@ -255,7 +268,7 @@ static int parse_fields(const json_t *fields, const char *where, int depth, stru
     *out = NULL;
     *nout = 0;
     if (!json_is_array(fields) || n == 0) {
-        colibri_errmsg(err, errlen, "%s: a RECORD needs a non-empty \"fields\" array", where);
+        colibri_errmsg(err, errlen, "field %s: a RECORD needs a non-empty \"fields\" array", parent);
         return COLIBRI_ECONFIG;
     }
     if (!(*out = calloc(n, sizeof **out))) {
@@ -263,14 +276,14 @@ static int parse_fields(const json_t *fields, const char *where, int depth, stru
         return COLIBRI_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        rc = parse_column(json_array_get(fields, i), where, i, depth, &(*out)[i], err, errlen);
+        rc = parse_column(json_array_get(fields, i), parent, i, depth, &(*out)[i], err, errlen);
         *nout = i + 1;          /* so that columns_free releases what parse_column set */
         if (rc)
             return rc;
         for (size_t k = 0; k < i; k++) {
             if (!strcasecmp((*out)[k].name, (*out)[i].name)) {
-                colibri_errmsg(err, errlen, "%s[%zu]: duplicate field name '%s' (see [%zu])",
-                               where, i, (*out)[i].name, k);
+                colibri_errmsg(err, errlen, "field %s: duplicate field name '%s'", parent,
+                               (*out)[i].name);
                 return COLIBRI_ECONFIG;
             }
         }
@@ -329,7 +342,7 @@ int schema_parse(const char *json, size_t len, const char *table, const char *ev
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        rc = parse_column(json_array_get(fields, i), "fields", i, 0, &s->cols[i], err, errlen);
+        rc = parse_column(json_array_get(fields, i), NULL, i, 0, &s->cols[i], err, errlen);
         s->ncols = i + 1;       /* so schema_free releases what parse_column set */
         if (rc != 0)
             goto out;

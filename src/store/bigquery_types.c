@@ -124,9 +124,9 @@ static int cell_json(const struct column *c, json_t *v, bool element, struct str
             return COLIBRI_EIO;
         for (size_t i = 0; i < c->nfields; i++) {
             const struct column *g = &c->fields[i];
-            strbuf_add(sb, g->json_key + (i == 0), g->json_key_len - (i == 0));
+            strbuf_add(sb, g->json_key, g->json_key_len);
             if (i == 0 && !sb->failed)
-                sb->buf[sb->len - g->json_key_len + 1] = '{';
+                sb->buf[sb->len - g->json_key_len] = '{';   /* the key's ',' opens the object */
             if (cell_json(g, json_object_get(json_array_get(f, i), "v"), false, sb, a))
                 return COLIBRI_EIO;
         }
