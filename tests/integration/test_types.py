@@ -28,8 +28,26 @@ from pylib.server import (BIN, PAYMENTS, PAYMENTS_ENV, PAYMENTS_GEN, Server, bas
                           sql)
 
 GENERATED, SEED, MALFORMED_PCT = 3000, 21, 4
-TIME = "created_at"
 q = urllib.parse.quote
+
+# Core bugs and gaps found by these tests on branch `types` (at 4af3b18), each reported to the lead:
+# the tests for them are xfail with this reason, and generated lines of a buggy kind are held out
+# of the shared data (which would otherwise hide every other check behind the one bug).
+REPEATED_OBJECT = ("core bug: a REPEATED RECORD column given a JSON object (not an array) is stored as "
+                   "that object instead of being refused (BigQuery refuses it)")
+HELD_OUT = {"bad:array_type:items": REPEATED_OBJECT}
+HELD_OUT_CASE = ("items", {"sku": "a"})            # the INVALID case of that bug, held out too
+NO_REPEATED_LEAF = ("core gap: __contains on a dotted repeated leaf (items.sku__contains, as docs/types.md "
+                    "says) is 400 unknown parameter")
+NO_DOTTED_FIELDS = "core gap: fields= does not take dotted names yet (400 unknown column 'card.brand')"
+NO_OPENAPI_TYPES = ("core gap: /openapi.json describes records, arrays and NUMERIC as plain strings (no "
+                    "pattern, no nested object or array), and no dotted or __contains parameters")
+
+
+def held_out(lines, kinds):
+    """lines and kinds without the generated kinds in HELD_OUT."""
+    keep = [i for i, k in enumerate(kinds) if k not in HELD_OUT]
+    return [lines[i] for i in keep], [kinds[i] for i in keep]
 
 
 class Raw(str):
@@ -196,12 +214,14 @@ class Data:
         src = generate(os.path.join(tmp, "pay.ndjson"), GENERATED, seed=SEED,
                        extra=(*PAYMENTS_GEN, "--malformed-pct", str(MALFORMED_PCT),
                               "--manifest", os.path.join(tmp, "pay.manifest")))
-        self.lines = open(src, encoding="utf-8").read().splitlines()
-        self.kinds = open(os.path.join(tmp, "pay.manifest")).read().split()
-        assert len(self.lines) == len(self.kinds) == GENERATED
+        self.generated_lines = open(src, encoding="utf-8").read().splitlines()
+        self.generated_kinds = open(os.path.join(tmp, "pay.manifest")).read().split()
+        assert len(self.generated_lines) == len(self.generated_kinds) == GENERATED
+        self.lines, self.kinds = held_out(self.generated_lines, self.generated_kinds)
         self.valid = [json.loads(line, parse_float=Decimal) for line, k in zip(self.lines, self.kinds) if k == "ok"]
         self.rt = [message(f"rt-{i}", **{col: value}) for i, (col, value, _) in enumerate(ROUNDTRIP)]
-        self.bad = [message(f"bad-{i}", **{col: value}) for i, (col, value, _, _) in enumerate(INVALID)]
+        self.bad = [message(f"bad-{i}", **{col: value}) for i, (col, value, _, _) in enumerate(INVALID)
+                    if (col, value) != HELD_OUT_CASE]
         self.all = self.lines + self.rt + self.bad
         self.db = os.path.join(tmp, "payments.db")
         self.load = load_lines(self.db, self.all, tmp, "all.ndjson")
@@ -256,7 +276,7 @@ def test_load_stores_the_valid_and_dead_letters_the_rest_exactly(data):
     for i in bad_lines:
         assert f"line {i + 1}: " in data.load.stderr
     for n in range(len(data.bad)):
-        assert f"line {GENERATED + len(data.rt) + n + 1}: " in data.load.stderr
+        assert f"line {len(data.lines) + len(data.rt) + n + 1}: " in data.load.stderr
     # every malformed kind of the generator is there, and each was refused for the right field
     kinds = {k.split(":")[1] for k in data.kinds if k != "ok"}
     assert kinds >= {"numeric_range", "numeric_scale", "bignumeric_scale", "base64", "wkt", "record_required",
@@ -279,18 +299,31 @@ def sql_pairs(db, query):
     return [tuple(r.values()) for r in json.loads(out.stdout or "[]")]
 
 
-@pytest.mark.parametrize("n", range(len(INVALID)), ids=[f"{c}={v!r}"[:60] for c, v, _, _ in INVALID])
+@pytest.mark.parametrize("n", [n for n, (c, v, _, _) in enumerate(INVALID) if (c, v) != HELD_OUT_CASE],
+                         ids=[f"{c}={v!r}"[:60] for c, v, _, _ in INVALID if (c, v) != HELD_OUT_CASE])
 def test_invalid_value_is_a_dead_letter_naming_the_field(data, n):
     col, value, path, phrase = INVALID[n]
     got = sql_pairs(data.db, "SELECT reason, payload FROM _dead_letters WHERE payload LIKE "
                              f"'{{\"payment_id\":\"bad-{n}\",%'")
     assert len(got) == 1, got
     reason, payload = got[0]
-    assert payload == data.bad[n]                   # kept as it came
+    assert payload == message(f"bad-{n}", **{col: value})       # kept as it came
     assert f"'{path}'" in reason, reason
     if phrase:
         assert phrase in reason, reason
     assert sql(data.db, f"SELECT count(*) FROM payments WHERE payment_id = 'bad-{n}'") == ["0"]
+
+
+@pytest.mark.xfail(reason=REPEATED_OBJECT)
+def test_repeated_record_refuses_an_object(data, tmp_path):
+    """What HELD_OUT keeps out of the shared data: the generated lines of kind array_type:items and
+    the INVALID case of the same bug are dead letters that name the column."""
+    lines = [line for line, k in zip(data.generated_lines, data.generated_kinds) if k in HELD_OUT]
+    lines.append(message("held-out", **{HELD_OUT_CASE[0]: HELD_OUT_CASE[1]}))
+    assert len(lines) > 1
+    r = load_lines(str(tmp_path / "obj.db"), lines, str(tmp_path), "obj.ndjson")
+    assert r.returncode == 1 and "0 rows stored" in r.stderr and f"{len(lines)} rejected" in r.stderr, r.stderr
+    assert r.stderr.count("field 'items'") == len(lines), r.stderr
 
 
 # ---------------------------------------------------------------- values out
@@ -395,6 +428,10 @@ def test_contains_matches_rows_whose_array_holds_the_value(server, data):
         assert want and ids_of(server, f"tags__contains={tag}&payment_id__prefix=pay_") == want
     assert ids_of(server, "tags__contains=a") == {rt("tags", ["a", "b", "a"])}
     assert ids_of(server, "tags__contains=nothing-has-this") == set()
+
+
+@pytest.mark.xfail(reason=NO_REPEATED_LEAF)
+def test_contains_on_a_dotted_repeated_leaf(server, data):
     sku = data.valid[7]["items"][0]["sku"]
     assert ids_of(server, f"items.sku__contains={sku}&payment_id__prefix=pay_") == \
         generated(data, lambda m: any(i.get("sku") == sku for i in m.get("items") or []))
@@ -458,6 +495,7 @@ def test_bad_filters_are_400_naming_the_parameter(server, query):
 
 # ---------------------------------------------------------------- fields=, CSV
 
+@pytest.mark.xfail(reason=NO_DOTTED_FIELDS)
 def test_fields_takes_dotted_names(server, data):
     amex = rt("card", AMEX)
     row, _ = one(server, amex, "&fields=payment_id,card.brand")
@@ -513,6 +551,7 @@ def test_csv_of_a_whole_page_parses_back(server):
 
 # ---------------------------------------------------------------- OpenAPI
 
+@pytest.mark.xfail(reason=NO_OPENAPI_TYPES)
 def test_openapi_describes_every_type(server):
     doc = server.get("/openapi.json").json()
     row = resolve(doc, doc["components"]["schemas"]["Row"])
@@ -566,6 +605,7 @@ def as_json_schema(schema):
     return out
 
 
+@pytest.mark.xfail(reason=NO_OPENAPI_TYPES)
 def test_every_row_validates_against_the_document(server):
     jsonschema = pytest.importorskip("jsonschema")
     doc = server.get("/openapi.json").json()
@@ -577,6 +617,7 @@ def test_every_row_validates_against_the_document(server):
         assert not errors, (r["payment_id"], [e.message for e in errors[:3]])
 
 
+@pytest.mark.xfail(reason=NO_OPENAPI_TYPES)
 def test_schemathesis_finds_nothing_on_the_nested_schema(data, tmp_path):
     from test_contract import run_schemathesis
     s = Server(data.db, **PAYMENTS_ENV)
@@ -624,8 +665,9 @@ def test_records_nest_15_levels_and_not_16(tmp_path):
         s = Server(db, COLIBRI_SCHEMA=str(schema))
         try:
             path = "r1." + ".".join(f"r{d}" for d in range(2, 16)) + ".leaf"
-            got = s.get(f"/data?{path}=bottom&fields=id,{path}").json()["data"]
+            got = s.get(f"/data?{path}=bottom&fields=id,r1").json()["data"]
             assert got == [{"id": "a", "r1": nested_value(15, "bottom")}]
+            assert s.get(f"/data?{path}=other").json()["data"] == []
             assert s.get("/data?id=a").json()["data"][0]["r1"] == nested_value(15, "bottom")
         finally:
             assert s.stop() == 0
@@ -646,6 +688,9 @@ def test_kafka_ingests_payments_and_dead_letters_each_kind(tmp_path):
     b.up()
     try:
         ds = Dataset(str(tmp_path), 4000, seed=23, malformed_pct=5, extra=PAYMENTS_GEN)
+        ds.lines, ds.kinds = held_out(ds.lines, ds.kinds)
+        ds.ok = {i for i, k in enumerate(ds.kinds) if k == "ok"}
+        ds.bad = {i for i, k in enumerate(ds.kinds) if k != "ok"}
         topic = b.create_topic("payments", 2)
         ds.produce(b.bootstrap, topic)
         db = str(tmp_path / "k.db")
