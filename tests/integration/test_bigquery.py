@@ -330,6 +330,22 @@ EMULATOR_GAPS = {
                 "for DuckDB 1.5, nothing is downloaded at run time)",
 }
 
+BYTES_PARAM_GAP = ("BYTES filters: the emulator binds a BYTES query parameter as its base64 text, not the bytes "
+                   "it encodes, so `col = @p` never matches (`col = FROM_BASE64(@p)` with a STRING parameter "
+                   "would, on the emulator and on BigQuery)")
+
+
+def emulator_decodes_bytes_params(emulator):
+    """True once `b = @p` with a BYTES parameter (base64, as the API documents) matches the bytes."""
+    _emu(emulator, "POST", "/datasets", {"datasetReference": {"projectId": "test", "datasetId": "gaps"}})
+    status, body = _emu(emulator, "POST", "/queries", {
+        "query": "SELECT COUNT(*) FROM UNNEST([FROM_BASE64('AAEC/w==')]) AS b WHERE b = @p", "useLegacySql": False,
+        "parameterMode": "NAMED", "queryParameters": [
+            {"name": "p", "parameterType": {"type": "BYTES"}, "parameterValue": {"value": "AAEC/w=="}}]})
+    assert status == 200, body
+    return body["rows"][0]["f"][0]["v"] == "1"
+
+
 # Rows for exactness at the edges, beside the generated ones (fee and location are dropped on both stores)
 PAY_EXTRA = [
     {"payment_id": "x-1", "created_at": "2026-01-01T00:05:00.000001Z", "merchant_id": "m_x", "status": "captured",
@@ -396,8 +412,6 @@ def pay_battery(db):
     one = lambda q: sql(db, q)[0]  # noqa: E731
     last4 = sql(db, "SELECT json_extract(card, '$.last4') FROM payments WHERE json_extract(card, '$.last4') "
                     "IS NOT NULL ORDER BY _id LIMIT 3 OFFSET 40")
-    sku = one("SELECT json_extract(items, '$[0].sku') FROM payments ORDER BY _id LIMIT 1 OFFSET 300")
-    fp = one("SELECT fingerprint FROM payments WHERE fingerprint IS NOT NULL ORDER BY _id LIMIT 1 OFFSET 99")
     amount = one("SELECT amount FROM payments WHERE payment_id LIKE 'pay_%' ORDER BY _id LIMIT 1 OFFSET 700")
     merchant = one("SELECT merchant_id FROM payments GROUP BY merchant_id ORDER BY count(*) DESC, merchant_id LIMIT 1")
     q = urllib.parse.quote
@@ -421,7 +435,6 @@ def pay_battery(db):
         "tags__contains=3ds",
         "tags__contains=international&status=settled",
         "tags__contains=a",
-        f"items.sku__contains={q(sku)}",
         "amount=1.10",
         "amount__gt=9.9",
         "amount__lte=100&currency__in=USD,EUR,GBP,CHF",
@@ -432,8 +445,6 @@ def pay_battery(db):
         f"amount__in=1.1,{amount},-0.000000001",
         "currency=JPY&amount__gt=100000",
         "currency=KWD&amount__lt=50.5",
-        f"fingerprint={q(fp)}",
-        "fingerprint=" + q("AAEC/w=="),
         "settled_at__gte=2026-01-02T18:00:00",
         "settled_at__lt=2026-01-02T19:00:00.5&settled_at__gte=2026-01-02T17:00:00.5",
         "settled_at__isnull=true",
@@ -446,8 +457,7 @@ def pay_battery(db):
         f"merchant_id={merchant}",
         "merchant_id__prefix=m_00",
         "since=2026-01-01T00:05:00Z&until=2026-01-01T00:10:00Z",
-        "fields=payment_id,card.brand",
-        "fields=payment_id,customer.address.country,tags&tags__contains=promo",
+        "fields=payment_id,card,tags&tags__contains=promo",
         "fields=payment_id,amount,items,raw,fingerprint,settled_at,cutoff",
         "format=ndjson&fields=payment_id,amount,card,items,raw",
         "format=csv&fields=payment_id,amount,card,customer,items,tags,raw,fingerprint,settled_at,cutoff",
@@ -455,9 +465,22 @@ def pay_battery(db):
     ]
 
 
+def pay_battery_core_gaps(db):
+    """Queries of the contract that the core (branch types at 4af3b18) does not take yet."""
+    sku = sql(db, "SELECT json_extract(items, '$[0].sku') FROM payments ORDER BY _id LIMIT 1 OFFSET 300")[0]
+    return [f"items.sku__contains={urllib.parse.quote(sku)}", "fields=payment_id,card.brand",
+            "fields=payment_id,customer.address.country,tags&tags__contains=promo"]
+
+
+@pytest.mark.xfail(reason="core gaps: __contains on a dotted repeated leaf and dotted fields= are 400 "
+                          "(tests/integration/test_types.py: NO_REPEATED_LEAF, NO_DOTTED_FIELDS)")
+def test_get_data_is_byte_identical_for_the_contract_queries_the_core_lacks(pay_servers, pay_stores):
+    assert_identical(*pay_servers, pay_battery_core_gaps(pay_stores[0]), "desc")
+
+
 def test_payments_battery_is_large_enough(pay_stores):
     qs = pay_battery(pay_stores[0])
-    assert len(qs) * 2 >= 60 and len(set(qs)) == len(qs)
+    assert len(qs) * 2 >= 90 and len(set(qs)) == len(qs)
 
 
 @pytest.mark.parametrize("order", ["desc", "asc"])
@@ -525,6 +548,17 @@ def test_emulator_type_gaps(emulator, col):
             rows = res.get("rows", []) if isinstance(res, dict) else []
             assert not rows, f"the emulator now holds {col_type} ({rows}): {EMULATOR_GAPS[col]} is no longer true"
     print(f"\n[emulator gap] {col}: {EMULATOR_GAPS[col]}")
+
+
+def test_bytes_filters_are_byte_identical(pay_servers, pay_stores):
+    """BYTES filters (base64 text), the day the emulator decodes BYTES query parameters."""
+    db, emulator, _ = pay_stores
+    if not emulator_decodes_bytes_params(emulator):
+        pytest.skip(BYTES_PARAM_GAP)
+    fp = sql(db, "SELECT fingerprint FROM payments WHERE fingerprint IS NOT NULL ORDER BY _id LIMIT 1 OFFSET 99")[0]
+    q = urllib.parse.quote
+    assert_identical(*pay_servers, [f"fingerprint={q(fp)}", "fingerprint=" + q("AAEC/w=="),
+                                    f"fingerprint__in={q(fp)},{q('AAEC/w==')}&fields=payment_id,fingerprint"], "desc")
 
 
 def test_full_payments_schema_on_the_emulator(emulator, tmp_path):
