@@ -3,7 +3,8 @@
  *
  * Writes rows for schema/flights.json: real carriers, airports and aircraft,
  * routes fixed per (carrier, flight number), great-circle distances, weighted
- * statuses with delays and times that agree with them. The same arguments give
+ * statuses with delays and times that agree with them, an exact fare, and the
+ * flight's segments (two for long flights that stop at a hub). The same arguments give
  * byte-identical output (own PRNG, no clock unless --follow without --start),
  * so tests can generate, ingest and compare. event_time only moves forward
  * and about 1% of rows repeat the previous row's event_time exactly, which
@@ -331,6 +332,67 @@ static int64_t round5min(int64_t s)
     return floor_div(s + 150, 300) * 300;
 }
 
+/* Kilometres with one decimal ("1234.5"). */
+static char *put_km(char *p, double km)
+{
+    int64_t tenths = (int64_t)(km * 10 + 0.5);
+
+    p = put_int(p, tenths / 10);
+    *p++ = '.';
+    *p++ = (char)('0' + tenths % 10);
+    return p;
+}
+
+/* ,"fare":"…","segments":[…] of a flight. Drawn from the route's hash, not from the
+ * generator's stream, so every other field stays what it was before these columns. The
+ * lowest economy fare in USD (null once cancelled); one segment, or two for the long
+ * flights that stop at one of the carrier's hubs on the way. */
+static char *put_fare_segments(struct gen *g, char *p, uint64_t h, size_t c, uint64_t fn, size_t o,
+                               size_t d, enum status st, int64_t sched, int64_t actual, bool has_actual)
+{
+    uint64_t hf = mix(h ^ (uint64_t)sched);
+    size_t via = g->hubs[c][(hf >> 8) % g->nhubs[c]];
+    bool stop = g->dist[o][d] > 3000 && (h >> 56) % 8 == 0 && via != o && via != d;
+    size_t legs[3] = {o, stop ? via : d, d};
+    int64_t dep = has_actual ? actual : sched;
+
+    p = put_key(p, "fare");
+    if (st == ST_CANCELLED) {
+        p = put(p, "null");
+    } else {
+        /* 40 USD plus 6-13 US cents a kilometre, to the cent */
+        uint64_t cents = 4000 + (uint64_t)(g->dist[o][d] * (6 + (double)(hf % 700) / 100));
+        *p++ = '"';
+        p = put_uint(p, cents / 100, 1);
+        *p++ = '.';
+        p = put_uint(p, cents % 100, 2);
+        *p++ = '"';
+    }
+    p = put_key(p, "segments");
+    *p++ = '[';
+    for (int k = 0; k < (stop ? 2 : 1); k++) {
+        double km = g->dist[legs[k]][legs[k + 1]];
+        int64_t arr = (dep + (int64_t)(km / 820 * 3600) + 1800) / 60 * 60;
+
+        p = put(p, k ? ",{\"origin\":" : "{\"origin\":");
+        p = put_qstr(p, airports[legs[k]].code);
+        p = put(p, ",\"destination\":");
+        p = put_qstr(p, airports[legs[k + 1]].code);
+        p = put(p, ",\"departure\":\"");
+        p = put_time(g, p, dep * 1000000, false);
+        p = put(p, "\",\"arrival\":\"");
+        p = put_time(g, p, arr * 1000000, false);
+        p = put(p, "\",\"flight_number\":");
+        p = put_uint(p, fn, 1);
+        p = put(p, ",\"distance_km\":");
+        p = put_km(p, km);
+        *p++ = '}';
+        dep = round5min(arr + 3600 + (int64_t)(hf >> 40) % 3600);      /* a stop of 1-2 hours */
+    }
+    *p++ = ']';
+    return p;
+}
+
 /* Write one line (without '\n') for the next flight event; returns its length. */
 static size_t make_flight(struct gen *g, uint64_t row, int bad_kind, char *line, const char **path)
 {
@@ -498,10 +560,8 @@ static size_t make_flight(struct gen *g, uint64_t row, int bad_kind, char *line,
         p = put(p, ",\"aircraft\":null,\"tail_number\":null,\"capacity\":null,\"passengers\":null");
     }
     p = put_key(p, "distance_km");
-    int64_t tenths = (int64_t)(dist * 10 + 0.5);
-    p = put_int(p, tenths / 10);
-    *p++ = '.';
-    *p++ = (char)('0' + tenths % 10);
+    p = put_km(p, dist);
+    p = put_fare_segments(g, p, h, c, fn, o, d, st, sched, actual, has_actual);
     *p++ = '}';
 
     switch (bad) {
