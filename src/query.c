@@ -33,6 +33,7 @@
 
 #include "colibri/base64.h"
 #include "colibri/error.h"
+#include "colibri/nested.h"
 #include "colibri/strbuf.h"
 
 #define QUERY_MAX_LEN 16384     /* raw query string bytes */
@@ -222,33 +223,77 @@ static int parse_limit(struct parser *p, const char *v, size_t n)
     return 0;
 }
 
+/* Field k of fields= gets part path (dotted, below its column) of its RECORD column. */
+static int add_part(struct parser *p, size_t k, const char *path)
+{
+    struct query *q = p->q;
+    struct field_part *fp = &q->parts[k];
+    char a[SHOW_BUF];
+
+    for (size_t i = 0; i < fp->npaths; i++)
+        if (!strcmp(fp->paths[i], path))
+            return fail(p, "fields: '%s.%s' listed twice", p->s->cols[q->fields[k]].name,
+                        show(a, path, strlen(path)));
+    const char **grown = realloc(fp->paths, (fp->npaths + 1) * sizeof *grown);
+    if (!grown)
+        return COLIBRI_ENOMEM;
+    fp->paths = grown;
+    if (!(fp->paths[fp->npaths] = arena_dup(&q->ext, path, strlen(path))))
+        return COLIBRI_ENOMEM;
+    fp->npaths++;
+    return 0;
+}
+
 static int parse_fields(struct parser *p, char *v, size_t n)
 {
     const struct schema *s = p->s;
     struct query *q = p->q;
     char a[SHOW_BUF];
     size_t count = 1;
+    int rc = 0;
     for (size_t i = 0; i < n; i++)
         count += v[i] == ',';
     q->nfields = 0;             /* a second fields= is refused before this; the count starts here */
-    if (!(q->fields = malloc(count * sizeof *q->fields)))
+    bool *whole = calloc(count, sizeof *whole);
+    if (!whole || !(q->fields = malloc(count * sizeof *q->fields)) ||
+        !(q->parts = calloc(count, sizeof *q->parts))) {
+        free(whole);
         return COLIBRI_ENOMEM;
-    for (char *name = v, *end = v + n; name <= end;) {
+    }
+    for (char *name = v, *end = v + n; !rc && name <= end;) {
         char *comma = memchr(name, ',', (size_t)(end - name));
         size_t len = comma ? (size_t)(comma - name) : (size_t)(end - name);
         name[len] = '\0';
+        char *dot = strchr(name, '.');
+        if (dot)
+            *dot = '\0';
+        int col = len ? schema_find(s, name) : -1;
+        if (dot)
+            *dot = '.';
+        size_t k = 0;
+        while (col >= 0 && k < q->nfields && q->fields[k] != (size_t)col)
+            k++;
         if (len == 0)
-            return fail(p, "fields: empty column name (use fields=a,b)");
-        int col = schema_find(s, name);
-        if (col < 0)
-            return fail(p, "fields: unknown column '%s'", show(a, name, len));
-        for (size_t i = 0; i < q->nfields; i++)
-            if (q->fields[i] == (size_t)col)
-                return fail(p, "fields: column '%s' listed twice", s->cols[col].name);
-        q->fields[q->nfields++] = (size_t)col;
+            rc = fail(p, "fields: empty column name (use fields=a,b)");
+        else if (col < 0 || (dot && !nested_field(&s->cols[col], dot + 1, true)))
+            rc = fail(p, "fields: unknown column '%s'", show(a, name, len));
+        else if (!dot && k < q->nfields && whole[k])
+            rc = fail(p, "fields: column '%s' listed twice", s->cols[col].name);
+        if (rc)
+            break;
+        if (k == q->nfields)
+            q->fields[q->nfields++] = (size_t)col;
+        if (!dot) {                     /* the whole column: its parts are moot */
+            whole[k] = true;
+            free(q->parts[k].paths);
+            q->parts[k] = (struct field_part){ NULL, 0 };
+        } else if (!whole[k]) {
+            rc = add_part(p, k, dot + 1);
+        }
         name += len + 1;
     }
-    return 0;
+    free(whole);
+    return rc;
 }
 
 static int parse_param(struct parser *p, enum param which, char *v, size_t n)
@@ -323,21 +368,8 @@ static const struct column *resolve(const struct schema *s, const char *name, in
     head[dot - name] = '\0';
     if ((*col = schema_find(s, head)) < 0)
         return NULL;
-    const struct column *c = &s->cols[*col];
     *path = dot + 1;
-    for (const char *seg = dot + 1; c; ) {
-        const char *end = strchr(seg, '.');
-        size_t len = end ? (size_t)(end - seg) : strlen(seg);
-        const struct column *next = NULL;
-        for (size_t i = 0; c->elem == COL_RECORD && !c->repeated && i < c->nfields; i++)
-            if (strlen(c->fields[i].name) == len && !memcmp(c->fields[i].name, seg, len))
-                next = &c->fields[i];
-        c = next;
-        if (!end)
-            break;
-        seg = end + 1;
-    }
-    return c;
+    return nested_field(&s->cols[*col], dot + 1, false);
 }
 
 /* Whether op applies to leaf; if not, fails with why. */
@@ -766,6 +798,9 @@ void query_release(struct query *q)
     for (size_t i = 0; q->filters && i < q->nfilters; i++)
         free(q->filters[i].vals);
     free(q->filters);
+    for (size_t i = 0; q->parts && i < q->nfields; i++)
+        free(q->parts[i].paths);
+    free(q->parts);
     free(q->fields);
     free(q->buf);           /* cur_id points into buf */
     arena_release(&q->ext);

@@ -47,6 +47,10 @@ struct query {
     int64_t since, until;   /* µs, half-open [since, until) on the event-time column */
     size_t *fields;         /* columns to output, in order (all when not given) */
     size_t nfields;
+    struct field_part {     /* NULL, or per field: the parts of a RECORD that fields= named */
+        const char **paths; /* dotted, below the column ("brand"); NULL: all of it */
+        size_t npaths;
+    } *parts;
     struct filter *filters;
     size_t nfilters;
     enum out_format format;

@@ -89,7 +89,7 @@ static void check_row(const struct schema *s, const struct row *r, const json_t 
             } else {
                 struct value w;
                 assert(json_is_string(j));
-                assert(value_parse(COL_INT64, json_string_value(j), json_string_length(j), &w,
+                assert(value_parse(COL_INT64, json_string_value(j), json_string_length(j), &w, NULL,
                                    NULL, 0) == 0 && w.u.i == v->u.i);
             }
             break;

@@ -185,7 +185,7 @@ static int json_value(enum col_type t, const json_t *j, struct value *v, char *w
 
     memset(v, 0, sizeof *v);
     if (json_is_string(j) && t != COL_STRING)   /* text_value, which value_parse wraps */
-        return value_parse(t, json_string_value(j), json_string_length(j), v, why, whylen);
+        return value_parse(t, json_string_value(j), json_string_length(j), v, NULL, why, whylen);
     switch (t) {
     case COL_STRING:
         if (!json_is_string(j))

@@ -39,7 +39,6 @@ HELD_OUT = {"bad:array_type:items": REPEATED_OBJECT}
 HELD_OUT_CASE = ("items", {"sku": "a"})            # the INVALID case of that bug, held out too
 NO_REPEATED_LEAF = ("core gap: __contains on a dotted repeated leaf (items.sku__contains, as docs/types.md "
                     "says) is 400 unknown parameter")
-NO_DOTTED_FIELDS = "core gap: fields= does not take dotted names yet (400 unknown column 'card.brand')"
 NO_OPENAPI_TYPES = ("core gap: /openapi.json describes records, arrays and NUMERIC as plain strings (no "
                     "pattern, no nested object or array), and no dotted or __contains parameters")
 
@@ -495,7 +494,6 @@ def test_bad_filters_are_400_naming_the_parameter(server, query):
 
 # ---------------------------------------------------------------- fields=, CSV
 
-@pytest.mark.xfail(reason=NO_DOTTED_FIELDS)
 def test_fields_takes_dotted_names(server, data):
     amex = rt("card", AMEX)
     row, _ = one(server, amex, "&fields=payment_id,card.brand")

@@ -20,6 +20,7 @@
 #include "colibri/decimal.h"
 #include "colibri/error.h"
 #include "colibri/ingest.h"
+#include "colibri/nested.h"
 #include "colibri/query.h"
 #include "colibri/schema.h"
 #include "colibri/store.h"
@@ -634,6 +635,52 @@ static void test_dotted_filters_bind_cursors(void **state)
     query_release(&b);
 }
 
+/* fields=card.brand: the query keeps the parts, nested_project cuts the cell down. */
+static void test_fields_with_dotted_names(void **state)
+{
+    struct fixture *f = *state;
+    struct query q;
+    char err[256];
+    assert_int_equal(query_parse(f->s, &f->key, "fields=n,card.brand,items.sku,card.last4,items.codes",
+                                 &q, err, sizeof err), 0);
+    assert_int_equal(q.nfields, 3);
+    assert_int_equal(q.fields[1], (size_t)schema_find(f->s, "card"));
+    assert_int_equal(q.parts[0].npaths, 0);
+    assert_int_equal(q.parts[1].npaths, 2);
+    assert_string_equal(q.parts[1].paths[1], "last4");
+    assert_int_equal(q.parts[2].npaths, 2);
+    const struct column *card = &f->s->cols[q.fields[1]], *items = &f->s->cols[q.fields[2]];
+    struct strbuf sb = STRBUF_INIT;
+    const char *c = "{\"brand\":\"VISA\",\"last4\":\"12,}\\\"4\",\"expiry\":null}";
+    nested_project(card, c, strlen(c), q.parts[1].paths, 2, &sb);
+    assert_string_equal(sb.buf, "{\"brand\":\"VISA\",\"last4\":\"12,}\\\"4\"}");
+    strbuf_reset(&sb);
+    const char *it = "[{\"sku\":\"A\",\"qty\":1,\"price\":\"2.5\",\"at\":null,\"codes\":[1,2]},"
+                     "{\"sku\":null,\"qty\":null,\"price\":null,\"at\":null,\"codes\":[]}]";
+    nested_project(items, it, strlen(it), q.parts[2].paths, 2, &sb);
+    assert_string_equal(sb.buf, "[{\"sku\":\"A\",\"codes\":[1,2]},{\"sku\":null,\"codes\":[]}]");
+    strbuf_reset(&sb);
+    nested_project(items, "[]", 2, q.parts[2].paths, 2, &sb);
+    assert_string_equal(sb.buf, "[]");
+    strbuf_release(&sb);
+    query_release(&q);
+    /* a whole column wins over its parts; what is not there says so */
+    assert_int_equal(query_parse(f->s, &f->key, "fields=card.brand,card", &q, err, sizeof err), 0);
+    assert_int_equal(q.nfields, 1);
+    assert_int_equal(q.parts[0].npaths, 0);
+    query_release(&q);
+    assert_int_equal(query_parse(f->s, &f->key, "fields=card,card.brand", &q, err, sizeof err), 0);
+    assert_int_equal(q.parts[0].npaths, 0);
+    query_release(&q);
+    assert_int_equal(query_parse(f->s, &f->key, "fields=card.nope", &q, err, sizeof err), COLIBRI_EINVAL);
+    assert_string_equal(err, "fields: unknown column 'card.nope'");
+    assert_int_equal(query_parse(f->s, &f->key, "fields=n.x", &q, err, sizeof err), COLIBRI_EINVAL);
+    assert_int_equal(query_parse(f->s, &f->key, "fields=card.brand,card.brand", &q, err, sizeof err),
+                     COLIBRI_EINVAL);
+    assert_string_equal(err, "fields: 'card.brand' listed twice");
+    assert_int_equal(query_parse(f->s, &f->key, "fields=card,card", &q, err, sizeof err), COLIBRI_EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +693,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_records_nest_fifteen_levels),
         cmocka_unit_test_setup_teardown(test_sqlite_stores_and_filters_every_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dotted_filters_bind_cursors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fields_with_dotted_names, setup, teardown),
     };
     unit_filter(argc, argv);
     return cmocka_run_group_tests(tests, NULL, NULL);
