@@ -229,6 +229,9 @@ def battery(db):
         "format=ndjson&fields=event_id,tail_number,distance_km",
         "format=csv&fields=event_id,tail_number,aircraft,on_time,actual_departure,distance_km",
         "format=csv",
+        "fare__gte=500.5&fields=event_id,fare,segments",
+        "fare__isnull=true&fields=event_id,status,fare",
+        "fare__lt=100&format=csv&fields=event_id,fare,segments",
     ]
 
 
