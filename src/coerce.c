@@ -272,6 +272,23 @@ static void refuse(struct nest *n, const char *detail)
 static int nested(struct nest *n, const struct column *f, bool element, size_t depth,
                   struct strbuf *out);
 
+/* After a member or an element: 1 when another follows (r->p past the ','), 0 when the
+ * container closes here (past close), else the syntax error. */
+static int next_or_close(struct jreader *r, char close)
+{
+    jr_skip_ws(r);
+    if (r->p < r->end && *r->p == ',') {
+        r->p++;
+        jr_skip_ws(r);
+        return 1;
+    }
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        return 0;
+    }
+    return jr_syntax(r, r->p, close == '}' ? "',' or '}' expected" : "',' or ']' expected");
+}
+
 /* A record's object, r->p at '{': every field in schema order into out. */
 static int record(struct nest *n, const struct column *f, size_t depth, struct strbuf *out)
 {
@@ -318,19 +335,11 @@ static int record(struct nest *n, const struct column *f, size_t depth, struct s
                 if (rc)
                     goto out;
             }
-            jr_skip_ws(r);
-            if (r->p < r->end && *r->p == ',') {
-                r->p++;
-                jr_skip_ws(r);
-                continue;
-            }
-            if (r->p < r->end && *r->p == '}') {
-                r->p++;
+            if ((rc = next_or_close(r, '}')) <= 0)
                 break;
-            }
-            rc = jr_syntax(r, r->p, "',' or '}' expected");
-            goto out;
         }
+        if (rc < 0)
+            goto out;
     }
     for (size_t i = 0; i < f->nfields; i++) {
         const struct column *g = &f->fields[i];
@@ -394,17 +403,10 @@ static int nested(struct nest *n, const struct column *f, bool element, size_t d
                 n->path[base] = '\0';
                 if (rc)
                     return rc;
-                jr_skip_ws(r);
-                if (r->p < r->end && *r->p == ',') {
-                    r->p++;
-                    jr_skip_ws(r);
-                    continue;
-                }
-                if (r->p < r->end && *r->p == ']') {
-                    r->p++;
+                if ((rc = next_or_close(r, ']')) < 0)
+                    return rc;
+                if (rc == 0)
                     break;
-                }
-                return jr_syntax(r, r->p, "',' or ']' expected");
             }
         }
         strbuf_addc(out, ']');
@@ -421,20 +423,14 @@ static int nested(struct nest *n, const struct column *f, bool element, size_t d
         strbuf_adds(out, f->repeated && !element ? "[]" : "null");
         return 0;
     }
-    if (f->repeated && !element) {
-        describe(&t, t.s.raw, t.s.n, why, sizeof why);
+    if ((f->repeated && !element) || f->elem == COL_RECORD) {    /* not the container it needs */
+        bool array = f->repeated && !element;
         char msg[200];
-        colibri_errmsg(msg, sizeof msg, "expected an array (REPEATED), got %s", why);
-        refuse(n, msg);
-        strbuf_adds(out, "[]");
-        return 0;
-    }
-    if (f->elem == COL_RECORD) {
         describe(&t, t.s.raw, t.s.n, why, sizeof why);
-        char msg[200];
-        colibri_errmsg(msg, sizeof msg, "expected RECORD (an object), got %s", why);
+        colibri_errmsg(msg, sizeof msg, "expected %s, got %s",
+                       array ? "an array (REPEATED)" : "RECORD (an object)", why);
         refuse(n, msg);
-        strbuf_adds(out, "null");
+        strbuf_adds(out, array ? "[]" : "null");
         return 0;
     }
     rc = scalar(r, f, &t, start, &v, &n->c->ext, why, sizeof why);
@@ -557,17 +553,8 @@ static int read_object(struct jreader *r, struct coerce *c)
             if ((rc = read_field(r, c, (size_t)col)) != 0)
                 return rc;
         }
-        jr_skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            jr_skip_ws(r);
-            continue;
-        }
-        if (r->p < r->end && *r->p == '}') {
-            r->p++;
-            return 0;
-        }
-        return jr_syntax(r, r->p, "',' or '}' expected");
+        if ((rc = next_or_close(r, '}')) <= 0)
+            return rc;
     }
 }
 

@@ -157,7 +157,7 @@ static const char *type_hint(enum col_type t)
     case COL_BOOL: return "true or false";
     case COL_TIMESTAMP: return "an RFC 3339 timestamp";
     case COL_DATE: return "a date YYYY-MM-DD";
-    case COL_NUMERIC: case COL_BIGNUMERIC: return "a decimal number";
+    case COL_NUMERIC: case COL_BIGNUMERIC: return "a plain decimal like -12.5";
     case COL_BYTES: return "base64";
     case COL_DATETIME: return "a datetime YYYY-MM-DDTHH:MM:SS[.ffffff]";
     case COL_TIME: return "a time HH:MM:SS[.ffffff]";
@@ -194,14 +194,37 @@ static int too_precise(struct parser *p, const char *label, const char *v, size_
     return fail(p, "%s: at most 6 fractional digits (microseconds), got '%s'", label, show(a, v, n));
 }
 
+/* A NUMERIC / BIGNUMERIC filter value is a plain decimal (the *_FILTER_PATTERN of query.h). */
+static bool plain_decimal(enum col_type t, const char *v, size_t n)
+{
+    size_t imax = t == COL_NUMERIC ? NUMERIC_INT_DIGITS : BIGNUMERIC_INT_DIGITS;
+    size_t fmax = t == COL_NUMERIC ? NUMERIC_SCALE : BIGNUMERIC_SCALE, i = 0, d;
+
+    if (i < n && (v[i] == '+' || v[i] == '-'))
+        i++;
+    for (d = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+        d++;
+    if (d < 1 || d > imax)
+        return false;
+    if (i < n && v[i] == '.') {
+        for (i++, d = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+            d++;
+        if (d < 1 || d > fmax)
+            return false;
+    }
+    return i == n;
+}
+
 /* label: the parameter name, already through show(). */
 static int parse_value(struct parser *p, const char *label, enum col_type t, const char *v,
                        size_t n, struct value *out)
 {
     char reason[128], a[SHOW_BUF];
+    bool decimal = t == COL_NUMERIC || t == COL_BIGNUMERIC;
     if (t == COL_TIMESTAMP && finer_than_us(v, n))
         return too_precise(p, label, v, n);
-    if (value_parse(t, v, n, out, &p->q->ext, reason, sizeof reason) == 0)
+    if ((!decimal || plain_decimal(t, v, n)) &&
+        value_parse(t, v, n, out, &p->q->ext, reason, sizeof reason) == 0)
         return 0;
     return fail(p, "%s: expected %s (%s), got '%s'%s", label, type_hint(t), col_type_name(t),
                 show(a, v, n), t == COL_TIMESTAMP ? plus_hint(v) : "");
@@ -372,29 +395,58 @@ static const struct column *resolve(const struct schema *s, const char *name, in
     return nested_field(&s->cols[*col], dot + 1, false);
 }
 
-/* Whether op applies to leaf; if not, fails with why. */
-static int op_applies(struct parser *p, const char *label, const struct column *leaf,
-                      enum filter_op op)
+enum refusal { R_OK, R_NOT_REPEATED, R_REPEATED, R_RECORD, R_ISNULL_ONLY, R_PREFIX, R_RANGE };
+
+/* Why op does not apply to leaf (R_OK: it does). */
+static enum refusal refusal(const struct column *leaf, enum filter_op op)
 {
     enum col_type t = leaf->elem;
     bool range = op == OP_GT || op == OP_GTE || op == OP_LT || op == OP_LTE;
 
     if (op == OP_CONTAINS && (!leaf->repeated || t == COL_RECORD))
-        return fail(p, "%s: contains applies to REPEATED columns of a scalar type only", label);
+        return R_NOT_REPEATED;
     if (leaf->repeated && op != OP_CONTAINS)
-        return fail(p, "%s: '%s' is REPEATED: use %s__contains (or a field inside its records)",
-                    label, leaf->name, leaf->name);
-    if (t == COL_RECORD && op != OP_ISNULL && op != OP_CONTAINS)
-        return fail(p, "%s: '%s' is a RECORD: use isnull, or filter a field of it (%s.field)",
-                    label, leaf->name, leaf->name);
+        return R_REPEATED;
+    if (t == COL_RECORD && op != OP_ISNULL)
+        return R_RECORD;
     if ((t == COL_JSON || t == COL_GEOGRAPHY) && op != OP_ISNULL)
-        return fail(p, "%s: %s columns take isnull only", label, col_type_name(t));
+        return R_ISNULL_ONLY;
     if (op == OP_PREFIX && t != COL_STRING)
-        return fail(p, "%s: prefix applies to STRING columns only, '%s' is %s", label,
-                    leaf->name, col_type_name(t));
+        return R_PREFIX;
     if (range && (t == COL_BOOL || t == COL_BYTES))
-        return fail(p, "%s: %s does not apply to %s columns", label, op_names[op],
-                    col_type_name(t));
+        return R_RANGE;
+    return R_OK;
+}
+
+bool query_op_applies(const struct column *leaf, enum filter_op op)
+{
+    return refusal(leaf, op) == R_OK;
+}
+
+/* Whether op applies to leaf; if not, fails with why. */
+static int op_applies(struct parser *p, const char *label, const struct column *leaf,
+                      enum filter_op op)
+{
+    const char *n = leaf->name, *tn = col_type_name(leaf->elem);
+
+    switch (refusal(leaf, op)) {
+    case R_OK:
+        return 0;
+    case R_NOT_REPEATED:
+        return fail(p, "%s: contains applies to REPEATED columns of a scalar type only", label);
+    case R_REPEATED:
+        return fail(p, "%s: '%s' is REPEATED: use %s__contains (or a field inside its records)",
+                    label, n, n);
+    case R_RECORD:
+        return fail(p, "%s: '%s' is a RECORD: use isnull, or filter a field of it (%s.field)",
+                    label, n, n);
+    case R_ISNULL_ONLY:
+        return fail(p, "%s: %s columns take isnull only", label, tn);
+    case R_PREFIX:
+        return fail(p, "%s: prefix applies to STRING columns only, '%s' is %s", label, n, tn);
+    case R_RANGE:
+        return fail(p, "%s: %s does not apply to %s columns", label, op_names[op], tn);
+    }
     return 0;
 }
 
@@ -755,7 +807,11 @@ int query_parse(const struct schema *s, const struct cursor_key *key, const char
     }
     /* each piece decodes to at most its own length plus two NULs */
     q.buf = malloc(2 * len + 2);
-    q.filters = calloc(QUERY_MAX_FILTERS, sizeof *q.filters);
+    /* a filter is one '&'-piece at least: room for as many as there are pieces */
+    size_t pieces = 1;
+    for (size_t i = 0; i < len; i++)
+        pieces += qs[i] == '&';
+    q.filters = calloc(pieces < QUERY_MAX_FILTERS ? pieces : QUERY_MAX_FILTERS, sizeof *q.filters);
     if (!q.buf || !q.filters)
         goto out;
     p.w = q.buf;

@@ -210,6 +210,20 @@ static char *put2(char *p, unsigned v)
     return p + 2;
 }
 
+/* "HH:MM:SS.ffffff" of the second of the day sod and its µs frac. */
+static inline char *put_hms(char *p, unsigned sod, unsigned frac)
+{
+    p = put2(p, sod / 3600);
+    *p++ = ':';
+    p = put2(p, sod / 60 % 60);
+    *p++ = ':';
+    p = put2(p, sod % 60);
+    *p++ = '.';
+    p = put2(p, frac / 10000);
+    p = put2(p, frac / 100 % 100);
+    return put2(p, frac % 100);
+}
+
 /*
  * The "YYYY-MM-DD" of the last days formatted on this thread, four slots by
  * the day's low bits: a page's timestamps (event, scheduled, ingested) fall on
@@ -247,15 +261,7 @@ size_t timestamp_format(int64_t us, char *buf)
     memcpy(buf, slot->ymd, 10);
     p = buf + 10;
     *p++ = 'T';
-    p = put2(p, sod / 3600);
-    *p++ = ':';
-    p = put2(p, sod / 60 % 60);
-    *p++ = ':';
-    p = put2(p, sod % 60);
-    *p++ = '.';
-    p = put2(p, frac / 10000);
-    p = put2(p, frac / 100 % 100);
-    p = put2(p, frac % 100);
+    p = put_hms(p, sod, frac);
     *p++ = 'Z';
     *p = '\0';
     return (size_t)(p - buf);
@@ -334,15 +340,7 @@ size_t time_format(int64_t us, char *buf)
 
     if (us < 0 || us >= US_PER_DAY)     /* only from bad data */
         return (size_t)snprintf(buf, 16, "%s", "00:00:00.000000");
-    p = put2(p, sod / 3600);
-    *p++ = ':';
-    p = put2(p, sod / 60 % 60);
-    *p++ = ':';
-    p = put2(p, sod % 60);
-    *p++ = '.';
-    p = put2(p, frac / 10000);
-    p = put2(p, frac / 100 % 100);
-    p = put2(p, frac % 100);
+    p = put_hms(p, sod, frac);
     *p = '\0';
     return (size_t)(p - buf);
 }
@@ -723,7 +721,9 @@ void value_format(enum col_type t, const struct value *v, struct strbuf *sb, enu
     size_t n;
 
     if (v->is_null) {
-        if (style == VALUE_JSON)
+        if (t == COL_ARRAY && style != VALUE_BQ_ROW)
+            strbuf_add(sb, "[]", 2);    /* REPEATED is never NULL (BigQuery): a column added later */
+        else if (style == VALUE_JSON)
             strbuf_add(sb, "null", 4);
         return;         /* CSV: an empty field; BigQuery rows leave NULL cells out */
     }

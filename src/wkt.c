@@ -28,6 +28,7 @@ struct wkt {
     char *why;
     size_t whylen;
     bool failed;
+    int nest;                   /* collections we are inside */
 };
 
 static bool fail(struct wkt *w, const char *what)
@@ -129,7 +130,7 @@ static bool list(struct wkt *w, bool (*one)(struct wkt *))
 {
     bool first = true;
     if (!eat(w, '('))
-        return fail(w, "expected '('");
+        return fail(w, "expected '(' or EMPTY");
     strbuf_addc(w->out, '(');
     do {
         if (!first)
@@ -160,7 +161,18 @@ static bool multi_point_item(struct wkt *w)
     return true;
 }
 
-static bool geometry(struct wkt *w, int nest)
+static bool geometry(struct wkt *w);
+
+/* A member of a GEOMETRYCOLLECTION: any geometry, one level deeper. */
+static bool collection_item(struct wkt *w)
+{
+    w->nest++;
+    bool ok = geometry(w);
+    w->nest--;
+    return ok;
+}
+
+static bool geometry(struct wkt *w)
 {
     int k;
     for (k = 0; k < K_COUNT; k++)
@@ -192,25 +204,9 @@ static bool geometry(struct wkt *w, int nest)
     case K_MULTILINESTRING: return list(w, linestring);
     case K_MULTIPOLYGON:    return list(w, polygon);
     case K_COLLECTION:
-        if (nest >= WKT_MAX_NEST)
+        if (w->nest >= WKT_MAX_NEST)
             return fail(w, "geometry collections nested too deeply");
-        {
-            bool first = true;
-            if (!eat(w, '('))
-                return fail(w, "expected '(' or EMPTY");
-            strbuf_addc(w->out, '(');
-            do {
-                if (!first)
-                    strbuf_adds(w->out, ", ");
-                first = false;
-                if (!geometry(w, nest + 1))
-                    return false;
-            } while (eat(w, ','));
-            if (!eat(w, ')'))
-                return fail(w, "expected ',' or ')'");
-            strbuf_addc(w->out, ')');
-        }
-        return true;
+        return list(w, collection_item);
     case K_COUNT:
         break;
     }
@@ -222,7 +218,7 @@ int wkt_canon(const char *p, size_t n, struct strbuf *out, char *why, size_t why
     size_t len0 = out->len;
     struct wkt w = { .p = p, .end = p + n, .out = out, .why = why, .whylen = whylen };
 
-    if (geometry(&w, 0)) {
+    if (geometry(&w)) {
         ws(&w);
         if (w.p == w.end)
             return out->failed ? COLIBRI_ENOMEM : 0;

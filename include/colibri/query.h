@@ -81,6 +81,16 @@ int query_parse(const struct schema *s, const struct cursor_key *key, const char
 
 void query_release(struct query *q);
 
+/* Operator op applies to filters on leaf (a column or a field in its records). */
+bool query_op_applies(const struct column *leaf, enum filter_op op);
+
+/*
+ * The filter syntax of a NUMERIC / BIGNUMERIC value: a plain decimal with at
+ * most the type's digits each side, no exponent (/openapi.json's pattern).
+ */
+#define NUMERIC_FILTER_PATTERN "^[+-]?[0-9]{1,29}(\\.[0-9]{1,9})?$"
+#define BIGNUMERIC_FILTER_PATTERN "^[+-]?[0-9]{1,38}(\\.[0-9]{1,38})?$"
+
 /*
  * The cursor that continues q after a row whose event time is t and _id is id.
  * Writes a NUL-terminated base64url token into buf (at least CURSOR_MAX bytes).

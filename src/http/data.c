@@ -37,15 +37,16 @@ static void cell(struct strbuf *sb, const struct column *c, const struct value *
 static void json_row(struct strbuf *sb, const struct schema *s, const size_t *cols, size_t n,
                      const struct value *vals, const struct field_part *parts)
 {
+
     for (size_t i = 0; i < n; i++) {
         const struct column *c = &s->cols[cols[i]];
         strbuf_add(sb, c->json_key, c->json_key_len);
         if (i == 0 && !sb->failed)
             sb->buf[sb->len - c->json_key_len] = '{';     /* the key's ',' opens the row */
-        if (parts)
-            cell(sb, c, &vals[i], &parts[i], VALUE_JSON);
-        else
+        if (!parts)
             value_format(c->type, &vals[i], sb, VALUE_JSON);
+        else
+            cell(sb, c, &vals[i], &parts[i], VALUE_JSON);
     }
     strbuf_adds(sb, n ? "}" : "{}");
 }

@@ -471,19 +471,6 @@ def pay_battery(db):
     ]
 
 
-def pay_battery_core_gaps(db):
-    """Queries of the contract that the core (branch types at 4af3b18) does not take yet."""
-    sku = sql(db, "SELECT json_extract(items, '$[0].sku') FROM payments ORDER BY _id LIMIT 1 OFFSET 300")[0]
-    return [f"items.sku__contains={urllib.parse.quote(sku)}",
-            f"items.sku__contains={urllib.parse.quote(sku)}&fields=payment_id,items"]
-
-
-@pytest.mark.xfail(reason="core gap: __contains on a dotted repeated leaf is 400 "
-                          "(tests/integration/test_types.py: NO_REPEATED_LEAF)")
-def test_get_data_is_byte_identical_for_the_contract_queries_the_core_lacks(pay_servers, pay_stores):
-    assert_identical(*pay_servers, pay_battery_core_gaps(pay_stores[0]), "desc")
-
-
 def test_payments_battery_is_large_enough(pay_stores):
     qs = pay_battery(pay_stores[0])
     assert len(qs) * 2 >= 90 and len(set(qs)) == len(qs)
