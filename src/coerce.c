@@ -379,7 +379,7 @@ static int nested(struct nest *n, const struct column *f, bool element, size_t d
 {
     struct jreader *r = n->r;
     const unsigned char *start;
-    struct jtoken t;
+    struct jtoken t = { .type = J_NULL };   /* t.s is read by describe only for strings */
     struct value v;
     char why[160];
     int rc;
