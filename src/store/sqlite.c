@@ -19,6 +19,7 @@
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/strbuf.h"
+#include "colibri/thread.h"
 #include "store/sql.h"
 #include "store/sqlite_int.h"
 #include "store/sqlite_batch.h"
@@ -286,13 +287,8 @@ static void sqlite_close(void *ctx)
     struct sqlite_store *s = ctx;
     if (!s)
         return;
-    if (s->ckpt_running) {
-        pthread_mutex_lock(&s->ckpt_lock);
-        s->ckpt_stop = true;
-        pthread_cond_signal(&s->ckpt_cond);
-        pthread_mutex_unlock(&s->ckpt_lock);
-        pthread_join(s->ckpt, NULL);
-    }
+    if (s->ckpt_running)
+        thread_stop(s->ckpt, &s->ckpt_lock, &s->ckpt_cond, &s->ckpt_stop);
     for (struct reader *r = s->readers, *next; r; r = next) {
         next = r->next;
         cache_clear(&r->cache);
@@ -835,13 +831,12 @@ static int sqlite_ping(void *ctx)
     return rc == SQLITE_OK ? 0 : COLIBRI_EUNAVAIL;
 }
 
+/* laid out by hand, one role a line */
+/* clang-format off */
 const struct store_ops sqlite_store_ops = {
     .name = "sqlite",
-    .open = sqlite_open,
-    .insert = sqlite_insert,
-    .query = sqlite_query,
-    .get = sqlite_get,
-    .position = sqlite_position,
-    .ping = sqlite_ping,
-    .close = sqlite_close,
+    .open = sqlite_open, .ping = sqlite_ping, .close = sqlite_close,
+    .insert = sqlite_insert, .position = sqlite_position,
+    .query = sqlite_query, .get = sqlite_get,
 };
+/* clang-format on */

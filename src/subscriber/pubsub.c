@@ -828,16 +828,12 @@ static void pubsub_close(void *ctx)
     unref(p);
 }
 
+/* laid out by hand, one role a line */
+/* clang-format off */
 const struct source_ops pubsub_source_ops = {
     .scheme = "pubsub",
-    .open = pubsub_open,
-    .next = pubsub_next,
-    .dead_letter = pubsub_dead_letter,
-    .dead_letter_flush = pubsub_dead_letter_flush,
-    .commit = pubsub_commit,
-    .rewind = pubsub_rewind,
-    .pause = pubsub_pause,
-    .ready = pubsub_ready,
-    .check = pubsub_check,
-    .close = pubsub_close,
+    .open = pubsub_open, .ready = pubsub_ready, .check = pubsub_check, .close = pubsub_close,
+    .next = pubsub_next, .commit = pubsub_commit, .rewind = pubsub_rewind, .pause = pubsub_pause,
+    .dead_letter = pubsub_dead_letter, .dead_letter_flush = pubsub_dead_letter_flush,
 };
+/* clang-format on */
