@@ -155,47 +155,17 @@ static int decimal_value(const struct column *col, const char *p, size_t n, bool
 }
 
 /*
- * Type token t, a scalar (not null) of element type col->elem that spans
- * [start, r->p) of the message, into v. Texts are kept in a. 0, EINVAL with
- * why (not naming the field), or ENOMEM.
+ * Type token t, not a string nor null, as col->elem (not JSON): the number
+ * text is [start, r->p) of the message. 0, EINVAL with why, or ENOMEM.
  */
-static int scalar(struct jreader *r, const struct column *col, const struct jtoken *t,
-                  const unsigned char *start, struct value *v, struct arena *a,
-                  char *why, size_t whylen)
+static int token_value(struct jreader *r, const struct column *col, const struct jtoken *t,
+                       const unsigned char *start, struct value *v, struct arena *a,
+                       char *why, size_t whylen)
 {
     enum col_type type = col->elem;
     char shown[VALUE_ECHO_MAX + 16];
-    const char *text = NULL;
-    size_t n = 0;
     bool range = false;
-    int rc;
 
-    memset(v, 0, sizeof *v);
-    if (type == COL_JSON) {     /* any JSON value, as its minified text */
-        struct strbuf sb = STRBUF_INIT;
-        strbuf_add_json_min(&sb, (const char *)start, (size_t)(r->p - start));
-        v->u.s.p = sb.failed ? NULL : arena_dup(a, sb.buf, sb.len);
-        v->u.s.n = sb.len;
-        strbuf_release(&sb);
-        return v->u.s.p ? 0 : COLIBRI_ENOMEM;
-    }
-    if (t->type == J_STRING) {
-        text = t->s.raw;
-        n = t->s.n;
-        if (t->s.esc) {         /* decoded into the free middle of the row buffer, not kept */
-            text = r->buf + r->used;
-            n = jr_decode(&t->s, r->buf + r->used);
-        }
-        if (type == COL_NUMERIC || type == COL_BIGNUMERIC)
-            return decimal_value(col, text, n, false, v, a, why, whylen);
-        if ((rc = value_parse(type, text, n, v, a, why, whylen)) != 0)
-            return rc;
-        if (type == COL_STRING || type == COL_BYTES) {  /* borrowed: keep a copy */
-            if (!(v->u.s.p = arena_dup(a, text, n)))
-                return COLIBRI_ENOMEM;
-        }
-        return 0;
-    }
     switch (type) {
     case COL_INT64:
         /* Reals are refused even when integral (1.0, 1e3): a producer sending
@@ -238,6 +208,45 @@ static int scalar(struct jreader *r, const struct column *col, const struct jtok
     return COLIBRI_EINVAL;
 }
 
+/*
+ * Type token t, a scalar (not null) of element type col->elem that spans
+ * [start, r->p) of the message, into v (zeroed). Texts are kept in a. 0,
+ * EINVAL with why (not naming the field), or ENOMEM.
+ */
+static inline __attribute__((always_inline))
+int scalar(struct jreader *r, const struct column *col, const struct jtoken *t,
+           const unsigned char *start, struct value *v, struct arena *a, char *why, size_t whylen)
+{
+    enum col_type type = col->elem;
+    const char *text;
+    size_t n;
+    int rc;
+
+    if (type == COL_JSON) {     /* any JSON value, as its minified text */
+        struct strbuf sb = STRBUF_INIT;
+        strbuf_add_json_min(&sb, (const char *)start, (size_t)(r->p - start));
+        v->u.s.p = sb.failed ? NULL : arena_dup(a, sb.buf, sb.len);
+        v->u.s.n = sb.len;
+        strbuf_release(&sb);
+        return v->u.s.p ? 0 : COLIBRI_ENOMEM;
+    }
+    if (t->type != J_STRING)
+        return token_value(r, col, t, start, v, a, why, whylen);
+    text = t->s.raw;
+    n = t->s.n;
+    if (t->s.esc) {             /* decoded into the free middle of the row buffer, not kept */
+        text = r->buf + r->used;
+        n = jr_decode(&t->s, r->buf + r->used);
+    }
+    if (type == COL_NUMERIC || type == COL_BIGNUMERIC)
+        return decimal_value(col, text, n, false, v, a, why, whylen);
+    if ((rc = value_parse(type, text, n, v, a, why, whylen)) != 0)
+        return rc;
+    if ((type == COL_STRING || type == COL_BYTES) && !(v->u.s.p = arena_dup(a, text, n)))
+        return COLIBRI_ENOMEM;  /* borrowed: keep a copy */
+    return 0;
+}
+
 /* ---- records and arrays ---------------------------------------------------- */
 
 /* One record or repeated column being read: where we are, and the first refusal. */
@@ -274,7 +283,7 @@ static int nested(struct nest *n, const struct column *f, bool element, size_t d
 
 /* After a member or an element: 1 when another follows (r->p past the ','), 0 when the
  * container closes here (past close), else the syntax error. */
-static int next_or_close(struct jreader *r, char close)
+static inline __attribute__((always_inline)) int next_or_close(struct jreader *r, char close)
 {
     jr_skip_ws(r);
     if (r->p < r->end && *r->p == ',') {
@@ -380,7 +389,7 @@ static int nested(struct nest *n, const struct column *f, bool element, size_t d
     struct jreader *r = n->r;
     const unsigned char *start;
     struct jtoken t = { .type = J_NULL };   /* t.s is read by describe only for strings */
-    struct value v;
+    struct value v = { .is_null = false };
     char why[160];
     int rc;
 
@@ -511,7 +520,9 @@ static int read_field(struct jreader *r, struct coerce *c, size_t col)
         r->used += n + 1;
         return 0;
     }
-    rc = scalar(r, f, &t, start, v, &c->ext, col < c->bad ? c->why : NULL, sizeof c->why);
+    rc = t.type != J_STRING && f->elem != COL_JSON   /* numbers, true, false: the short way */
+        ? token_value(r, f, &t, start, v, &c->ext, col < c->bad ? c->why : NULL, sizeof c->why)
+        : scalar(r, f, &t, start, v, &c->ext, col < c->bad ? c->why : NULL, sizeof c->why);
     if (rc == COLIBRI_ENOMEM) {
         r->oom = true;
         return rc;
