@@ -187,6 +187,7 @@ bench: deps all
 	python3 bench/ingest.py
 	python3 bench/sqlite_ceiling.py
 	python3 bench/bigquery.py
+	python3 bench/type_cost.py
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, flightgen, and the default schema
 # in $(PREFIX)/share/colibri/, where colibri finds it (next to its bin/) from any directory

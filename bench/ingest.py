@@ -155,11 +155,11 @@ def pstest_binary():
     return r.stdout.strip().splitlines()[-1]
 
 
-def count_rows(db):
+def count_rows(db, table="flights"):
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
         try:
-            return con.execute('SELECT count(*) FROM "flights"').fetchone()[0]
+            return con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
         finally:
             con.close()
     except sqlite3.OperationalError:
@@ -179,7 +179,7 @@ def run_kcat(broker, topic, n):
             "cpu_s": ru.ru_utime + ru.ru_stime, "busy_s": B.busy_seconds() - busy0, "complete": True}
 
 
-def run_consumer(name, argv, envs, db, n, timeout, tmp):
+def run_consumer(name, argv, envs, db, n, timeout, tmp, table="flights"):
     """Start a consumer process; poll the table until n rows; measure; stop it."""
     srv = B.Server(name, argv, env=envs, log_path=tmp / f"{name}.log", cwd=str(B.REPO))
     t0, busy0 = time.monotonic(), B.busy_seconds()
@@ -187,7 +187,7 @@ def run_consumer(name, argv, envs, db, n, timeout, tmp):
     t_first = c_first = None
     got = 0
     while True:
-        got = count_rows(db)
+        got = count_rows(db, table)
         now = time.monotonic()
         if got and t_first is None:
             t_first, c_first = now, got

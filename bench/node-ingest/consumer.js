@@ -71,6 +71,11 @@ function coerce(type, v) {
       if (typeof v === 'number') return v;
       if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) return Number(v);
       return undefined;
+    case 'NUMERIC':     // exact: kept as the decimal text it came as
+      return (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && /^[+-]?\d+(\.\d*)?$/.test(v))
+        ? String(v) : undefined;
+    case 'RECORD':      // nested values stored as their JSON text, unchecked (the typical code)
+      return typeof v === 'object' && !Array.isArray(v) ? JSON.stringify(v) : undefined;
     case 'BOOL': return typeof v === 'boolean' ? (v ? 1 : 0) : undefined;
     case 'TIMESTAMP': return timestampUs(v);
     case 'DATE':
@@ -95,10 +100,10 @@ function toRow(buf, id, publishedMs) {
     const v = o[c.name];
     if (v === undefined || v === null) {
       if (c.mode === 'REQUIRED') return `missing required field '${c.name}'`;
-      vals[i] = null;
+      vals[i] = c.mode === 'REPEATED' ? '[]' : null;
       continue;
     }
-    const x = coerce(c.type, v);
+    const x = c.mode === 'REPEATED' ? (Array.isArray(v) ? JSON.stringify(v) : undefined) : coerce(c.type, v);
     if (x === undefined) return `field '${c.name}': expected ${c.type}`;
     vals[i] = x;
   }

@@ -46,13 +46,16 @@ if (!dbPath) {
 }
 
 // Columns: the schema's, then colibri's metadata columns.
+// NUMERIC is stored as its canonical decimal text (served as a JSON string, like colibri);
+// records and repeated columns as the JSON text colibri serves, parsed back here.
 const TYPES = {
   STRING: 'string', BYTES: 'string', INT64: 'int', INTEGER: 'int',
-  FLOAT64: 'float', FLOAT: 'float', NUMERIC: 'float',
+  FLOAT64: 'float', FLOAT: 'float', NUMERIC: 'string', BIGNUMERIC: 'string',
   BOOL: 'bool', BOOLEAN: 'bool', TIMESTAMP: 'timestamp', DATE: 'date',
+  RECORD: 'json', STRUCT: 'json',
 };
 const columns = JSON.parse(fs.readFileSync(schemaPath, 'utf8')).map((c) => {
-  const type = TYPES[String(c.type).toUpperCase()];
+  const type = String(c.mode).toUpperCase() === 'REPEATED' ? 'json' : TYPES[String(c.type).toUpperCase()];
   if (!type) throw new Error(`${schemaPath}: column ${c.name}: unsupported type ${c.type}`);
   return { name: c.name, type };
 });
@@ -80,6 +83,7 @@ function toApi(row) {
       case 'timestamp': out[c.name] = formatTimestamp(v); break;
       case 'bool': out[c.name] = v !== 0; break;
       case 'date': out[c.name] = formatDate(v); break;
+      case 'json': out[c.name] = JSON.parse(v); break;
       default: out[c.name] = v;
     }
   }

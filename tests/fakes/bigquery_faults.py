@@ -10,14 +10,16 @@ What it implements, shaped as Google documents it:
       inserted; invalid rows get insertErrors reason "invalid", every other row
       reason "stopped". insertId deduplicates (exactly, where BigQuery is best effort).
       A row is invalid when a REQUIRED field is missing, a value does not parse as
-      its column's type, a field is unknown, or its event_id was marked bad.
+      its column's type (records and REPEATED arrays field by field), a field is
+      unknown, or its event_id was marked bad.
   jobs.query             POST /bigquery/v2/projects/P/queries
   jobs.getQueryResults   GET  /bigquery/v2/projects/P/queries/JOB
       Only the SELECTs colibri writes without filters: SELECT `a`, `b` FROM `p.d.t`
       WHERE TRUE [AND (`et` < @p0 OR (`et` = @p0 AND `_id` < @p1))] ORDER BY `et` DESC|ASC,
       `_id` DESC|ASC LIMIT n, and ... WHERE `_id` = @p0 LIMIT 1. Anything else is
       refused with 400 invalidQuery, so a test cannot pass on semantics the fake lacks.
-      Rows come back as f/v cells; TIMESTAMP as int64 µs (formatOptions.useInt64Timestamp).
+      Rows come back as f/v cells (records {"f":[...]}, arrays [{"v":...}]); TIMESTAMP as
+      int64 µs (formatOptions.useInt64Timestamp), also inside records.
   metadata token         GET /computeMetadata/v1/instance/service-accounts/default/token
       (needs "Metadata-Flavor: Google"); the API checks the Bearer token it issued.
 
@@ -36,6 +38,7 @@ Run: python3 bigquery_faults.py [--port N] [--metadata-port M]; prints
 "api 127.0.0.1:N" and "metadata 127.0.0.1:M" and serves until killed.
 """
 import argparse
+import base64
 import json
 import re
 import sys
@@ -98,8 +101,30 @@ def ts_micros(text):
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + us
 
 
+DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def valid_field(f, v):
+    """v (not None) as insertAll JSON for schema field f: modes, records and every scalar type."""
+    if f.get("mode") == "REPEATED":
+        return isinstance(v, list) and all(e is not None and valid_field(dict(f, mode="NULLABLE"), e) for e in v)
+    if f["type"] in ("RECORD", "STRUCT"):
+        if not isinstance(v, dict):
+            return False
+        sub = {g["name"]: g for g in f["fields"]}
+        return (all(k in sub and (x is None or valid_field(sub[k], x)) for k, x in v.items())
+                and all(v.get(g["name"]) is not None for g in f["fields"] if g.get("mode") == "REQUIRED"))
+    return valid_value(f["type"], v)
+
+
 def valid_value(typ, v):
     try:
+        if typ in ("NUMERIC", "BIGNUMERIC"):
+            return not isinstance(v, bool) and bool(DECIMAL.fullmatch(str(v)))
+        if typ in ("BYTES",):
+            return isinstance(v, str) and base64.b64encode(base64.b64decode(v, validate=True)).decode() == v
+        if typ in ("JSON", "DATETIME", "TIME", "GEOGRAPHY"):
+            return isinstance(v, str)
         if typ in ("STRING",):
             return isinstance(v, str)
         if typ in ("INT64", "INTEGER"):
@@ -122,8 +147,17 @@ def valid_value(typ, v):
     return False
 
 
+def field_cell(f, v):
+    """A stored value of schema field f as the f/v wire form: arrays [{"v":..}], records {"f":[..]}."""
+    if f.get("mode") == "REPEATED":
+        return [{"v": field_cell(dict(f, mode="NULLABLE"), e)} for e in v or []]
+    if v is not None and f["type"] in ("RECORD", "STRUCT"):
+        return {"f": [{"v": field_cell(g, v.get(g["name"]))} for g in f["fields"]]}
+    return cell(f["type"], v)
+
+
 def cell(typ, v):
-    """A stored (insertAll JSON) value as the f/v wire form with useInt64Timestamp."""
+    """A stored (insertAll JSON) scalar as the f/v wire form with useInt64Timestamp."""
     if v is None:
         return None
     if typ == "TIMESTAMP":
@@ -352,7 +386,7 @@ class Api(BaseHTTPRequestHandler):
                     if k not in fields:
                         if not b.get("ignoreUnknownValues"):
                             why = (k, f"no such field: {k}.")
-                    elif v is not None and not valid_value(fields[k]["type"], v):
+                    elif v is not None and not valid_field(fields[k], v):
                         why = (k, f"Cannot convert value to {fields[k]['type'].lower()}: {v}")
                 for f in fields.values():
                     if f.get("mode") == "REQUIRED" and j.get(f["name"]) is None:
@@ -407,7 +441,8 @@ class Api(BaseHTTPRequestHandler):
             t = STATE["tables"].get((m["d"], m["t"]))
             if not t:
                 return self.reply(404, google_error(404, "notFound", f"Not found: Table {m['d']}.{m['t']}"))
-            types = {f["name"]: f["type"] for f in t["schema"]}
+            schema = {f["name"]: f for f in t["schema"]}
+            types = {name: f["type"] for name, f in schema.items()}
             rows = list(t["rows"])
         cols = re.findall(r"`(\w+)`", m["cols"])
         if m["idp"]:
@@ -421,8 +456,8 @@ class Api(BaseHTTPRequestHandler):
                 after = (lambda k: k < (ct, cid)) if desc else (lambda k: k > (ct, cid))
                 rows = [r for r in rows if after((int(cell("TIMESTAMP", r[et])), r["_id"]))]
         rows = rows[:int(m["lim"])]
-        out = [{"f": [{"v": cell(types[c], r.get(c))} for c in cols]} for r in rows]
-        fields = [{"name": c, "type": types[c], "mode": "NULLABLE"} for c in cols]
+        out = [{"f": [{"v": field_cell(schema[c], r.get(c))} for c in cols]} for r in rows]
+        fields = [schema[c] for c in cols]
         job = "job_" + uuid.uuid4().hex[:12]
         with STATE_LOCK:
             polls = STATE["faults"]["incomplete_polls"]

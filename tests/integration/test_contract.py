@@ -67,7 +67,10 @@ def run_schemathesis(server, tmp_path, auth=None):
     cmd = [exe, "run", str(spec), "--url", server.url, "--checks", "all",
            "--phases", "examples,coverage,fuzzing",
            "--max-examples", os.environ.get("CONTRACT_EXAMPLES", "100"),
-           "--seed", os.environ.get("CONTRACT_SEED", "1"), "--workers", "2", "--request-timeout", "20",
+           # one worker: with two threads, hypothesis's ast.parse of its filter lambdas hits CPython
+           # 3.11's "AST constructor recursion depth mismatch" SystemError now and then
+           # (python/cpython#106905), a crash of the tool, not a finding
+           "--seed", os.environ.get("CONTRACT_SEED", "1"), "--workers", "1", "--request-timeout", "20",
            "--warnings", "off"]
     if auth:
         cmd += ["-H", f"Authorization: {auth}"]

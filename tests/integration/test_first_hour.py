@@ -31,14 +31,14 @@ def test_default_schema_from_any_directory(tmp_path):
     # the build tree, from elsewhere: build/../schema/flights.json
     r = check_config(BIN, "/", COLIBRI_STORE=db)
     assert r.returncode == 0, r.stderr
-    assert re.search(r"schema: \S+/schema/flights.json, table flights, 18 columns", r.stdout), r.stdout
+    assert re.search(r"schema: \S+/schema/flights.json, table flights, 20 columns", r.stdout), r.stdout
     # a copy of the binary with no schema anywhere near: the one built in
     lone = tmp_path / "lone"
     lone.mkdir()
     shutil.copy(BIN, lone / "colibri")
     r = check_config(str(lone / "colibri"), str(tmp_path), COLIBRI_STORE=db)
     assert r.returncode == 0, r.stderr
-    assert "schema: built in (schema/flights.json of this build), table flights, 18 columns" in r.stdout
+    assert "schema: built in (schema/flights.json of this build), table flights, 20 columns" in r.stdout
     # COLIBRI_SCHEMA still wins, and a wrong one is an error that names it
     other = tmp_path / "trips.json"
     other.write_text('[{"name":"trip","type":"STRING","mode":"REQUIRED"},'

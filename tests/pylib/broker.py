@@ -127,14 +127,15 @@ class Broker:
 # ------------------------------------------------------------------ data
 
 class Dataset:
-    """flightgen lines with their manifest; line i is produced with key str(i)."""
+    """flightgen lines with their manifest; line i is produced with key str(i). extra: more
+    flightgen arguments (pylib.server.PAYMENTS_GEN for the payments example)."""
 
-    def __init__(self, directory, rows, seed, malformed_pct=1.0):
+    def __init__(self, directory, rows, seed, malformed_pct=1.0, extra=()):
         self.path = os.path.join(directory, f"gen-{seed}.ndjson")
         self.manifest_path = self.path + ".manifest"
         with open(self.path, "wb") as f:
             subprocess.run([FLIGHTGEN, "--rows", str(rows), "--seed", str(seed), "--malformed-pct",
-                            str(malformed_pct), "--manifest", self.manifest_path], stdout=f, check=True)
+                            str(malformed_pct), "--manifest", self.manifest_path, *extra], stdout=f, check=True)
         with open(self.path, "rb") as f:
             self.lines = f.read().decode("utf-8", "surrogateescape").split("\n")
         if self.lines and self.lines[-1] == "":
@@ -244,12 +245,12 @@ def positions(db, topic):
             if k.startswith(prefix)}
 
 
-def wait_counts(db, rows, dead, timeout=180, stall=60, alive=()):
+def wait_counts(db, rows, dead, timeout=180, stall=60, alive=(), table="flights"):
     """Wait until the table holds `rows` rows and `dead` dead letters; fail on a stall or a dead process."""
     t0 = last_change = time.monotonic()
     last = None
     while True:
-        now = counts(db)
+        now = counts(db, table)
         if now == (rows, dead):
             return time.monotonic() - t0
         if now != last:

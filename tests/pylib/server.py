@@ -17,6 +17,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.abspath(os.environ.get("COLIBRI_BIN", os.path.join(ROOT, "build/colibri")))
 FLIGHTGEN = os.path.abspath(os.environ.get("FLIGHTGEN", os.path.join(ROOT, "build/flightgen")))
 SCHEMA = os.path.join(ROOT, "schema/flights.json")
+# the nested example of issue 18 (table payments, time column created_at); `flightgen --schema
+# payments` writes its rows
+PAYMENTS = os.path.join(ROOT, "schema/examples/payments.json")
+PAYMENTS_ENV = {"COLIBRI_SCHEMA": PAYMENTS, "COLIBRI_EVENT_TIME": "created_at"}
+PAYMENTS_GEN = ("--schema", "payments")
 
 
 def base_env(**extra):

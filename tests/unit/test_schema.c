@@ -69,7 +69,7 @@ static void test_load_flights(void **state)
     assert_int_equal(schema_load("schema/flights.json", "event_time", &s, err, sizeof err), 0);
     assert_non_null(s);
     assert_string_equal(s->table, "flights");
-    assert_true(s->nuser >= 15 && s->nuser <= 18);
+    assert_true(s->nuser >= 15 && s->nuser <= 20);
     assert_int_equal(s->ncols, s->nuser + META_COUNT);
     assert_string_equal(s->cols[s->event_time].name, "event_time");
     assert_int_equal(s->cols[s->event_time].type, COL_TIMESTAMP);
