@@ -223,8 +223,6 @@ static int read_object(struct jreader *r, struct coerce *c)
     const char *kp;
     size_t kn;
     uint64_t h;
-    long col;
-    int rc;
 
     r->p++;
     jr_skip_ws(r);
@@ -234,9 +232,10 @@ static int read_object(struct jreader *r, struct coerce *c)
     }
     for (;;) {
         const unsigned char *at = r->p;
+        int rc;
         if ((rc = jr_key(r, &k, &kp, &kn, &h)) != 0)
             return rc;
-        col = find_column(c->s, kp, kn, h);
+        long col = find_column(c->s, kp, kn, h);
         if (col < 0) {
             if ((rc = jr_remember_key(r, 0, &k, kp, kn, h, at)) != 0 || (rc = jr_skip(r, 2)) != 0)
                 return rc;

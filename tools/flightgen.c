@@ -323,7 +323,7 @@ static int64_t round5min(int64_t s)
 /* Write one line (without '\n') for the next event; returns its length. */
 static size_t make_row(struct gen *g, uint64_t row, enum bad bad, char *line)
 {
-    char *p = line, *tail;
+    char *p = line;
     enum status st;
     size_t c, o, d, mission;
     uint64_t fn, h, step, lo, nreg;
@@ -467,7 +467,7 @@ static size_t make_row(struct gen *g, uint64_t row, enum bad bad, char *line)
         p = put_qstr(p, ac->type);
         p = put_key(p, "tail_number");
         *p++ = '"';
-        tail = p;                       /* N123AB, JA801A, CC-BAW, G-EUPA */
+        char *tail = p;                 /* N123AB, JA801A, CC-BAW, G-EUPA */
         p = put(p, carriers[c].reg);
         if (!strcmp(carriers[c].reg, "N") || !strcmp(carriers[c].reg, "JA")) {
             p = put_uint(p, 100 + th % 900, 3);
