@@ -270,6 +270,24 @@ static void test_message_parse(void **state)
     pubsub_msg_release(&m);
     json_decref(j);
 
+    /* data that is not a string at all (a pull answer from a broken server): its JSON text */
+    j = json_loads("{\"data\":{\"a\":[1,null]},\"messageId\":\"10\"}", 0, NULL);
+    err[0] = '\0';
+    assert_int_equal(pubsub_msg_parse(j, &m, err, sizeof err), 0);
+    assert_false(m.data_ok);
+    assert_string_equal(m.id, "10");
+    assert_string_equal(m.data, "{\"a\":[1,null]}");
+    assert_int_equal(m.len, strlen("{\"a\":[1,null]}"));
+    assert_non_null(strstr(err, "base64"));
+    pubsub_msg_release(&m);
+    json_decref(j);
+    j = json_loads("{\"data\":null,\"messageId\":\"11\"}", 0, NULL);
+    assert_int_equal(pubsub_msg_parse(j, &m, err, sizeof err), 0);
+    assert_false(m.data_ok);
+    assert_string_equal(m.data, "null");
+    pubsub_msg_release(&m);
+    json_decref(j);
+
     j = json_loads("{\"data\":\"eyJhIjoxfQ==\"}", 0, NULL);
     assert_int_equal(pubsub_msg_parse(j, &m, err, sizeof err), COLIBRI_EINVAL);
     assert_non_null(strstr(err, "messageId"));
