@@ -261,6 +261,15 @@ static const char *run_pages(struct fixture *f, const char *qs, size_t limit)
     return NULL;
 }
 
+/* A fresh database file from path (a mkstemp template, rewritten) and its store URL in url. */
+static void temp_db(char *path, char *url, size_t urllen)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(url, urllen, "sqlite:%s", path);
+}
+
 static void remove_db(const char *path)
 {
     char name[80];
@@ -294,10 +303,7 @@ static void test_index_walks_return_the_same_rows(void **state)
 {
     struct fixture *plain = *state, *cl;
     char path[] = "/tmp/colibri-test-XXXXXX", url[64], want[512];
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    snprintf(url, sizeof url, "sqlite:%s", path);
+    temp_db(path, url, sizeof url);
     load_rows(plain, "w");
     for (int file = 0; file < 2; file++) {
         assert_int_equal(open_schema_fixture((void **)&cl, schema_cluster_json,
@@ -348,10 +354,7 @@ static void test_get_by_id_and_ping(void **state)
 static void test_file_store_reopens_and_rejects_bad_urls(void **state)
 {
     char path[] = "/tmp/colibri-test-XXXXXX", url[64];
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    snprintf(url, sizeof url, "sqlite:%s", path);
+    temp_db(path, url, sizeof url);
     struct fixture *f;
     assert_int_equal(open_fixture((void **)&f, url), 0);
     load_rows(f, "f");
@@ -394,10 +397,7 @@ static void test_wal_is_checkpointed_in_the_background(void **state)
 {
     (void)state;
     char path[] = "/tmp/colibri-test-XXXXXX", url[64], wal[80], id[32];
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    snprintf(url, sizeof url, "sqlite:%s", path);
+    temp_db(path, url, sizeof url);
     snprintf(wal, sizeof wal, "%s-wal", path);
     struct fixture *f;
     assert_int_equal(open_fixture((void **)&f, url), 0);
@@ -483,10 +483,7 @@ static void test_older_file_gains_nullable_columns_and_refuses_required_ones(voi
                                         " {\"name\":\"gate\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
                                         " {\"name\":\"event_time\",\"type\":\"TIMESTAMP\",\"mode\":\"REQUIRED\"}]";
     char path[] = "/tmp/colibri-test-XXXXXX", url[64];
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    snprintf(url, sizeof url, "sqlite:%s", path);
+    temp_db(path, url, sizeof url);
 
     struct fixture *f;
     assert_int_equal(open_schema_fixture((void **)&f, old_json, url), 0);
