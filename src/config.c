@@ -32,8 +32,16 @@ static const char *const log_levels[] = { "debug", "info", "warn", "warning", "e
 static const char *const log_formats[] = { "json", "text", NULL };
 static const char *const on_off[] = { "on", "off", NULL };
 
+/* clang-format off */
+/* One row each: a string, a string from a list of choices, a secret (masked, empty by default), a number. */
 #define STR(f, e, field, d, h) \
     { .flag = f, .env = e, .type = T_STR, .offset = offsetof(struct config, field), .def = d, .help = h }
+#define CHOICE(f, e, field, d, ch, h) \
+    { .flag = f, .env = e, .type = T_STR, .offset = offsetof(struct config, field), .def = d, \
+      .choices = ch, .help = h }
+#define SECRET(f, e, field, h) \
+    { .flag = f, .env = e, .type = T_STR, .offset = offsetof(struct config, field), .def = "", \
+      .secret = true, .help = h }
 #define NUM(f, e, field, d, lo, hi, h) \
     { .flag = f, .env = e, .type = T_LONG, .offset = offsetof(struct config, field), .def = d, \
       .min = lo, .max = hi, .help = h }
@@ -47,11 +55,9 @@ static const struct setting settings[] = {
         "in the working directory, else the one installed with colibri (../share/colibri/ or ../schema/ from the "
         "binary), else the copy built into colibri"),
     STR("event-time", "COLIBRI_EVENT_TIME", event_time, "event_time", "TIMESTAMP column for order, since and until"),
-    { .flag = "api-keys", .env = "COLIBRI_API_KEYS", .type = T_STR, .offset = offsetof(struct config, api_keys),
-      .def = "", .secret = true, .help = "comma list of API keys or @file; empty = no auth on /data" },
-    { .flag = "cursor-secret", .env = "COLIBRI_CURSOR_SECRET", .type = T_STR,
-      .offset = offsetof(struct config, cursor_secret), .def = "", .secret = true,
-      .help = "HMAC key for cursors; set it when several instances serve one table" },
+    SECRET("api-keys", "COLIBRI_API_KEYS", api_keys, "comma list of API keys or @file; empty = no auth on /data"),
+    SECRET("cursor-secret", "COLIBRI_CURSOR_SECRET", cursor_secret,
+           "HMAC key for cursors; set it when several instances serve one table"),
     NUM("http-threads", "COLIBRI_HTTP_THREADS", http_threads, "0", 0, 256, "HTTP worker threads, 0 = number of cores"),
     NUM("http-max-connections", "COLIBRI_HTTP_MAX_CONNECTIONS", http_max_conns, "1024", 1, 65536, "concurrent connections"),
     NUM("http-max-connections-per-client", "COLIBRI_HTTP_MAX_CONNECTIONS_PER_CLIENT", http_max_conns_per_client,
@@ -70,14 +76,10 @@ static const struct setting settings[] = {
         "Kafka static membership id: auto (colibri-<hostname>-<port>; off on Cloud Run), off, or an id "
         "unique per instance and stable across its restarts"),
     STR("k-service", "K_SERVICE", k_service, "", "set by Cloud Run (the service name); turns auto ids off"),
-    { .flag = "log-level", .env = "COLIBRI_LOG_LEVEL", .type = T_STR, .offset = offsetof(struct config, log_level),
-      .def = "info", .choices = log_levels, .help = "debug, info, warn or error" },
-    { .flag = "log-format", .env = "COLIBRI_LOG_FORMAT", .type = T_STR, .offset = offsetof(struct config, log_format),
-      .def = "json", .choices = log_formats, .help = "json (Cloud Logging) or text" },
-    { .flag = "metrics", .env = "COLIBRI_METRICS", .type = T_STR, .offset = offsetof(struct config, metrics),
-      .def = "on", .choices = on_off, .help = "on or off: record and serve /metrics" },
-    { .flag = "metrics-key", .env = "COLIBRI_METRICS_KEY", .type = T_STR, .offset = offsetof(struct config, metrics_key),
-      .def = "", .secret = true, .help = "key for /metrics (Bearer or X-API-Key); empty = open" },
+    CHOICE("log-level", "COLIBRI_LOG_LEVEL", log_level, "info", log_levels, "debug, info, warn or error"),
+    CHOICE("log-format", "COLIBRI_LOG_FORMAT", log_format, "json", log_formats, "json (Cloud Logging) or text"),
+    CHOICE("metrics", "COLIBRI_METRICS", metrics, "on", on_off, "on or off: record and serve /metrics"),
+    SECRET("metrics-key", "COLIBRI_METRICS_KEY", metrics_key, "key for /metrics (Bearer or X-API-Key); empty = open"),
     NUM("rate-limit", "COLIBRI_RATE_LIMIT", rate_limit, "0", 0, 1000000,
         "requests per second per API key (or client address without keys); 0 = off"),
     NUM("rate-burst", "COLIBRI_RATE_BURST", rate_burst, "100", 1, 1000000, "requests allowed at once above the rate"),
@@ -86,8 +88,7 @@ static const struct setting settings[] = {
         "longest a query may run before it is stopped with 503"),
     STR("pubsub-endpoint", "COLIBRI_PUBSUB_ENDPOINT", pubsub_endpoint, "",
         "Pub/Sub API base URL, with auth (default https://pubsub.googleapis.com; PUBSUB_EMULATOR_HOST wins)"),
-    { .flag = "push", .env = "COLIBRI_PUSH", .type = T_STR, .offset = offsetof(struct config, push),
-      .def = "off", .choices = on_off, .help = "on or off: serve POST /pubsub/push (Pub/Sub push delivery)" },
+    CHOICE("push", "COLIBRI_PUSH", push, "off", on_off, "on or off: serve POST /pubsub/push (Pub/Sub push delivery)"),
     STR("push-audience", "COLIBRI_PUSH_AUDIENCE", push_audience, "",
         "audience that POST /pubsub/push OIDC tokens must carry; empty = tokens not verified"),
     STR("push-jwks-url", "COLIBRI_PUSH_JWKS_URL", push_jwks_url, "https://www.googleapis.com/oauth2/v3/certs",
@@ -114,7 +115,11 @@ static const struct setting settings[] = {
         "service-account key file; empty = tokens from the metadata server"),
     STR("google-cloud-project", "GOOGLE_CLOUD_PROJECT", google_cloud_project, "",
         "project for the trace field of access log lines; empty = none"),
+    STR("cloudsdk-config", "CLOUDSDK_CONFIG", cloudsdk_config, "",
+        "gcloud's configuration folder, where application-default credentials are looked for when "
+        "no key file is given; empty = $HOME/.config/gcloud"),
 };
+/* clang-format on */
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
 static char **str_field(struct config *c, const struct setting *s)
@@ -216,6 +221,22 @@ static int derive_listen(struct config *c, char *err, size_t errlen)
     return c->listen_host ? 0 : COLIBRI_ENOMEM;
 }
 
+/* gcloud's application-default credentials file (gcloud auth application-default login). */
+static int derive_adc_file(struct config *c)
+{
+    const char *home = getenv("HOME");
+    int n;
+    if (*c->cloudsdk_config)
+        n = asprintf(&c->adc_file, "%s/application_default_credentials.json", c->cloudsdk_config);
+    else if (home && *home)
+        n = asprintf(&c->adc_file, "%s/.config/gcloud/application_default_credentials.json", home);
+    else
+        n = (c->adc_file = strdup("")) ? 0 : -1;
+    if (n < 0)
+        c->adc_file = NULL;
+    return c->adc_file ? 0 : COLIBRI_ENOMEM;
+}
+
 int config_load(struct config *c, int argc, char **argv, char **rest, int *nrest,
                 char *err, size_t errlen)
 {
@@ -258,7 +279,7 @@ int config_load(struct config *c, int argc, char **argv, char **rest, int *nrest
         if ((rc = set_value(c, s, v, true, err, errlen)))
             goto fail;
     }
-    if ((rc = derive_listen(c, err, errlen)))
+    if ((rc = derive_listen(c, err, errlen)) || (rc = derive_adc_file(c)))
         goto fail;
     return 0;
 fail:
@@ -272,6 +293,7 @@ void config_free(struct config *c)
         if (settings[i].type == T_STR)
             free(*str_field(c, &settings[i]));
     free(c->listen_host);
+    free(c->adc_file);
     memset(c, 0, sizeof *c);
 }
 

@@ -48,7 +48,9 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
     if (m->position && (rc = batch_set_position(&ing->batch, m->position, m->next_position, m->witness)))
         return rc;
 
-    if (m->len > INGEST_MESSAGE_MAX) {
+    if (m->unread) {
+        snprintf(why, sizeof why, "%s", m->unread);
+    } else if (m->len > INGEST_MESSAGE_MAX) {
         snprintf(why, sizeof why, "message of %zu bytes exceeds the %d-byte limit", m->len, INGEST_MESSAGE_MAX);
     } else if (schema_coerce(ing->schema, m->payload, m->len, &r, why, sizeof why) == 0) {
         if ((rc = set_metadata(ing->schema, &r, m, now)) == 0 &&
@@ -59,15 +61,8 @@ int ingest_message(struct ingest *ing, const struct message *m, char *reason, si
     }
     if (reason)
         snprintf(reason, reasonlen, "%s", why);
-    rc = ingest_reject(ing, m, why);
+    rc = batch_add_dead(&ing->batch, m->id, m->source, why, m->payload, m->len, now);
     return rc ? rc : COLIBRI_EINVAL;
-}
-
-int ingest_reject(struct ingest *ing, const struct message *m, const char *reason)
-{
-    if (ingest_pending(ing) == 0)
-        ing->first_at = clock_real_us();
-    return batch_add_dead(&ing->batch, m->id, m->source, reason, m->payload, m->len, clock_real_us());
 }
 
 size_t ingest_pending(const struct ingest *ing)

@@ -7,10 +7,6 @@
  *   colibri check-config   print the effective configuration, test the store
  */
 #include <limits.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,8 +19,6 @@
 #include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/http.h"
-#include "colibri/ingest.h"
-#include "colibri/linereader.h"
 #include "colibri/log.h"
 #include "colibri/metrics.h"
 #include "colibri/query.h"
@@ -35,7 +29,6 @@
 
 #define SHUTDOWN_BUDGET_MS 8000  /* every part stopped, with a margin in Cloud Run's 10 s */
 #define SHUTDOWN_HARD_MS 9500    /* the watchdog's last resort */
-#define LOAD_LINE_MAX (16 * 1024 * 1024)
 
 static void usage(FILE *f)
 {
@@ -205,93 +198,18 @@ out:;
 }
 
 /*
- * "load:" + the first 128 bits of the line's SHA-256, in hex: the same line
- * loaded twice, from a file or a pipe, is stored once.
- */
-static void load_id(char *buf, const char *line, size_t len)
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)line, len, md);
-    memcpy(buf, "load:", 5);
-    for (int i = 0; i < 16; i++)
-        snprintf(buf + 5 + 2 * i, 3, "%02x", md[i]);
-}
-
-static int flush_or_report(struct ingest *ing)
-{
-    int rc = ingest_flush(ing, NULL);
-    if (rc)
-        fprintf(stderr, "colibri load: the store failed: %s\n", colibri_strerror(rc));
-    return rc;
-}
-
-/* Ingest one line; count and report it if it was rejected. */
-static int load_line(struct ingest *ing, const char *line, size_t len, unsigned long lineno,
-                     unsigned long *rejected)
-{
-    char id[48], reason[256];
-    load_id(id, line, len);
-    struct message m = { .id = id, .source = "load", .payload = line, .len = len };
-    int rc = ingest_message(ing, &m, reason, sizeof reason);
-    if (rc == COLIBRI_EINVAL) {
-        (*rejected)++;
-        fprintf(stderr, "line %lu: %s\n", lineno, reason);
-        rc = 0;
-    }
-    return rc;
-}
-
-/*
- * Read NDJSON from path (or stdin) in bounded memory. A batch is written when
- * it is full or, on a quiet pipe, when it is COLIBRI_BATCH_MS old.
+ * The lines of path (or stdin) through the subscriber's loop, as one more
+ * source: one that ends, and whose run a store failure ends too. It reports
+ * each rejected line by number and a summary on stderr.
  */
 static int cmd_load(struct app *a, int nargs, char **args)
 {
-    const char *path = nargs > 0 ? args[0] : "-";
-    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "colibri load: cannot open %s: %s\n", path, strerror(errno));
+    struct subscriber *sub;
+    if (subscriber_open_file(&a->cfg, nargs > 0 ? args[0] : "-", a->schema, a->store, &sub))
         return 2;
-    }
-    struct ingest ing;
-    struct line_reader lr;
-    unsigned long rejected = 0;
-    int rc = line_reader_init(&lr, fd, LOAD_LINE_MAX);
-    ingest_init(&ing, "load", a->schema, a->store);
-    ingest_batching(&ing, a->cfg.batch_max, a->cfg.batch_ms);
-    while (rc == 0) {
-        const char *line;
-        size_t len;
-        /* with nothing pending, wait for the next line as long as it takes */
-        rc = line_reader_next(&lr, ingest_wait_ms(&ing, clock_real_us(), -1), &line, &len);
-        if (rc == 0 && len > 0) {
-            rc = load_line(&ing, line, len, lr.lineno, &rejected);
-        } else if (rc == COLIBRI_ETOOBIG) {
-            char id[48], why[96];
-            snprintf(why, sizeof why, "line longer than %d bytes; not kept", LOAD_LINE_MAX);
-            snprintf(id, sizeof id, "load:overlong:%" PRId64 ":%lu", clock_real_us(), lr.lineno);
-            struct message m = { .id = id, .source = "load", .payload = "", .len = 0 };
-            rejected++;
-            fprintf(stderr, "line %lu: %s\n", lr.lineno, why);
-            rc = ingest_reject(&ing, &m, why);
-        } else if (rc == COLIBRI_ETIMEOUT) {
-            rc = flush_or_report(&ing);
-            continue;
-        }
-        if (rc == 0 && ingest_due(&ing, clock_real_us()))
-            rc = flush_or_report(&ing);
-    }
-    if (rc == COLIBRI_ENOTFOUND)
-        rc = flush_or_report(&ing);
-    else if (rc == COLIBRI_EIO)
-        fprintf(stderr, "colibri load: reading %s: %s\n", path, strerror(errno));
-    fprintf(stderr, "colibri load: %lu lines: %zu rows stored, %zu already present, %lu rejected "
-            "(kept in _dead_letters)\n", lr.lineno, ing.total.stored, ing.total.duplicates, rejected);
-    ingest_release(&ing);
-    line_reader_release(&lr);
-    if (fd != STDIN_FILENO)
-        close(fd);
-    return rc ? 2 : rejected ? 1 : 0;
+    int rc = subscriber_run(sub);
+    subscriber_stop(sub);
+    return rc == 0 ? 0 : rc == COLIBRI_EINVAL ? 1 : 2;
 }
 
 static int cmd_check_config(struct app *a)

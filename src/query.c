@@ -33,6 +33,7 @@
 
 #include "colibri/base64.h"
 #include "colibri/error.h"
+#include "colibri/nested.h"
 #include "colibri/strbuf.h"
 
 #define QUERY_MAX_LEN 16384     /* raw query string bytes */
@@ -54,6 +55,7 @@ static const char *const param_names[P_COUNT] = {
 static const char *const op_names[] = {
     [OP_EQ] = "eq", [OP_NE] = "ne", [OP_GT] = "gt", [OP_GTE] = "gte", [OP_LT] = "lt",
     [OP_LTE] = "lte", [OP_IN] = "in", [OP_PREFIX] = "prefix", [OP_ISNULL] = "isnull",
+    [OP_CONTAINS] = "contains",
 };
 
 struct parser {
@@ -155,6 +157,11 @@ static const char *type_hint(enum col_type t)
     case COL_BOOL: return "true or false";
     case COL_TIMESTAMP: return "an RFC 3339 timestamp";
     case COL_DATE: return "a date YYYY-MM-DD";
+    case COL_NUMERIC: case COL_BIGNUMERIC: return "a plain decimal like -12.5";
+    case COL_BYTES: return "base64";
+    case COL_DATETIME: return "a datetime YYYY-MM-DDTHH:MM:SS[.ffffff]";
+    case COL_TIME: return "a time HH:MM:SS[.ffffff]";
+    default: break;
     }
     return "a value";
 }
@@ -187,14 +194,37 @@ static int too_precise(struct parser *p, const char *label, const char *v, size_
     return fail(p, "%s: at most 6 fractional digits (microseconds), got '%s'", label, show(a, v, n));
 }
 
+/* A NUMERIC / BIGNUMERIC filter value is a plain decimal (the *_FILTER_PATTERN of query.h). */
+static bool plain_decimal(enum col_type t, const char *v, size_t n)
+{
+    size_t imax = t == COL_NUMERIC ? NUMERIC_INT_DIGITS : BIGNUMERIC_INT_DIGITS;
+    size_t fmax = t == COL_NUMERIC ? NUMERIC_SCALE : BIGNUMERIC_SCALE, i = 0, d;
+
+    if (i < n && (v[i] == '+' || v[i] == '-'))
+        i++;
+    for (d = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+        d++;
+    if (d < 1 || d > imax)
+        return false;
+    if (i < n && v[i] == '.') {
+        for (i++, d = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+            d++;
+        if (d < 1 || d > fmax)
+            return false;
+    }
+    return i == n;
+}
+
 /* label: the parameter name, already through show(). */
 static int parse_value(struct parser *p, const char *label, enum col_type t, const char *v,
                        size_t n, struct value *out)
 {
     char reason[128], a[SHOW_BUF];
+    bool decimal = t == COL_NUMERIC || t == COL_BIGNUMERIC;
     if (t == COL_TIMESTAMP && finer_than_us(v, n))
         return too_precise(p, label, v, n);
-    if (value_parse(t, v, n, out, reason, sizeof reason) == 0)
+    if ((!decimal || plain_decimal(t, v, n)) &&
+        value_parse(t, v, n, out, &p->q->ext, reason, sizeof reason) == 0)
         return 0;
     return fail(p, "%s: expected %s (%s), got '%s'%s", label, type_hint(t), col_type_name(t),
                 show(a, v, n), t == COL_TIMESTAMP ? plus_hint(v) : "");
@@ -217,33 +247,77 @@ static int parse_limit(struct parser *p, const char *v, size_t n)
     return 0;
 }
 
+/* Field k of fields= gets part path (dotted, below its column) of its RECORD column. */
+static int add_part(struct parser *p, size_t k, const char *path)
+{
+    struct query *q = p->q;
+    struct field_part *fp = &q->parts[k];
+    char a[SHOW_BUF];
+
+    for (size_t i = 0; i < fp->npaths; i++)
+        if (!strcmp(fp->paths[i], path))
+            return fail(p, "fields: '%s.%s' listed twice", p->s->cols[q->fields[k]].name,
+                        show(a, path, strlen(path)));
+    const char **grown = realloc(fp->paths, (fp->npaths + 1) * sizeof *grown);
+    if (!grown)
+        return COLIBRI_ENOMEM;
+    fp->paths = grown;
+    if (!(fp->paths[fp->npaths] = arena_dup(&q->ext, path, strlen(path))))
+        return COLIBRI_ENOMEM;
+    fp->npaths++;
+    return 0;
+}
+
 static int parse_fields(struct parser *p, char *v, size_t n)
 {
     const struct schema *s = p->s;
     struct query *q = p->q;
     char a[SHOW_BUF];
     size_t count = 1;
+    int rc = 0;
     for (size_t i = 0; i < n; i++)
         count += v[i] == ',';
     q->nfields = 0;             /* a second fields= is refused before this; the count starts here */
-    if (!(q->fields = malloc(count * sizeof *q->fields)))
+    bool *whole = calloc(count, sizeof *whole);
+    if (!whole || !(q->fields = malloc(count * sizeof *q->fields)) ||
+        !(q->parts = calloc(count, sizeof *q->parts))) {
+        free(whole);
         return COLIBRI_ENOMEM;
-    for (char *name = v, *end = v + n; name <= end;) {
+    }
+    for (char *name = v, *end = v + n; !rc && name <= end;) {
         char *comma = memchr(name, ',', (size_t)(end - name));
         size_t len = comma ? (size_t)(comma - name) : (size_t)(end - name);
         name[len] = '\0';
+        char *dot = strchr(name, '.');
+        if (dot)
+            *dot = '\0';
+        int col = len ? schema_find(s, name) : -1;
+        if (dot)
+            *dot = '.';
+        size_t k = 0;
+        while (col >= 0 && k < q->nfields && q->fields[k] != (size_t)col)
+            k++;
         if (len == 0)
-            return fail(p, "fields: empty column name (use fields=a,b)");
-        int col = schema_find(s, name);
-        if (col < 0)
-            return fail(p, "fields: unknown column '%s'", show(a, name, len));
-        for (size_t i = 0; i < q->nfields; i++)
-            if (q->fields[i] == (size_t)col)
-                return fail(p, "fields: column '%s' listed twice", s->cols[col].name);
-        q->fields[q->nfields++] = (size_t)col;
+            rc = fail(p, "fields: empty column name (use fields=a,b)");
+        else if (col < 0 || (dot && !nested_field(&s->cols[col], dot + 1, true)))
+            rc = fail(p, "fields: unknown column '%s'", show(a, name, len));
+        else if (!dot && k < q->nfields && whole[k])
+            rc = fail(p, "fields: column '%s' listed twice", s->cols[col].name);
+        if (rc)
+            break;
+        if (k == q->nfields)
+            q->fields[q->nfields++] = (size_t)col;
+        if (!dot) {                     /* the whole column: its parts are moot */
+            whole[k] = true;
+            free(q->parts[k].paths);
+            q->parts[k] = (struct field_part){ NULL, 0 };
+        } else if (!whole[k]) {
+            rc = add_part(p, k, dot + 1);
+        }
         name += len + 1;
     }
-    return 0;
+    free(whole);
+    return rc;
 }
 
 static int parse_param(struct parser *p, enum param which, char *v, size_t n)
@@ -296,6 +370,87 @@ static int parse_param(struct parser *p, enum param which, char *v, size_t n)
     return 0;
 }
 
+/*
+ * name (NUL-terminated): a column, or a dotted path through RECORD fields
+ * ("card.brand"). The column or field it names, with *col its column and
+ * *path what follows the column's name; NULL when there is none.
+ */
+static const struct column *resolve(const struct schema *s, const char *name, int *col,
+                                    const char **path)
+{
+    const char *dot = strchr(name, '.');
+    char head[160];
+
+    *path = NULL;
+    if (!dot) {
+        *col = schema_find(s, name);
+        return *col < 0 ? NULL : &s->cols[*col];
+    }
+    if ((size_t)(dot - name) >= sizeof head)
+        return NULL;
+    memcpy(head, name, (size_t)(dot - name));
+    head[dot - name] = '\0';
+    if ((*col = schema_find(s, head)) < 0)
+        return NULL;
+    *path = dot + 1;
+    return nested_field(&s->cols[*col], dot + 1, false);
+}
+
+enum refusal { R_OK, R_NOT_REPEATED, R_REPEATED, R_RECORD, R_ISNULL_ONLY, R_PREFIX, R_RANGE };
+
+/* Why op does not apply to leaf (R_OK: it does). */
+static enum refusal refusal(const struct column *leaf, enum filter_op op)
+{
+    enum col_type t = leaf->elem;
+    bool range = op == OP_GT || op == OP_GTE || op == OP_LT || op == OP_LTE;
+
+    if (op == OP_CONTAINS && (!leaf->repeated || t == COL_RECORD))
+        return R_NOT_REPEATED;
+    if (leaf->repeated && op != OP_CONTAINS)
+        return R_REPEATED;
+    if (t == COL_RECORD && op != OP_ISNULL)
+        return R_RECORD;
+    if ((t == COL_JSON || t == COL_GEOGRAPHY) && op != OP_ISNULL)
+        return R_ISNULL_ONLY;
+    if (op == OP_PREFIX && t != COL_STRING)
+        return R_PREFIX;
+    if (range && (t == COL_BOOL || t == COL_BYTES))
+        return R_RANGE;
+    return R_OK;
+}
+
+bool query_op_applies(const struct column *leaf, enum filter_op op)
+{
+    return refusal(leaf, op) == R_OK;
+}
+
+/* Whether op applies to leaf; if not, fails with why. */
+static int op_applies(struct parser *p, const char *label, const struct column *leaf,
+                      enum filter_op op)
+{
+    const char *n = leaf->name, *tn = col_type_name(leaf->elem);
+
+    switch (refusal(leaf, op)) {
+    case R_OK:
+        return 0;
+    case R_NOT_REPEATED:
+        return fail(p, "%s: contains applies to REPEATED columns of a scalar type only", label);
+    case R_REPEATED:
+        return fail(p, "%s: '%s' is REPEATED: use %s__contains (or a field inside its records)",
+                    label, n, n);
+    case R_RECORD:
+        return fail(p, "%s: '%s' is a RECORD: use isnull, or filter a field of it (%s.field)",
+                    label, n, n);
+    case R_ISNULL_ONLY:
+        return fail(p, "%s: %s columns take isnull only", label, tn);
+    case R_PREFIX:
+        return fail(p, "%s: prefix applies to STRING columns only, '%s' is %s", label, n, tn);
+    case R_RANGE:
+        return fail(p, "%s: %s does not apply to %s columns", label, op_names[op], tn);
+    }
+    return 0;
+}
+
 /* name is "column" or "column__op"; v (n bytes, NUL-terminated) its value. */
 static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, size_t n)
 {
@@ -303,9 +458,11 @@ static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, s
     struct query *q = p->q;
     char a[SHOW_BUF], b[SHOW_BUF];
     enum filter_op op = OP_EQ;
-    int col = schema_find(s, name);
+    const char *path;
+    int col;
+    const struct column *leaf = resolve(s, name, &col, &path);
 
-    if (col < 0) {
+    if (!leaf) {
         char *sep = NULL;
         for (size_t i = namelen; i >= 2 && !sep; i--)
             if (name[i - 1] == '_' && name[i - 2] == '_')
@@ -313,9 +470,11 @@ static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, s
         if (!sep)
             return fail(p, "unknown parameter or column '%s'", show(a, name, namelen));
         *sep = '\0';
-        col = schema_find(s, name);
+        leaf = resolve(s, name, &col, &path);
+        if (leaf && path && !(path = arena_dup(&q->ext, path, strlen(path))))
+            return COLIBRI_ENOMEM;
         *sep = '_';
-        if (col < 0)
+        if (!leaf)
             return fail(p, "unknown parameter or column '%s'", show(a, name, (size_t)(sep - name)));
         const char *opname = sep + 2;
         size_t k;
@@ -323,19 +482,17 @@ static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, s
             if (!strcmp(opname, op_names[k]))
                 break;
         if (k == sizeof op_names / sizeof *op_names)
-            return fail(p, "unknown operator '%s' (use ne, gt, gte, lt, lte, in, prefix or isnull)",
-                        show(a, opname, strlen(opname)));
+            return fail(p, "unknown operator '%s' (use ne, gt, gte, lt, lte, in, prefix, isnull "
+                        "or contains)", show(a, opname, strlen(opname)));
         op = (enum filter_op)k;
     }
-    enum col_type t = s->cols[col].type;
+    enum col_type t = leaf->elem;
     const char *label = show(b, name, namelen);
     if (q->nfilters == QUERY_MAX_FILTERS)
         return fail(p, "too many filters: at most %d", QUERY_MAX_FILTERS);
-    if (op == OP_PREFIX && t != COL_STRING)
-        return fail(p, "%s: prefix applies to STRING columns only, '%s' is %s", label,
-                    s->cols[col].name, col_type_name(t));
-    if ((op == OP_GT || op == OP_GTE || op == OP_LT || op == OP_LTE) && t == COL_BOOL)
-        return fail(p, "%s: %s does not apply to BOOL columns", label, op_names[op]);
+    int rc = op_applies(p, label, leaf, op);
+    if (rc)
+        return rc;
 
     size_t nvals = 1;
     if (op == OP_IN) {
@@ -351,6 +508,8 @@ static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, s
     f->col = (size_t)col;
     f->op = op;
     f->nvals = nvals;
+    f->leaf = leaf;
+    f->path = path;
 
     if (op == OP_ISNULL) {
         if (strcmp(v, "true") && strcmp(v, "false"))
@@ -363,7 +522,7 @@ static int parse_filter(struct parser *p, char *name, size_t namelen, char *v, s
         char *comma = op == OP_IN ? memchr(item, ',', n - (size_t)(item - v)) : NULL;
         size_t len = comma ? (size_t)(comma - item) : n - (size_t)(item - v);
         item[len] = '\0';
-        int rc = parse_value(p, label, t, item, len, &f->vals[i]);
+        rc = parse_value(p, label, t, item, len, &f->vals[i]);
         if (rc)
             return rc;
         item += len + 1;
@@ -438,7 +597,7 @@ static int slice_cmp(const void *a, const void *b)
 
 static size_t value_size(enum col_type t, const struct value *v)
 {
-    return t == COL_STRING ? 4 + v->u.s.n : t == COL_BOOL ? 1 : 8;
+    return col_type_is_text(t) ? 4 + v->u.s.n : t == COL_BOOL ? 1 : 8;
 }
 
 /* Self-delimiting bytes of a value, equal for equal values. */
@@ -446,12 +605,13 @@ static unsigned char *put_value(unsigned char *w, enum col_type t, const struct 
 {
     uint64_t bits;
     double d;
-    switch (t) {
-    case COL_STRING:
+    if (col_type_is_text(t)) {
         w = put_u32(w, (uint32_t)v->u.s.n);
         if (v->u.s.n)
             memcpy(w, v->u.s.p, v->u.s.n);
         return w + v->u.s.n;
+    }
+    switch (t) {
     case COL_BOOL:
         *w++ = v->u.b;
         return w;
@@ -475,8 +635,8 @@ static int query_digest(const struct schema *s, struct query *q)
 
     for (size_t i = 0; i < q->nfilters; i++) {
         const struct filter *f = &q->filters[i];
-        enum col_type t = f->op == OP_ISNULL ? COL_BOOL : s->cols[f->col].type;
-        total += 13 + strlen(s->cols[f->col].name);
+        enum col_type t = f->op == OP_ISNULL ? COL_BOOL : filter_type(f);
+        total += 14 + strlen(s->cols[f->col].name) + (f->path ? strlen(f->path) : 0);
         for (size_t j = 0; j < f->nvals; j++)
             total += value_size(t, &f->vals[j]);
         if (f->nvals > maxv)
@@ -494,13 +654,18 @@ static int query_digest(const struct schema *s, struct query *q)
     for (size_t i = 0; i < q->nfilters; i++) {
         const struct filter *f = &q->filters[i];
         const char *name = s->cols[f->col].name;
-        enum col_type t = f->op == OP_ISNULL ? COL_BOOL : s->cols[f->col].type;
-        size_t namelen = strlen(name);
+        enum col_type t = f->op == OP_ISNULL ? COL_BOOL : filter_type(f);
+        size_t namelen = strlen(name), pathlen = f->path ? strlen(f->path) + 1 : 0;
         unsigned char *start = w, *sw = stage;
 
-        w = put_u32(w, (uint32_t)namelen);
+        w = put_u32(w, (uint32_t)(namelen + pathlen));
         memcpy(w, name, namelen);
         w += namelen;
+        if (pathlen) {          /* the dotted name: card.brand */
+            *w++ = '.';
+            memcpy(w, f->path, pathlen - 1);
+            w += pathlen - 1;
+        }
         *w++ = (unsigned char)f->op;
         w = put_u32(w, (uint32_t)f->nvals);
         for (size_t j = 0; j < f->nvals; j++) {
@@ -643,7 +808,11 @@ int query_parse(const struct schema *s, const struct cursor_key *key, const char
     }
     /* each piece decodes to at most its own length plus two NULs */
     q.buf = malloc(2 * len + 2);
-    q.filters = calloc(QUERY_MAX_FILTERS, sizeof *q.filters);
+    /* a filter is one '&'-piece at least: room for as many as there are pieces */
+    size_t pieces = 1;
+    for (size_t i = 0; i < len; i++)
+        pieces += qs[i] == '&';
+    q.filters = calloc(pieces < QUERY_MAX_FILTERS ? pieces : QUERY_MAX_FILTERS, sizeof *q.filters);
     if (!q.buf || !q.filters)
         goto out;
     p.w = q.buf;
@@ -686,7 +855,11 @@ void query_release(struct query *q)
     for (size_t i = 0; q->filters && i < q->nfilters; i++)
         free(q->filters[i].vals);
     free(q->filters);
+    for (size_t i = 0; q->parts && i < q->nfields; i++)
+        free(q->parts[i].paths);
+    free(q->parts);
     free(q->fields);
     free(q->buf);           /* cur_id points into buf */
+    arena_release(&q->ext);
     memset(q, 0, sizeof *q);
 }

@@ -185,3 +185,26 @@ void strbuf_release(struct strbuf *sb)
     free(sb->buf);
     *sb = (struct strbuf)STRBUF_INIT;
 }
+
+void strbuf_add_json_min(struct strbuf *sb, const char *p, size_t n)
+{
+    size_t start = 0;
+    bool str = false;
+
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                str = false;
+        } else if (c == '"') {
+            str = true;
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            strbuf_add(sb, p + start, i - start);
+            start = i + 1;
+        }
+    }
+    if (start < n)
+        strbuf_add(sb, p + start, n - start);
+}

@@ -14,8 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
+
 #include "colibri/error.h"
 #include "colibri/strbuf.h"
+#include "value_int.h"
 
 bool utf8_valid(const char *s, size_t n)
 {
@@ -210,6 +212,20 @@ static char *put2(char *p, unsigned v)
     return p + 2;
 }
 
+/* "HH:MM:SS.ffffff" of the second of the day sod and its µs frac. */
+static inline char *put_hms(char *p, unsigned sod, unsigned frac)
+{
+    p = put2(p, sod / 3600);
+    *p++ = ':';
+    p = put2(p, sod / 60 % 60);
+    *p++ = ':';
+    p = put2(p, sod % 60);
+    *p++ = '.';
+    p = put2(p, frac / 10000);
+    p = put2(p, frac / 100 % 100);
+    return put2(p, frac % 100);
+}
+
 /*
  * The "YYYY-MM-DD" of the last days formatted on this thread, four slots by
  * the day's low bits: a page's timestamps (event, scheduled, ingested) fall on
@@ -247,15 +263,7 @@ size_t timestamp_format(int64_t us, char *buf)
     memcpy(buf, slot->ymd, 10);
     p = buf + 10;
     *p++ = 'T';
-    p = put2(p, sod / 3600);
-    *p++ = ':';
-    p = put2(p, sod / 60 % 60);
-    *p++ = ':';
-    p = put2(p, sod % 60);
-    *p++ = '.';
-    p = put2(p, frac / 10000);
-    p = put2(p, frac / 100 % 100);
-    p = put2(p, frac % 100);
+    p = put_hms(p, sod, frac);
     *p++ = 'Z';
     *p = '\0';
     return (size_t)(p - buf);
@@ -275,6 +283,65 @@ size_t date_format(int64_t days, char *buf)
     p = put_digits(p, m, 2);
     *p++ = '-';
     p = put_digits(p, d, 2);
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
+/* "HH:MM:SS[.f{1,6}]" at p, exactly n bytes → µs since midnight. */
+static int parse_hms(const char *p, size_t n, int64_t *us)
+{
+    long hh, mi, ss, frac = 0;
+
+    if (n < 8 || p[2] != ':' || p[5] != ':')
+        return COLIBRI_EINVAL;
+    hh = digits(p, 2), mi = digits(p + 3, 2), ss = digits(p + 6, 2);
+    if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59)
+        return COLIBRI_EINVAL;
+    if (n > 8) {
+        size_t nfrac = n - 9;
+        if (p[8] != '.' || nfrac < 1 || nfrac > 6 || (frac = digits(p + 9, (int)nfrac)) < 0)
+            return COLIBRI_EINVAL;
+        for (size_t i = nfrac; i < 6; i++)
+            frac *= 10;
+    }
+    *us = (hh * 3600 + mi * 60 + ss) * US_PER_SEC + frac;
+    return 0;
+}
+
+int datetime_parse(const char *text, size_t len, int64_t *out_us)
+{
+    int64_t days, us;
+
+    *out_us = 0;
+    if (len < 19 || parse_ymd(text, &days) != 0 ||
+        (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
+        parse_hms(text + 11, len - 11, &us) != 0)
+        return COLIBRI_EINVAL;
+    *out_us = days * US_PER_DAY + us;
+    return 0;
+}
+
+size_t datetime_format(int64_t us, char *buf)
+{
+    size_t n = timestamp_format(us, buf);   /* the same text, less the zone */
+    buf[--n] = '\0';
+    return n;
+}
+
+int time_parse(const char *text, size_t len, int64_t *out_us)
+{
+    *out_us = 0;
+    return parse_hms(text, len, out_us);
+}
+
+size_t time_format(int64_t us, char *buf)
+{
+    unsigned sod = (unsigned)(us / US_PER_SEC), frac = (unsigned)(us % US_PER_SEC);
+    char *p = buf;
+
+    if (us < 0 || us >= US_PER_DAY)     /* only from bad data */
+        return (size_t)snprintf(buf, 16, "%s", "00:00:00.000000");
+    p = put_hms(p, sod, frac);
     *p = '\0';
     return (size_t)(p - buf);
 }
@@ -432,15 +499,23 @@ const char *col_type_expected(enum col_type t)
     switch (t) {
     case COL_TIMESTAMP: return "TIMESTAMP (RFC 3339)";
     case COL_DATE:      return "DATE (YYYY-MM-DD)";
+    case COL_NUMERIC:   return "NUMERIC (a decimal number)";
+    case COL_BIGNUMERIC: return "BIGNUMERIC (a decimal number)";
+    case COL_BYTES:     return "BYTES (base64)";
+    case COL_DATETIME:  return "DATETIME (YYYY-MM-DD HH:MM:SS[.ffffff])";
+    case COL_TIME:      return "TIME (HH:MM:SS[.ffffff])";
+    case COL_GEOGRAPHY: return "GEOGRAPHY (WKT)";
+    case COL_RECORD:    return "RECORD (an object)";
+    case COL_ARRAY:     return "an array";
     default:            return col_type_name(t);
     }
 }
 
 /* Type a text value; on failure why says so without naming a field. */
 static int text_value(enum col_type t, const char *p, size_t n, struct value *v,
-                      char *why, size_t whylen)
+                      struct arena *a, char *why, size_t whylen)
 {
-    char shown[VALUE_ECHO_MAX + 16];
+    char shown[VALUE_ECHO_MAX + 16], detail[64] = "";
     bool range = false;
     int rc = 0;
 
@@ -474,12 +549,23 @@ static int text_value(enum col_type t, const char *p, size_t n, struct value *v,
     case COL_DATE:
         rc = date_parse(p, n, &v->u.i);
         break;
+    default:
+        rc = value_text_ext(t, p, n, v, a, detail, sizeof detail);
+        break;
     }
     if (rc == 0)
         return 0;
     memset(v, 0, sizeof *v);
+    if (rc == COLIBRI_ENOMEM) {
+        colibri_errmsg(why, whylen, "out of memory");
+        return rc;
+    }
     value_echo(shown, sizeof shown, p, n);
-    if (range)
+    if ((t == COL_NUMERIC || t == COL_BIGNUMERIC) && strncmp(detail, "at most", 7) == 0)
+        colibri_errmsg(why, whylen, "%s takes %s, got %s", col_type_name(t), detail, shown);
+    else if (t == COL_GEOGRAPHY && detail[0])
+        colibri_errmsg(why, whylen, "expected %s: %s, got %s", col_type_expected(t), detail, shown);
+    else if (range)
         colibri_errmsg(why, whylen, "%s out of range, got %s", col_type_name(t), shown);
     else
         colibri_errmsg(why, whylen, "expected %s, got %s", col_type_expected(t), shown);
@@ -487,18 +573,18 @@ static int text_value(enum col_type t, const char *p, size_t n, struct value *v,
 }
 
 int value_parse(enum col_type t, const char *text, size_t len, struct value *out,
-                char *reason, size_t reasonlen)
+                struct arena *a, char *reason, size_t reasonlen)
 {
-    return text_value(t, text, len, out, reason, reasonlen);
+    return text_value(t, text, len, out, a, reason, reasonlen);
 }
 
 bool value_equal(enum col_type t, const struct value *a, const struct value *b)
 {
     if (a->is_null || b->is_null)
         return a->is_null == b->is_null;
-    switch (t) {
-    case COL_STRING:
+    if (col_type_is_text(t))
         return a->u.s.n == b->u.s.n && !memcmp(a->u.s.p, b->u.s.p, a->u.s.n);
+    switch (t) {
     case COL_FLOAT64:
         return a->u.f == b->u.f;
     case COL_BOOL:
@@ -517,6 +603,15 @@ const char *col_type_name(enum col_type t)
     case COL_BOOL:      return "BOOL";
     case COL_TIMESTAMP: return "TIMESTAMP";
     case COL_DATE:      return "DATE";
+    case COL_NUMERIC:   return "NUMERIC";
+    case COL_BIGNUMERIC: return "BIGNUMERIC";
+    case COL_BYTES:     return "BYTES";
+    case COL_JSON:      return "JSON";
+    case COL_DATETIME:  return "DATETIME";
+    case COL_TIME:      return "TIME";
+    case COL_GEOGRAPHY: return "GEOGRAPHY";
+    case COL_RECORD:    return "RECORD";
+    case COL_ARRAY:     return "ARRAY";
     }
     return "?";
 }
@@ -580,6 +675,47 @@ static void add_text(struct strbuf *sb, const char *p, size_t n, bool quoted)
         strbuf_addc(sb, '"');
 }
 
+/* value_format of the types added for issue 18 (docs/types.md). */
+static void format_ext(enum col_type t, const struct value *v, struct strbuf *sb,
+                       enum value_style style)
+{
+    bool quoted = style == VALUE_JSON || style == VALUE_BQ_ROW;
+    char buf[40];
+    size_t n;
+
+    switch (t) {
+    case COL_NUMERIC: case COL_BIGNUMERIC:     /* canonical decimals need no escaping */
+        add_text(sb, v->u.s.p, v->u.s.n, quoted);
+        break;
+    case COL_DATETIME:
+        n = datetime_format(v->u.i, buf);
+        if (style == VALUE_BQ_PARAM)
+            buf[10] = ' ';
+        add_text(sb, buf, n, quoted);
+        break;
+    case COL_TIME:
+        add_text(sb, buf, time_format(v->u.i, buf), quoted);
+        break;
+    case COL_BYTES: case COL_JSON: case COL_GEOGRAPHY:
+        if (quoted) {
+            strbuf_addc(sb, '"');
+            strbuf_add_json_str(sb, v->u.s.p, v->u.s.n);
+            strbuf_addc(sb, '"');
+        } else if (style == VALUE_CSV) {
+            add_csv_text(sb, v->u.s.p, v->u.s.n);
+        } else {
+            strbuf_add(sb, v->u.s.p, v->u.s.n);
+        }
+        break;
+    default:        /* RECORD, ARRAY: JSON text (insertAll rows: nested_bq_row) */
+        if (style == VALUE_CSV)
+            add_csv_text(sb, v->u.s.p, v->u.s.n);
+        else
+            strbuf_add(sb, v->u.s.p, v->u.s.n);
+        break;
+    }
+}
+
 void value_format(enum col_type t, const struct value *v, struct strbuf *sb, enum value_style style)
 {
     bool quoted = style == VALUE_JSON || style == VALUE_BQ_ROW;
@@ -587,7 +723,9 @@ void value_format(enum col_type t, const struct value *v, struct strbuf *sb, enu
     size_t n;
 
     if (v->is_null) {
-        if (style == VALUE_JSON)
+        if (t == COL_ARRAY && style != VALUE_BQ_ROW)
+            strbuf_add(sb, "[]", 2);    /* REPEATED is never NULL (BigQuery): a column added later */
+        else if (style == VALUE_JSON)
             strbuf_add(sb, "null", 4);
         return;         /* CSV: an empty field; BigQuery rows leave NULL cells out */
     }
@@ -636,12 +774,16 @@ void value_format(enum col_type t, const struct value *v, struct strbuf *sb, enu
     case COL_DATE:
         add_text(sb, buf, date_format(v->u.i, buf), quoted);
         break;
+    default:
+        format_ext(t, v, sb, style);
+        break;
     }
 }
 
 /* ---- BigQuery query cells -------------------------------------------------- */
 
-int value_parse_bq(enum col_type t, const char *text, size_t n, struct value *v)
+int value_parse_bq(enum col_type t, const char *text, size_t n, struct value *v,
+                   struct arena *a)
 {
     char *end;
 
@@ -679,6 +821,23 @@ int value_parse_bq(enum col_type t, const char *text, size_t n, struct value *v)
         return COLIBRI_EIO;
     case COL_DATE:
         return date_parse(text, n, &v->u.i) ? COLIBRI_EIO : 0;
+    case COL_DATETIME:      /* BigQuery leaves out a zero fraction */
+        return datetime_parse(text, n, &v->u.i) ? COLIBRI_EIO : 0;
+    case COL_TIME:
+        return time_parse(text, n, &v->u.i) ? COLIBRI_EIO : 0;
+    case COL_JSON: {        /* whatever spacing the server chose: minified, as colibri stores it */
+        struct strbuf sb = STRBUF_INIT;
+        strbuf_add_json_min(&sb, text, n);
+        return value_keep_text(a, &sb, v) ? COLIBRI_EIO : 0;
+    }
+    case COL_BYTES:
+        v->u.s.p = text;
+        v->u.s.n = n;
+        return 0;
+    case COL_NUMERIC: case COL_BIGNUMERIC: case COL_GEOGRAPHY:
+        return text_value(t, text, n, v, a, NULL, 0) ? COLIBRI_EIO : 0;
+    case COL_RECORD: case COL_ARRAY:
+        break;
     }
     return COLIBRI_EIO;
 }

@@ -16,6 +16,7 @@
  * (colibri's, and any server answering from a buffer, do).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -61,6 +62,9 @@ static int dial(int port)
         exit(2);
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* non-blocking once connected: a read waiting for the rest of one answer
+     * must not hold back the requests due on every other connection */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
 }
 

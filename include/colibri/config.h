@@ -61,6 +61,8 @@ struct config {
     char *gce_metadata_host;        /* "" = metadata.google.internal */
     char *google_application_credentials;   /* service-account key file; "" = metadata server */
     char *google_cloud_project;     /* access log trace field; "" = none */
+    char *cloudsdk_config;          /* gcloud's folder; "" = $HOME/.config/gcloud */
+    char *adc_file; /* derived: gcloud's application-default credentials file, or "" */
 };
 
 /*

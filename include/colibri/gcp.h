@@ -38,7 +38,8 @@ static inline long gcp_backoff_ms(int attempt)
  * is set), else the key file cfg->google_application_credentials, else the
  * metadata server (cfg->gce_metadata_host or metadata.google.internal).
  * cfg is read during the call only; NULL or empty strings mean unset. scope
- * is an OAuth scope URL. Caller frees with gcp_auth_free.
+ * is an OAuth scope URL, borrowed (a constant; NULL: cloud-platform). Caller
+ * frees with gcp_auth_free.
  */
 int gcp_auth_new(const struct config *cfg, const char *scope, bool emulator, struct gcp_auth **out);
 

@@ -43,18 +43,17 @@ struct message {
     const char *position;   /* source partition this message advances ("kafka:t/3"), or NULL */
     int64_t next_position;  /* the position after this message (offset + 1) */
     int64_t witness;        /* what identifies this message at its position (see batch.h), or 0 */
+    const char *unread;     /* not NULL: the source could not read it whole, and says why here;
+                               it becomes a dead letter with this reason, its payload kept unparsed */
 };
 
 void ingest_init(struct ingest *ing, const char *source, const struct schema *s, struct store *st);
 
 /*
  * Add m to the batch. Returns 0 when it became a row, COLIBRI_EINVAL when it
- * became a dead letter (reason, if not NULL, says why), or ENOMEM.
+ * became a dead letter (reason, if not NULL, says why; m->unread always does), or ENOMEM.
  */
 int ingest_message(struct ingest *ing, const struct message *m, char *reason, size_t reasonlen);
-
-/* Dead-letter m with reason without looking at it (e.g. it could not be read whole). */
-int ingest_reject(struct ingest *ing, const struct message *m, const char *reason);
 
 /* Rows + dead letters in the current batch. */
 size_t ingest_pending(const struct ingest *ing);

@@ -24,7 +24,8 @@
 #define QUERY_MAX_FILTERS 256    /* more than /openapi.json lists for a schema of 28 columns */
 #define QUERY_MAX_IN 100
 
-enum filter_op { OP_EQ, OP_NE, OP_GT, OP_GTE, OP_LT, OP_LTE, OP_IN, OP_PREFIX, OP_ISNULL };
+enum filter_op { OP_EQ, OP_NE, OP_GT, OP_GTE, OP_LT, OP_LTE, OP_IN, OP_PREFIX, OP_ISNULL,
+                 OP_CONTAINS };
 enum out_format { FMT_JSON, FMT_NDJSON, FMT_CSV };
 
 struct filter {
@@ -32,7 +33,12 @@ struct filter {
     enum filter_op op;
     struct value *vals;     /* 1 value; n for OP_IN; for OP_ISNULL vals[0].u.b */
     size_t nvals;
+    const struct column *leaf;  /* what is tested: the column, or a field inside its records */
+    const char *path;       /* NULL, or the dotted path below the column ("brand", "a.b") */
 };
+
+/* The type of f's values: its leaf's (each element's, for OP_CONTAINS). */
+static inline enum col_type filter_type(const struct filter *f) { return f->leaf->elem; }
 
 struct query {
     size_t limit;
@@ -41,6 +47,10 @@ struct query {
     int64_t since, until;   /* µs, half-open [since, until) on the event-time column */
     size_t *fields;         /* columns to output, in order (all when not given) */
     size_t nfields;
+    struct field_part {     /* NULL, or per field: the parts of a RECORD that fields= named */
+        const char **paths; /* dotted, below the column ("brand"); NULL: all of it */
+        size_t npaths;
+    } *parts;
     struct filter *filters;
     size_t nfilters;
     enum out_format format;
@@ -50,6 +60,7 @@ struct query {
     long timeout_ms;        /* stop the query after this long (0 = never); set by the caller */
     unsigned char digest[16]; /* of order, since/until and filters: binds cursors */
     char *buf;              /* owns decoded strings the values point into */
+    struct arena ext;       /* owns canonical texts (NUMERIC, ...) and filter paths */
 };
 
 /* Key for signing cursors. */
@@ -69,6 +80,16 @@ int query_parse(const struct schema *s, const struct cursor_key *key, const char
                 struct query *out, char *err, size_t errlen);
 
 void query_release(struct query *q);
+
+/* Operator op applies to filters on leaf (a column or a field in its records). */
+bool query_op_applies(const struct column *leaf, enum filter_op op);
+
+/*
+ * The filter syntax of a NUMERIC / BIGNUMERIC value: a plain decimal with at
+ * most the type's digits each side, no exponent (/openapi.json's pattern).
+ */
+#define NUMERIC_FILTER_PATTERN "^[+-]?[0-9]{1,29}(\\.[0-9]{1,9})?$"
+#define BIGNUMERIC_FILTER_PATTERN "^[+-]?[0-9]{1,38}(\\.[0-9]{1,38})?$"
 
 /*
  * The cursor that continues q after a row whose event time is t and _id is id.

@@ -14,20 +14,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "colibri/arena.h"
+#include "colibri/strbuf.h"
 #include "colibri/value.h"
 
 struct schema_index;
 
+/* A column, or a field of a RECORD column (then metadata and cluster are false). */
 struct column {
     char *name;
     char *description;      /* may be "" */
-    enum col_type type;
+    enum col_type type;     /* what a cell holds: COL_ARRAY for a REPEATED column */
+    enum col_type elem;     /* the BigQuery type: type, or each element's of a REPEATED column */
     bool required;          /* mode REQUIRED */
+    bool repeated;          /* mode REPEATED */
     bool metadata;          /* added by colibri, not in the schema file */
     bool cluster;           /* "x-cluster": true in the schema file: index it */
+    bool parameterized;     /* NUMERIC/BIGNUMERIC: "precision"/"scale" given in the schema */
+    int int_digits, scale;  /* NUMERIC/BIGNUMERIC: digits before and after the point */
+    struct column *fields;  /* RECORD: its fields, in order */
+    size_t nfields;
     char *json_key;         /* ,"name": — what a JSON row writes before the value */
     size_t json_key_len;
 };
+
+/* Records nest at most this deep (BigQuery's limit). */
+#define SCHEMA_MAX_NEST 15
 
 /* Indexes of the metadata columns, always the last four, in this order. */
 enum { META_ID, META_SOURCE, META_PUBLISHED_AT, META_INGESTED_AT, META_COUNT };
@@ -42,6 +54,14 @@ struct schema {
 };
 
 /* Index of metadata column m (META_ID, ...). */
+/* Append c's ,"name": to a JSON object being written; the first key opens the object instead. */
+static inline void json_key_add(struct strbuf *sb, const struct column *c, bool first)
+{
+    if (first)
+        strbuf_addc(sb, '{');
+    strbuf_add(sb, c->json_key + first, c->json_key_len - first);
+}
+
 static inline size_t schema_meta(const struct schema *s, int m) { return s->nuser + (size_t)m; }
 
 /*
@@ -72,6 +92,7 @@ struct row {
     struct value *vals;     /* ncols values */
     char *buf;
     char *meta;             /* metadata strings the ingest path sets (_id, _source); freed with the row */
+    struct arena ext;       /* canonical texts (NUMERIC, records, arrays, WKT, ...) */
 };
 
 /*
@@ -80,7 +101,9 @@ struct row {
  * values are coerced to the column type (INT64 from an integer or integer
  * string, FLOAT64 from a number or numeric string, BOOL from true/false or
  * "true"/"false", TIMESTAMP from RFC 3339 or epoch seconds, DATE from
- * YYYY-MM-DD, STRING from a string); unknown fields and metadata names are
+ * YYYY-MM-DD, STRING from a string, and the types of docs/types.md);
+ * records and arrays become their canonical JSON text, a missing or null
+ * REPEATED column is []; unknown fields (at any depth) and metadata names are
  * ignored. Metadata columns are left NULL for the caller to fill.
  * On failure returns COLIBRI_EINVAL, out is zeroed, and reason holds a short
  * English sentence naming the field.

@@ -59,6 +59,9 @@ size_t utf8_seq(const unsigned char *p, size_t n);
  */
 void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n);
 
+/* Append valid JSON text p[0..n) without the blanks outside its strings (minified). */
+void strbuf_add_json_min(struct strbuf *sb, const char *p, size_t n);
+
 /* Empty it, keep the memory. */
 void strbuf_reset(struct strbuf *sb);
 

@@ -1,10 +1,12 @@
 /*
- * subscriber.h — the ingest thread: consume a source, validate, batch,
+ * subscriber.h — the ingest loop: consume a source, validate, batch,
  * store, then acknowledge.
  *
- * A source is found by the scheme of COLIBRI_SUBSCRIBE (kafka://, pubsub://).
- * Nothing is acknowledged to the source before the batch that holds it is in
- * the store; a store that fails pauses consumption until it answers again.
+ * A source is found by the scheme of COLIBRI_SUBSCRIBE (kafka://, pubsub://),
+ * or is colibri load's file or pipe. Nothing is acknowledged to the source
+ * before the batch that holds it is in the store; a store that fails pauses
+ * consumption until it answers again, except for colibri load, whose run it
+ * ends (nothing would deliver the lines again).
  */
 #ifndef COLIBRI_SUBSCRIBER_H
 #define COLIBRI_SUBSCRIBER_H
@@ -26,8 +28,24 @@ struct subscriber;
 int subscriber_open(const struct config *cfg, const struct schema *s, struct store *st,
                     struct subscriber **out);
 
-/* Start the ingest thread. */
+/*
+ * colibri load: open path ("-": standard input) as a one-shot source of
+ * NDJSON lines, the rest as subscriber_open. Run it with subscriber_run.
+ */
+int subscriber_open_file(const struct config *cfg, const char *path, const struct schema *s,
+                         struct store *st, struct subscriber **out);
+
+/* Start the ingest thread (COLIBRI_SUBSCRIBE sources). */
 int subscriber_start(struct subscriber *sub);
+
+/*
+ * Run a one-shot subscriber (subscriber_open_file) on this thread until its
+ * input ends, then have the source report the run. 0: every message stored;
+ * COLIBRI_EINVAL: all stored, some as dead letters; another code: the store
+ * or the input failed and the run ended early (both reported). Then
+ * subscriber_stop.
+ */
+int subscriber_run(struct subscriber *sub);
 
 /* True when the source has given us our share of it; otherwise why says what is missing. */
 bool subscriber_ready(struct subscriber *sub, char *why, size_t whylen);

@@ -45,14 +45,15 @@ enum auth_kind { AUTH_NONE, AUTH_METADATA, AUTH_SERVICE_ACCOUNT, AUTH_USER };
 
 struct gcp_auth {
     enum auth_kind kind;
-    char *scope;
+    const char *scope; /* borrowed */
     pthread_mutex_t lock;
     CURL *curl;
     char *token;                /* current access token, or NULL */
     int64_t expires_ms;         /* monotonic */
     char *url;                  /* metadata token URL or the key's token_uri */
-    char *email, *key_pem, *key_id;                 /* service account */
-    char *client_id, *client_secret, *refresh;      /* authorized_user */
+    json_t *key;                /* the key file, which holds the strings below */
+    const char *email, *key_pem, *key_id;            /* service account */
+    const char *client_id, *client_secret, *refresh; /* authorized_user */
     bool had_token;             /* a token came at least once from this source */
     CURLcode last_cc;           /* of the last fetch */
 };
@@ -68,54 +69,52 @@ static const char *kind_name(enum auth_kind k)
     return "?";
 }
 
-static char *dup_field(json_t *j, const char *name)
+/* A non-empty string field of the key file, or NULL. */
+static const char *key_field(json_t *j, const char *name)
 {
     const char *v = json_string_value(json_object_get(j, name));
-    return v && *v ? strdup(v) : NULL;
+    return v && *v ? v : NULL;
 }
 
+/* On success the key file is kept in a->key: its strings are a's. */
 static int load_key_file(struct gcp_auth *a, const char *path)
 {
     json_error_t je;
     json_t *j = json_load_file(path, 0, &je);
-    int rc = COLIBRI_ECONFIG;
     if (!j) {
         log_error("GOOGLE_APPLICATION_CREDENTIALS=%s: %s (line %d)", path, je.text, je.line);
         return COLIBRI_ECONFIG;
     }
-    const char *type = json_string_value(json_object_get(j, "type"));
-    a->url = dup_field(j, "token_uri");
-    if (!a->url)
-        a->url = strdup("https://oauth2.googleapis.com/token");
+    a->key = j;
+    const char *type = key_field(j, "type"), *uri = key_field(j, "token_uri");
+    if (!(a->url = strdup(uri ? uri : "https://oauth2.googleapis.com/token")))
+        return COLIBRI_ENOMEM;
     if (type && strcmp(type, "service_account") == 0) {
         a->kind = AUTH_SERVICE_ACCOUNT;
-        a->email = dup_field(j, "client_email");
-        a->key_pem = dup_field(j, "private_key");
-        a->key_id = dup_field(j, "private_key_id");
-        if (!a->email || !a->key_pem || !a->url) {
+        a->email = key_field(j, "client_email");
+        a->key_pem = key_field(j, "private_key");
+        a->key_id = key_field(j, "private_key_id");
+        if (!a->email || !a->key_pem) {
             log_error("GOOGLE_APPLICATION_CREDENTIALS=%s: a service account key needs "
                       "client_email, private_key and token_uri", path);
-            goto out;
+            return COLIBRI_ECONFIG;
         }
     } else if (type && strcmp(type, "authorized_user") == 0) {
         a->kind = AUTH_USER;
-        a->client_id = dup_field(j, "client_id");
-        a->client_secret = dup_field(j, "client_secret");
-        a->refresh = dup_field(j, "refresh_token");
-        if (!a->client_id || !a->client_secret || !a->refresh || !a->url) {
+        a->client_id = key_field(j, "client_id");
+        a->client_secret = key_field(j, "client_secret");
+        a->refresh = key_field(j, "refresh_token");
+        if (!a->client_id || !a->client_secret || !a->refresh) {
             log_error("GOOGLE_APPLICATION_CREDENTIALS=%s: an authorized_user file needs "
                       "client_id, client_secret and refresh_token", path);
-            goto out;
+            return COLIBRI_ECONFIG;
         }
     } else {
         log_error("GOOGLE_APPLICATION_CREDENTIALS=%s: type '%s' is not supported "
                   "(service_account or authorized_user)", path, type ? type : "");
-        goto out;
+        return COLIBRI_ECONFIG;
     }
-    rc = 0;
-out:
-    json_decref(j);
-    return rc;
+    return 0;
 }
 
 int gcp_auth_new(const struct config *cfg, const char *scope, bool emulator, struct gcp_auth **out)
@@ -128,21 +127,11 @@ int gcp_auth_new(const struct config *cfg, const char *scope, bool emulator, str
         return COLIBRI_ENOMEM;
     pthread_mutex_init(&a->lock, NULL);
     int rc = 0;
-    if (!(a->scope = strdup(scope ? scope : "https://www.googleapis.com/auth/cloud-platform"))) {
-        rc = COLIBRI_ENOMEM;
-        goto out;
-    }
+    a->scope = scope ? scope : "https://www.googleapis.com/auth/cloud-platform";
     const char *keyfile = cfg->google_application_credentials;
-    char adc[512] = "";
-    if (!emulator && !(keyfile && *keyfile)) {      /* gcloud auth application-default login */
-        const char *dir = getenv("CLOUDSDK_CONFIG"), *home = getenv("HOME");
-        if (dir && *dir)
-            snprintf(adc, sizeof adc, "%s/application_default_credentials.json", dir);
-        else if (home && *home)
-            snprintf(adc, sizeof adc, "%s/.config/gcloud/application_default_credentials.json", home);
-        if (*adc && access(adc, R_OK) == 0)
-            keyfile = adc;
-    }
+    bool adc = cfg->adc_file && *cfg->adc_file && access(cfg->adc_file, R_OK) == 0;
+    if (!emulator && !(keyfile && *keyfile) && adc)
+        keyfile = cfg->adc_file; /* gcloud auth application-default login */
     if (emulator) {
         a->kind = AUTH_NONE;
     } else if (keyfile && *keyfile) {
@@ -181,15 +170,9 @@ void gcp_auth_free(struct gcp_auth *a)
     if (a->curl)
         curl_easy_cleanup(a->curl);
     pthread_mutex_destroy(&a->lock);
-    free(a->scope);
+    json_decref(a->key);
     free(a->token);
     free(a->url);
-    free(a->email);
-    free(a->key_pem);
-    free(a->key_id);
-    free(a->client_id);
-    free(a->client_secret);
-    free(a->refresh);
     free(a);
 }
 

@@ -12,18 +12,39 @@
 
 #include "colibri/error.h"
 #include "colibri/log.h"
+#include "colibri/nested.h"
 #include "http/http_int.h"
 
-/* Append one row as a JSON object of the first n columns. */
-static void json_row(struct strbuf *sb, const struct schema *s, const size_t *cols, size_t n,
-                     const struct value *vals)
+/* Cell v of column c, or only the parts of it that fields= named (parts may be NULL). */
+static void cell(struct strbuf *sb, const struct column *c, const struct value *v,
+                 const struct field_part *part, enum value_style style)
 {
+    if (!part || !part->npaths || v->is_null) {
+        value_format(c->type, v, sb, style);
+        return;
+    }
+    struct strbuf cut = STRBUF_INIT;
+    struct value x = { .u.s = { NULL, 0 } };
+    nested_project(c, v->u.s.p, v->u.s.n, part->paths, part->npaths, &cut);
+    x.u.s.p = cut.buf ? cut.buf : "";
+    x.u.s.n = cut.len;
+    sb->failed |= cut.failed;
+    value_format(c->type, &x, sb, style);
+    strbuf_release(&cut);
+}
+
+/* Append one row as a JSON object of the first n columns (parts: as in struct query, or NULL). */
+static void json_row(struct strbuf *sb, const struct schema *s, const size_t *cols, size_t n,
+                     const struct value *vals, const struct field_part *parts)
+{
+
     for (size_t i = 0; i < n; i++) {
         const struct column *c = &s->cols[cols[i]];
-        strbuf_add(sb, c->json_key, c->json_key_len);
-        if (i == 0 && !sb->failed)
-            sb->buf[sb->len - c->json_key_len] = '{';     /* the key's ',' opens the row */
-        value_format(c->type, &vals[i], sb, VALUE_JSON);
+        json_key_add(sb, c, i == 0);
+        if (!parts)
+            value_format(c->type, &vals[i], sb, VALUE_JSON);
+        else
+            cell(sb, c, &vals[i], &parts[i], VALUE_JSON);
     }
     strbuf_adds(sb, n ? "}" : "{}");
 }
@@ -50,17 +71,18 @@ static int page_row(void *ud, const size_t *cols, size_t ncols, const struct val
     case FMT_JSON:
         if (pg->n)
             strbuf_addc(pg->out, ',');
-        json_row(pg->out, pg->s, cols, q->nfields, vals);
+        json_row(pg->out, pg->s, cols, q->nfields, vals, q->parts);
         break;
     case FMT_NDJSON:
-        json_row(pg->out, pg->s, cols, q->nfields, vals);
+        json_row(pg->out, pg->s, cols, q->nfields, vals, q->parts);
         strbuf_addc(pg->out, '\n');
         break;
     case FMT_CSV:
         for (size_t i = 0; i < q->nfields; i++) {
             if (i)
                 strbuf_addc(pg->out, ',');
-            value_format(pg->s->cols[cols[i]].type, &vals[i], pg->out, VALUE_CSV);
+            cell(pg->out, &pg->s->cols[cols[i]], &vals[i], q->parts ? &q->parts[i] : NULL,
+                 VALUE_CSV);
         }
         strbuf_add(pg->out, "\r\n", 2);
         break;
@@ -158,7 +180,7 @@ out:
 static int one_row(void *ud, const size_t *cols, size_t ncols, const struct value *vals)
 {
     struct page *pg = ud;
-    json_row(pg->out, pg->s, cols, ncols, vals);
+    json_row(pg->out, pg->s, cols, ncols, vals, NULL);
     strbuf_addc(pg->out, '\n');
     return 0;
 }

@@ -35,6 +35,7 @@
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/metrics.h"
+#include "colibri/thread.h"
 #include "http/edge.h"
 
 #define REAP_EVERY_MS 100
@@ -140,13 +141,8 @@ void edge_free(struct edge *g)
 {
     if (!g)
         return;
-    if (g->reaper_started) {
-        pthread_mutex_lock(&g->stop_lock);
-        g->stop = true;
-        pthread_cond_signal(&g->stop_cond);
-        pthread_mutex_unlock(&g->stop_lock);
-        pthread_join(g->reaper, NULL);
-    }
+    if (g->reaper_started)
+        thread_stop(g->reaper, &g->stop_lock, &g->stop_cond, &g->stop);
     pthread_mutex_destroy(&g->lock);
     pthread_mutex_destroy(&g->stop_lock);
     pthread_cond_destroy(&g->stop_cond);

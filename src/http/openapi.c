@@ -25,6 +25,10 @@
 #define TS_PATTERN "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 #define DATE_PATTERN "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 #define NO_NUL "^[^\\u0000]*$"          /* %00 is refused in a query string */
+#define DATETIME_PATTERN "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?$"
+#define TIME_PATTERN "^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?$"
+#define DECIMAL_PATTERN "^-?(0|[1-9][0-9]*)(\\.[0-9]*[1-9])?$"   /* as rows write them */
+#define BASE64_PATTERN "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 #define ITEM "^[^,\\u0000]+$"           /* an `in` list is split on every comma */
 
 /* The schema of one value of type t, as a filter takes it or a row shows it. */
@@ -45,11 +49,52 @@ static json_t *type_schema(enum col_type t, bool in_query)
     case COL_DATE:
         return in_query ? json_pack("{s:s,s:s,s:s}", "type", "string", "format", "date", "pattern", DATE_PATTERN)
                         : json_pack("{s:s,s:s}", "type", "string", "format", "date");
+    case COL_NUMERIC:
+    case COL_BIGNUMERIC:    /* a string: JSON numbers would lose digits */
+        return json_pack("{s:s,s:s,s:s}", "type", "string", "format", "decimal", "pattern",
+                         !in_query ? DECIMAL_PATTERN : t == COL_NUMERIC ? NUMERIC_FILTER_PATTERN
+                                                                       : BIGNUMERIC_FILTER_PATTERN);
+    case COL_BYTES:
+        return json_pack("{s:s,s:s,s:s}", "type", "string", "format", "byte", "pattern",
+                         BASE64_PATTERN);
+    case COL_DATETIME:
+        return json_pack("{s:s,s:s}", "type", "string", "pattern", DATETIME_PATTERN);
+    case COL_TIME:
+        return json_pack("{s:s,s:s}", "type", "string", "pattern", TIME_PATTERN);
+    case COL_JSON:
+        return json_pack("{s:s,s:s}", "type", "string", "description", "a JSON text");
+    case COL_GEOGRAPHY:
+        return json_pack("{s:s,s:s}", "type", "string", "description", "WKT, e.g. POINT(-70.6 -33.4)");
     case COL_STRING:
     default:
         return in_query ? json_pack("{s:s,s:s}", "type", "string", "pattern", NO_NUL)
                         : json_pack("{s:s}", "type", "string");
     }
+}
+
+/* A cell of c as a row shows it: records as objects, REPEATED as arrays, at any depth. */
+static json_t *column_schema(const struct column *c, bool element)
+{
+    json_t *t;
+    if (c->repeated && !element)
+        return json_pack("{s:s,s:o}", "type", "array", "items", column_schema(c, true));
+    if (c->elem != COL_RECORD)
+        t = type_schema(c->elem, false);
+    else {
+        json_t *props = json_object(), *all = json_array();
+        for (size_t i = 0; i < c->nfields; i++) {
+            json_t *f = column_schema(&c->fields[i], false);
+            if (c->fields[i].description && *c->fields[i].description)
+                json_object_set_new(f, "description", json_string(c->fields[i].description));
+            if (!c->fields[i].required && !c->fields[i].repeated)
+                json_object_set_new(f, "nullable", json_true());
+            json_object_set_new(props, c->fields[i].name, f);
+            json_array_append_new(all, json_string(c->fields[i].name));
+        }
+        t = json_pack("{s:s,s:o,s:o,s:b}", "type", "object", "properties", props, "required", all,
+                      "additionalProperties", 0);
+    }
+    return t;
 }
 
 static json_t *param(const char *name, const char *desc, json_t *schema)
@@ -75,36 +120,58 @@ static json_t *ref(const char *what)
     return json_pack("{s:s}", "$ref", path);
 }
 
+/* The filters on leaf (a column, or a field named dotted inside the column's records). */
+static void add_leaf_filters(json_t *params, const struct column *leaf, const char *dotted)
+{
+    static const struct { enum filter_op op; const char *suffix, *what; } ops[] = {
+        { OP_EQ, "", "equals" }, { OP_NE, "__ne", "differs from (NULL matches neither = nor ne)" },
+        { OP_GT, "__gt", "greater than" }, { OP_GTE, "__gte", "at least" },
+        { OP_LT, "__lt", "less than" }, { OP_LTE, "__lte", "at most" },
+        { OP_IN, "__in", "is one of (comma-separated; a STRING item cannot hold a comma)" },
+        { OP_PREFIX, "__prefix", "starts with" },
+        { OP_ISNULL, "__isnull", "is null (true) or not (false)" },
+        { OP_CONTAINS, "__contains", "(an array) has an element equal to" },
+    };
+    char name[400], desc[700];
+    enum col_type t = leaf->elem;
+
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+        if (!query_op_applies(leaf, ops[o].op))
+            continue;
+        snprintf(name, sizeof name, "%s%s", dotted, ops[o].suffix);
+        snprintf(desc, sizeof desc, "%s %s the value (%s)", dotted, ops[o].what, col_type_name(t));
+        if (ops[o].op == OP_IN) {
+            json_t *item = type_schema(t, true);
+            if (t == COL_STRING)
+                json_object_set_new(item, "pattern", json_string(ITEM));
+            json_array_append_new(params, list_param(name, desc, item, QUERY_MAX_IN));
+        } else if (ops[o].op == OP_ISNULL) {
+            json_array_append_new(params, param(name, desc, json_pack("{s:s,s:[s,s]}", "type", "string",
+                                                                      "enum", "true", "false")));
+        } else {
+            json_array_append_new(params, param(name, desc, type_schema(t, true)));
+        }
+    }
+    for (size_t i = 0; leaf->elem == COL_RECORD && !leaf->repeated && i < leaf->nfields; i++) {
+        snprintf(name, sizeof name, "%s.%s", dotted, leaf->fields[i].name);
+        add_leaf_filters(params, &leaf->fields[i], name);
+    }
+}
+
 static void add_filters(json_t *params, const struct schema *s)
 {
-    static const struct { const char *suffix, *what; } ops[] = {
-        { "", "equals" }, { "__ne", "differs from (NULL matches neither = nor ne)" },
-        { "__gt", "greater than" }, { "__gte", "at least" }, { "__lt", "less than" },
-        { "__lte", "at most" }, { "__in", "is one of (comma-separated; a STRING item cannot hold a comma)" },
-        { "__prefix", "starts with" }, { "__isnull", "is null (true) or not (false)" },
-    };
-    char name[200], desc[600];
-    for (size_t c = 0; c < s->ncols; c++) {
-        const struct column *col = &s->cols[c];
-        for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
-            bool ordered = col->type != COL_BOOL;
-            if ((o >= 2 && o <= 5 && !ordered) || (o == 7 && col->type != COL_STRING))
-                continue;
-            snprintf(name, sizeof name, "%s%s", col->name, ops[o].suffix);
-            snprintf(desc, sizeof desc, "%s %s the value (%s)", col->name, ops[o].what,
-                     col_type_name(col->type));
-            if (o == 6) {
-                json_t *item = type_schema(col->type, true);
-                if (col->type == COL_STRING)
-                    json_object_set_new(item, "pattern", json_string(ITEM));
-                json_array_append_new(params, list_param(name, desc, item, QUERY_MAX_IN));
-            } else if (o == 8) {
-                json_array_append_new(params, param(name, desc, json_pack("{s:s,s:[s,s]}", "type", "string",
-                                                                          "enum", "true", "false")));
-            } else {
-                json_array_append_new(params, param(name, desc, type_schema(col->type, true)));
-            }
-        }
+    for (size_t c = 0; c < s->ncols; c++)
+        add_leaf_filters(params, &s->cols[c], s->cols[c].name);
+}
+
+/* fields= names: every column, and every field inside records (dotted). */
+static void add_field_names(json_t *names, const struct column *c, const char *dotted)
+{
+    char name[400];
+    json_array_append_new(names, json_string(dotted));
+    for (size_t i = 0; c->elem == COL_RECORD && i < c->nfields; i++) {
+        snprintf(name, sizeof name, "%s.%s", dotted, c->fields[i].name);
+        add_field_names(names, &c->fields[i], name);
     }
 }
 
@@ -114,9 +181,9 @@ static void add_rows(json_t *schemas, const struct schema *s)
     json_t *props = json_object(), *all = json_array();
     for (size_t c = 0; c < s->ncols; c++) {
         const struct column *col = &s->cols[c];
-        json_t *t = type_schema(col->type, false);
+        json_t *t = column_schema(col, false);
         json_object_set_new(t, "description", json_string(col->description ? col->description : ""));
-        if (!col->required)
+        if (!col->required && !col->repeated)
             json_object_set_new(t, "nullable", json_true());
         json_object_set_new(props, col->name, t);
         json_array_append_new(all, json_string(col->name));
@@ -196,10 +263,17 @@ static json_t *get_op(const char *summary, json_t *resp)
 static json_t *data_params(const struct schema *s)
 {
     json_t *names = json_array();
-    for (size_t c = 0; c < s->ncols; c++)
-        json_array_append_new(names, json_string(s->cols[c].name));
-    json_t *fields = list_param("fields", "the columns to return, in this order (all when not given)",
-                                json_pack("{s:s,s:o}", "type", "string", "enum", names), s->ncols);
+    bool records = false;
+    for (size_t c = 0; c < s->ncols; c++) {
+        add_field_names(names, &s->cols[c], s->cols[c].name);
+        records |= s->cols[c].elem == COL_RECORD;
+    }
+    json_t *fields = list_param("fields", records ? "the columns to return, in this order (all "
+                                "when not given); a dotted name (record.field) returns only that "
+                                "part of a RECORD column" : "the columns to return, in this order "
+                                "(all when not given)",
+                                json_pack("{s:s,s:o}", "type", "string", "enum", names),
+                                json_array_size(names));
     json_object_set_new(json_object_get(fields, "schema"), "uniqueItems", json_true());
     json_t *params = json_pack("[o,o,o,o,o,o,o]",
         param("limit", "rows per page", json_pack("{s:s,s:i,s:i,s:i}", "type", "integer",

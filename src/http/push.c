@@ -150,12 +150,14 @@ int route_pubsub_push(const struct route_ctx *ctx, struct request *req, struct r
     if (rc)
         return rc;
 
-    struct message m = { .id = pm.id, .source = "push", .published_at = pm.published_at,
-                         .payload = pm.data, .len = pm.len };
+    struct message m = { .id = pm.id,
+                         .source = "push",
+                         .published_at = pm.published_at,
+                         .payload = pm.data,
+                         .len = pm.len,
+                         .unread = pm.data_ok ? NULL : err };
     ingest_init(&ing, "push", env->schema, env->store);
-    if (!pm.data_ok)
-        rc = ingest_reject(&ing, &m, err);
-    else if ((rc = ingest_message(&ing, &m, err, sizeof err)) == COLIBRI_EINVAL)
+    if ((rc = ingest_message(&ing, &m, NULL, 0)) == COLIBRI_EINVAL)
         rc = 0;     /* a dead letter: stored all the same */
     if (rc == 0)
         rc = ingest_flush(&ing, &res);

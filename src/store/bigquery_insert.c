@@ -52,7 +52,7 @@ static void add_row(struct strbuf *sb, const struct schema *sc, const struct row
         first = false;
         add_quoted(sb, sc->cols[c].name, strlen(sc->cols[c].name));
         strbuf_addc(sb, ':');
-        value_format(sc->cols[c].type, &r->vals[c], sb, VALUE_BQ_ROW);
+        bq_row_value(&sc->cols[c], &r->vals[c], sb);
     }
     strbuf_adds(sb, "}}");
 }

@@ -59,6 +59,18 @@ int bq_call(struct bq_store *s, const char *method, const char *url, json_t *bod
 /* Drop cached query results: all, or those not being fetched; the caller holds s->clock. */
 void bq_cache_clear(struct bq_store *s, bool all);
 
+/* Column c as a field of a table schema, nested fields and all (bigquery_types.c). */
+json_t *bq_field_json(const struct column *c);
+
+/* v (a cell of column c) as insertAll takes it: records and arrays nested, INT64 quoted. */
+void bq_row_value(const struct column *c, const struct value *v, struct strbuf *sb);
+
+/*
+ * A cell of the f/v row format into v for column c: scalars by value_parse_bq,
+ * records and arrays as their canonical JSON (kept in a). 0 or EIO / ENOMEM.
+ */
+int bq_cell_value(const struct column *c, json_t *cell, struct value *v, struct arena *a);
+
 /* store_ops.insert (bigquery_insert.c). */
 int bq_insert(void *ctx, const struct batch *b, struct insert_result *out);
 

@@ -57,45 +57,107 @@ size_t sql_prefix_bound_len(const struct value *p)
     return len;
 }
 
-void sql_filter(struct sql_writer *w, const struct filter *f, bool hide)
+/* What f tests: its column, or a field inside the column's records. */
+static void filter_ref(struct sql_writer *w, const struct filter *f)
 {
-    const struct column *c = &w->sc->cols[f->col];
-    const char *and = hide ? " AND +" : " AND ";
+    const char *name = w->sc->cols[f->col].name;
+    struct strbuf *sb = w->sb;
+
+    if (!f->path) {
+        sql_ident(sb, w->d->quote, name);
+    } else if (w->d->json_paths) {      /* path segments are schema names: nothing to escape */
+        strbuf_adds(sb, "json_extract(");
+        sql_ident(sb, w->d->quote, name);
+        strbuf_addf(sb, ", '$.%s')", f->path);
+    } else {
+        sql_ident(sb, w->d->quote, name);
+        for (const char *seg = f->path, *dot; seg; seg = dot ? dot + 1 : NULL) {
+            dot = strchr(seg, '.');
+            strbuf_addc(sb, '.');
+            strbuf_addc(sb, w->d->quote);
+            strbuf_add(sb, seg, dot ? (size_t)(dot - seg) : strlen(seg));
+            strbuf_addc(sb, w->d->quote);
+        }
+    }
+}
+
+/* " AND x contains v": an element of the array equals v. */
+static void contains(struct sql_writer *w, const struct filter *f, const char *and)
+{
+    const char *name = w->sc->cols[f->col].name;
     struct strbuf *sb = w->sb;
 
     strbuf_adds(sb, and);
-    if (f->op == OP_PREFIX && w->d->starts_with) {
-        strbuf_adds(sb, "STARTS_WITH(");
-        sql_ident(sb, w->d->quote, c->name);
-        strbuf_adds(sb, ", ");
-        param(w, c->type, f->vals, 1, SQL_PARAM_ONE);
+    if (w->d->json_paths) {
+        strbuf_adds(sb, "EXISTS (SELECT 1 FROM json_each(");
+        sql_ident(sb, w->d->quote, name);
+        if (f->path)
+            strbuf_addf(sb, ", '$.%s'", f->path);
+        strbuf_adds(sb, ") WHERE value = ");
+        param(w, filter_type(f), f->vals, 1, SQL_PARAM_JSON);
         strbuf_addc(sb, ')');
         return;
     }
-    sql_ident(sb, w->d->quote, c->name);
+    param(w, filter_type(f), f->vals, 1, SQL_PARAM_ONE);
+    strbuf_adds(sb, " IN UNNEST(");
+    filter_ref(w, f);
+    strbuf_addc(sb, ')');
+}
+
+void sql_filter(struct sql_writer *w, const struct filter *f, bool hide)
+{
+    enum col_type t = filter_type(f);
+    const char *and = hide ? " AND +" : " AND ";
+    struct strbuf *sb = w->sb;
+    /* values of a field inside a JSON text compare as json_extract returns them */
+    enum sql_param_kind one = f->path && w->d->json_paths ? SQL_PARAM_JSON : SQL_PARAM_ONE;
+    bool range = f->op == OP_GT || f->op == OP_GTE || f->op == OP_LT || f->op == OP_LTE;
+
+    if (f->op == OP_CONTAINS) {
+        contains(w, f, and);
+        return;
+    }
+    strbuf_adds(sb, and);
+    if (f->op == OP_PREFIX && w->d->starts_with) {
+        strbuf_adds(sb, "STARTS_WITH(");
+        filter_ref(w, f);
+        strbuf_adds(sb, ", ");
+        param(w, t, f->vals, 1, one);
+        strbuf_addc(sb, ')');
+        return;
+    }
+    if (range && (t == COL_NUMERIC || t == COL_BIGNUMERIC) && w->d->dec_key) {
+        /* exact: the order keys of the two decimals, never their doubles */
+        strbuf_addf(sb, "%s(", w->d->dec_key);
+        filter_ref(w, f);
+        strbuf_addf(sb, ")%s", op_sql[f->op]);
+        param(w, t, f->vals, 1, SQL_PARAM_DECKEY);
+        return;
+    }
+    filter_ref(w, f);
     switch (f->op) {
     case OP_IN:
         if (w->d->array_in) {
             strbuf_adds(sb, " IN UNNEST(");
-            param(w, c->type, f->vals, f->nvals, SQL_PARAM_ARRAY);
+            param(w, t, f->vals, f->nvals, SQL_PARAM_ARRAY);
         } else {
             strbuf_adds(sb, " IN (");
             for (size_t k = 0; k < f->nvals; k++) {
                 if (k)
                     strbuf_adds(sb, ", ");
-                param(w, c->type, &f->vals[k], 1, SQL_PARAM_ONE);
+                param(w, t, &f->vals[k], 1, one);
             }
         }
         strbuf_addc(sb, ')');
         break;
     case OP_PREFIX:     /* a range, so that the index can serve it */
         strbuf_adds(sb, " >= ");
-        param(w, c->type, f->vals, 1, SQL_PARAM_ONE);
+        param(w, t, f->vals, 1, one);
         if (sql_prefix_bound_len(&f->vals[0])) {
             strbuf_adds(sb, and);
-            sql_ident(sb, w->d->quote, c->name);
+            filter_ref(w, f);
             strbuf_adds(sb, " < ");
-            param(w, c->type, f->vals, 1, SQL_PARAM_PREFIX_END);
+            param(w, t, f->vals, 1, SQL_PARAM_PREFIX_END);
         }
         break;
     case OP_ISNULL:
@@ -103,7 +165,7 @@ void sql_filter(struct sql_writer *w, const struct filter *f, bool hide)
         break;
     default:
         strbuf_adds(sb, op_sql[f->op]);
-        param(w, c->type, f->vals, 1, SQL_PARAM_ONE);
+        param(w, t, f->vals, 1, one);
         break;
     }
 }

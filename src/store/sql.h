@@ -22,6 +22,8 @@ enum sql_param_kind {
     SQL_PARAM_ONE,          /* vals[0] */
     SQL_PARAM_ARRAY,        /* vals[0..n) as one ARRAY parameter */
     SQL_PARAM_PREFIX_END,   /* the smallest string above every string with prefix vals[0] */
+    SQL_PARAM_JSON,         /* vals[0] as a JSON text holds it (json_extract's SQL value) */
+    SQL_PARAM_DECKEY,       /* vals[0], a decimal, as its order key (decimal_key) */
 };
 
 struct sql_dialect {
@@ -31,6 +33,10 @@ struct sql_dialect {
     bool array_in;              /* IN UNNEST(@array); else IN (?, ?, ...) */
     bool starts_with;           /* STARTS_WITH(c, @p); else the range c >= p AND c < end */
     bool limit_param;           /* LIMIT as a parameter; else a literal */
+    bool json_paths;            /* records and arrays are JSON text: json_extract, json_each;
+                                   else dotted paths and UNNEST */
+    const char *dec_key;        /* NUMERIC ranges compare dec_key(column) with a
+                                   SQL_PARAM_DECKEY; NULL: the column itself */
     /* Whether f may choose the index; when not, its column is written with a
      * unary + so that no index serves it. NULL: every filter may. */
     bool (*may_choose_index)(const struct schema *sc, const struct filter *f);

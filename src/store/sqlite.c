@@ -19,6 +19,7 @@
 #include "colibri/error.h"
 #include "colibri/log.h"
 #include "colibri/strbuf.h"
+#include "colibri/thread.h"
 #include "store/sql.h"
 #include "store/sqlite_int.h"
 #include "store/sqlite_batch.h"
@@ -91,7 +92,7 @@ static int open_conn(const struct sqlite_store *s, bool readonly, sqlite3 **out)
     sqlite3_busy_timeout(*out, BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(*out, 1);
     sqlite3_progress_handler(*out, 4000, past_deadline, NULL);
-    return 0;
+    return sqlite_register_types(*out);
 }
 
 /* Prepared statement for sql from cache c (owned by the cache). */
@@ -286,13 +287,8 @@ static void sqlite_close(void *ctx)
     struct sqlite_store *s = ctx;
     if (!s)
         return;
-    if (s->ckpt_running) {
-        pthread_mutex_lock(&s->ckpt_lock);
-        s->ckpt_stop = true;
-        pthread_cond_signal(&s->ckpt_cond);
-        pthread_mutex_unlock(&s->ckpt_lock);
-        pthread_join(s->ckpt, NULL);
-    }
+    if (s->ckpt_running)
+        thread_stop(s->ckpt, &s->ckpt_lock, &s->ckpt_cond, &s->ckpt_stop);
     for (struct reader *r = s->readers, *next; r; r = next) {
         next = r->next;
         cache_clear(&r->cache);
@@ -312,27 +308,6 @@ static void sqlite_close(void *ctx)
     free(s);
 }
 
-/* Bind v (of type t) to parameter i. */
-static int bind_value(sqlite3_stmt *st, int i, enum col_type t, const struct value *v)
-{
-    char buf[16];
-    if (v->is_null)
-        return sqlite3_bind_null(st, i);
-    switch (t) {
-    case COL_STRING:
-        return sqlite3_bind_text(st, i, v->u.s.p, (int)v->u.s.n, SQLITE_STATIC);
-    case COL_INT64: case COL_TIMESTAMP:
-        return sqlite3_bind_int64(st, i, v->u.i);
-    case COL_BOOL:
-        return sqlite3_bind_int(st, i, v->u.b ? 1 : 0);
-    case COL_FLOAT64:
-        return sqlite3_bind_double(st, i, v->u.f);
-    case COL_DATE:
-        return sqlite3_bind_text(st, i, buf, (int)date_format(v->u.i, buf), SQLITE_TRANSIENT);
-    }
-    return SQLITE_MISUSE;
-}
-
 /*
  * Read column i of st (of type t) into v; strings borrow the statement's memory.
  * One sqlite3_column_value per cell, then the value accessors: each
@@ -348,11 +323,12 @@ static void column_value(sqlite3_stmt *st, int i, enum col_type t, struct value 
         return;
     }
     switch (t) {
-    case COL_STRING:
+    case COL_STRING: case COL_NUMERIC: case COL_BIGNUMERIC: case COL_BYTES: case COL_JSON:
+    case COL_GEOGRAPHY: case COL_RECORD: case COL_ARRAY:
         v->u.s.p = (const char *)sqlite3_value_text(sv);
         v->u.s.n = (size_t)sqlite3_value_bytes(sv);
         break;
-    case COL_INT64: case COL_TIMESTAMP:
+    case COL_INT64: case COL_TIMESTAMP: case COL_DATETIME: case COL_TIME:
         v->u.i = sqlite3_value_int64(sv);
         break;
     case COL_BOOL:
@@ -523,7 +499,7 @@ static void bind_all(sqlite3_stmt *st, const void *arg)
         const struct bind *b = &bs->b[i];
         size_t n = b->kind == SQL_PARAM_PREFIX_END ? sql_prefix_bound_len(&b->v) : 0;
         if (!n) {
-            bind_value(st, (int)i + 1, b->t, &b->v);
+            sqlite_bind_param(st, (int)i + 1, b->t, &b->v, b->kind);
             continue;
         }
         /* the smallest string above every string with this prefix */
@@ -635,7 +611,7 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
     while (n <= QUERY_MAX_IN && (step = sqlite3_step(st)) == SQLITE_ROW) {
         column_value(st, 0, c->type, &found[n]);
         off[n] = bytes.len;
-        if (c->type == COL_STRING)
+        if (col_type_is_text(c->type))
             strbuf_add(&bytes, found[n].u.s.p, found[n].u.s.n);
         n++;
     }
@@ -647,7 +623,7 @@ static int find_values(sqlite3 *db, struct stmt_cache *cache, const struct schem
     sqlite3_clear_bindings(st);
     if (rc || n > QUERY_MAX_IN)
         goto out;
-    for (size_t k = 0; c->type == COL_STRING && k < n; k++)
+    for (size_t k = 0; col_type_is_text(c->type) && k < n; k++)
         found[k].u.s.p = bytes.buf + off[k];
     rc = plan_split(p, sc, col, found, n);
     if (!rc) {
@@ -733,7 +709,7 @@ static bool may_choose_index(const struct schema *sc, const struct filter *f);
 
 static const struct sql_dialect sqlite_sql = {
     .quote = '"', .true_lit = "1", .row_values = true, .limit_param = true,
-    .may_choose_index = may_choose_index,
+    .json_paths = true, .dec_key = "colibri_deckey", .may_choose_index = may_choose_index,
 };
 
 static int sqlite_query(void *ctx, const struct query *q, struct row_sink *sink)
@@ -855,13 +831,12 @@ static int sqlite_ping(void *ctx)
     return rc == SQLITE_OK ? 0 : COLIBRI_EUNAVAIL;
 }
 
+/* laid out by hand, one role a line */
+/* clang-format off */
 const struct store_ops sqlite_store_ops = {
     .name = "sqlite",
-    .open = sqlite_open,
-    .insert = sqlite_insert,
-    .query = sqlite_query,
-    .get = sqlite_get,
-    .position = sqlite_position,
-    .ping = sqlite_ping,
-    .close = sqlite_close,
+    .open = sqlite_open, .ping = sqlite_ping, .close = sqlite_close,
+    .insert = sqlite_insert, .position = sqlite_position,
+    .query = sqlite_query, .get = sqlite_get,
 };
+/* clang-format on */

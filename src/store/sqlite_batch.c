@@ -129,10 +129,11 @@ static int batch_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int n)
         return SQLITE_OK;
     }
     switch (sc->cols[n].type) {
-    case COL_STRING:
+    case COL_STRING: case COL_NUMERIC: case COL_BIGNUMERIC: case COL_BYTES: case COL_JSON:
+    case COL_GEOGRAPHY: case COL_RECORD: case COL_ARRAY:
         sqlite3_result_text(ctx, v->u.s.p, (int)v->u.s.n, SQLITE_STATIC);
         break;
-    case COL_INT64: case COL_TIMESTAMP:
+    case COL_INT64: case COL_TIMESTAMP: case COL_DATETIME: case COL_TIME:
         sqlite3_result_int64(ctx, v->u.i);
         break;
     case COL_BOOL:

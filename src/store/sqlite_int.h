@@ -27,6 +27,17 @@ void sqlite_add_columns(struct strbuf *sb, const struct schema *sc, const size_t
 /* verb, the table's name and " (" with every column (declared, for CREATE TABLE): the head of a statement. */
 void sqlite_add_table(struct strbuf *sb, const char *verb, const struct schema *sc, bool declare);
 
+/*
+ * Bind v (of type t) to parameter i of st as kind says (sql.h): as stored
+ * (SQL_PARAM_ONE, SQL_PARAM_ARRAY), as json_extract returns it from a
+ * record's JSON text (SQL_PARAM_JSON), or as a decimal's order key
+ * (SQL_PARAM_DECKEY). A sqlite3_bind_* result code (sqlite_types.c).
+ */
+int sqlite_bind_param(sqlite3_stmt *st, int i, enum col_type t, const struct value *v, int kind);
+
+/* colibri_deckey(text) on db: the order key of a decimal (decimal_key), NULL if not one. */
+int sqlite_register_types(sqlite3 *db);
+
 /* Create the tables and indexes of sc that are missing (path names the file in messages). */
 int sqlite_create_tables(sqlite3 *db, const struct schema *sc, const char *path);
 

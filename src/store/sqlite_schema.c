@@ -16,7 +16,8 @@
 static const char *sql_type(enum col_type t)
 {
     switch (t) {
-    case COL_INT64: case COL_BOOL: case COL_TIMESTAMP: return "INTEGER";
+    case COL_INT64: case COL_BOOL: case COL_TIMESTAMP: case COL_DATETIME: case COL_TIME:
+        return "INTEGER";
     case COL_FLOAT64: return "REAL";
     case COL_STRING: case COL_DATE: default: return "TEXT";
     }

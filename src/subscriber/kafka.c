@@ -68,7 +68,9 @@ struct part {
 
 struct kafka {
     const struct source_env *env;
-    char *brokers, *topic, *group, *dlq;
+    char *url;                           /* a copy of the URL, cut at '/' and '?' ... */
+    const char *brokers, *topic, *group; /* ... so these point into it (group maybe "colibri") */
+    char *dlq;
     char instance[160];     /* group.instance.id, "" = dynamic membership */
     rd_kafka_t *consumer, *producer;
     rd_kafka_message_t *current;    /* the message next() returned last */
@@ -394,24 +396,22 @@ static void instance_id(const struct config *cfg, char *buf, size_t n)
 /* "HOST:PORT[,HOST:PORT]/TOPIC?group=G" */
 static int parse_url(struct kafka *k, const char *url)
 {
-    const char *slash = strchr(url, '/');
-    const char *q = slash ? strchr(slash, '?') : NULL;
-    const char *group = "colibri";
-    size_t glen = strlen(group);
-    if (!slash || slash == url || slash[1] == '\0' || slash[1] == '?')
+    if (!(k->url = strdup(url)))
+        return COLIBRI_ENOMEM;
+    char *slash = strchr(k->url, '/');
+    char *q = slash ? strchr(slash, '?') : NULL;
+    if (!slash || slash == k->url || slash[1] == '\0' || slash[1] == '?')
         goto bad;
+    k->group = "colibri";
     if (q) {
         if (strncmp(q + 1, "group=", 6) != 0 || q[7] == '\0' || strchr(q + 7, '&'))
             goto bad;
-        group = q + 7;
-        glen = strlen(group);
+        k->group = q + 7;
+        *q = '\0';
     }
-    size_t tlen = q ? (size_t)(q - slash - 1) : strlen(slash + 1);
-    k->brokers = strndup(url, (size_t)(slash - url));
-    k->topic = strndup(slash + 1, tlen);
-    k->group = strndup(group, glen);
-    if (!k->brokers || !k->topic || !k->group)
-        return COLIBRI_ENOMEM;
+    *slash = '\0';
+    k->brokers = k->url;
+    k->topic = slash + 1;
     for (const char *c = k->topic; *c; c++)
         if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
             goto bad;
@@ -803,23 +803,17 @@ static void kafka_close(void *ctx)
             rd_kafka_destroy(k->producer);
     }
     free(k->parts);
-    free(k->brokers);
-    free(k->topic);
-    free(k->group);
+    free(k->url);
     free(k->dlq);
     free(k);
 }
 
+/* laid out by hand, one role a line */
+/* clang-format off */
 const struct source_ops kafka_source_ops = {
     .scheme = "kafka",
-    .open = kafka_open,
-    .next = kafka_next,
-    .dead_letter = kafka_dead_letter,
-    .dead_letter_flush = kafka_dead_letter_flush,
-    .commit = kafka_commit,
-    .rewind = kafka_rewind,
-    .pause = kafka_pause,
-    .ready = kafka_ready,
-    .check = kafka_check,
-    .close = kafka_close,
+    .open = kafka_open, .ready = kafka_ready, .check = kafka_check, .close = kafka_close,
+    .next = kafka_next, .commit = kafka_commit, .rewind = kafka_rewind, .pause = kafka_pause,
+    .dead_letter = kafka_dead_letter, .dead_letter_flush = kafka_dead_letter_flush,
 };
+/* clang-format on */

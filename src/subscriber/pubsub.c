@@ -72,12 +72,14 @@ struct lease {
     int64_t expires_ms;
 };
 
+enum { URL_SUB, URL_PULL, URL_ACK, URL_MODACK, URL_PUBLISH, URL_COUNT };
+
 struct pubsub {
     atomic_int refs;        /* close() and each running thread */
     char *sub;              /* projects/P/subscriptions/S */
     char *project;
     char *base;             /* https://pubsub.googleapis.com or http://HOST:PORT */
-    char *url_sub, *url_pull, *url_ack, *url_modack, *url_publish;
+    char *url[URL_COUNT];   /* the REST addresses called; URL_PUBLISH only with a dead-letter topic */
     bool emulator;
     struct gcp_auth *auth;
     struct rest_client *pull_rc, *lease_rc, *rc;    /* puller, leaser, subscriber thread */
@@ -169,11 +171,8 @@ static void pubsub_free(struct pubsub *p)
     free(p->sub);
     free(p->project);
     free(p->base);
-    free(p->url_sub);
-    free(p->url_pull);
-    free(p->url_ack);
-    free(p->url_modack);
-    free(p->url_publish);
+    for (int i = 0; i < URL_COUNT; i++)
+        free(p->url[i]);
     free(p);
 }
 
@@ -268,7 +267,7 @@ static void take_pulled(struct pubsub *p, json_t *resp)
         for (i = 0; ids && i < nb; i++)
             ids[i] = batch[i].ack_id;
         if (ids)
-            send_ack_ids(p->pull_rc, p->url_modack, ids, nb, 0);
+            send_ack_ids(p->pull_rc, p->url[URL_MODACK], ids, nb, 0);
         free(ids);
         for (i = 0; i < nb; i++)
             pmsg_release(&batch[i]);
@@ -300,7 +299,7 @@ static void *puller(void *arg)
                                  "returnImmediately", 0);
         json_t *resp = NULL;
         long status = 0;
-        int rc = body ? rest_call(p->pull_rc, "POST", p->url_pull, body, &resp, &status, errmsg, sizeof errmsg)
+        int rc = body ? rest_call(p->pull_rc, "POST", p->url[URL_PULL], body, &resp, &status, errmsg, sizeof errmsg)
                       : COLIBRI_ENOMEM;
         json_decref(body);
         if (rc == 0) {
@@ -377,7 +376,7 @@ static void *leaser(void *arg)
         pthread_mutex_unlock(&p->lock);
         if (n) {
             log_debug("pubsub: extending %zu ack deadlines by %ld s", n, p->extend_s);
-            if (send_ack_ids(p->lease_rc, p->url_modack, ids, n, p->extend_s))
+            if (send_ack_ids(p->lease_rc, p->url[URL_MODACK], ids, n, p->extend_s))
                 log_warn("pubsub: could not extend %zu ack deadlines; those messages may be redelivered "
                          "(and skipped as duplicates)", n);
         }
@@ -423,15 +422,17 @@ static int set_endpoint(struct pubsub *p, const struct config *cfg)
     size_t len = strlen(p->base);
     while (len > 0 && p->base[len - 1] == '/')
         p->base[--len] = '\0';
-    if (asprintf(&p->url_sub, "%s/v1/%s", p->base, p->sub) < 0 ||
-        asprintf(&p->url_pull, "%s:pull", p->url_sub) < 0 ||
-        asprintf(&p->url_ack, "%s:acknowledge", p->url_sub) < 0 ||
-        asprintf(&p->url_modack, "%s:modifyAckDeadline", p->url_sub) < 0)
+    static const char *const method[] = { [URL_PULL] = ":pull", [URL_ACK] = ":acknowledge",
+                                          [URL_MODACK] = ":modifyAckDeadline" };
+    if (asprintf(&p->url[URL_SUB], "%s/v1/%s", p->base, p->sub) < 0)
         return COLIBRI_ENOMEM;
+    for (int i = URL_PULL; i <= URL_MODACK; i++)
+        if (asprintf(&p->url[i], "%s%s", p->url[URL_SUB], method[i]) < 0)
+            return COLIBRI_ENOMEM;
     if (*cfg->dlq_topic) {
         const char *t = cfg->dlq_topic;
-        n = strncmp(t, "projects/", 9) == 0 ? asprintf(&p->url_publish, "%s/v1/%s:publish", p->base, t)
-            : asprintf(&p->url_publish, "%s/v1/projects/%s/topics/%s:publish", p->base, p->project, t);
+        n = strncmp(t, "projects/", 9) == 0 ? asprintf(&p->url[URL_PUBLISH], "%s/v1/%s:publish", p->base, t)
+            : asprintf(&p->url[URL_PUBLISH], "%s/v1/projects/%s/topics/%s:publish", p->base, p->project, t);
         if (n < 0 || !(p->dlq = json_array()))
             return COLIBRI_ENOMEM;
     }
@@ -447,7 +448,7 @@ static int get_subscription(struct pubsub *p, struct rest_client *rc, char *deta
     char errmsg[256];
     json_t *resp = NULL;
     long status = 0;
-    int err = rest_call(rc, "GET", p->url_sub, NULL, &resp, &status, errmsg, sizeof errmsg);
+    int err = rest_call(rc, "GET", p->url[URL_SUB], NULL, &resp, &status, errmsg, sizeof errmsg);
     if (err) {
         if (err == COLIBRI_EINVAL && status == 404) {
             snprintf(detail, detaillen, "pubsub %s: subscription %s not found", p->base, p->sub);
@@ -519,7 +520,7 @@ static int pubsub_open(const char *url, const struct source_env *env, void **ctx
     p->extend_s = p->ack_deadline_s > 30 ? p->ack_deadline_s : 30;
     log_info("consuming pubsub subscription %s from %s%s%s", p->sub, p->base,
              p->emulator ? " (emulator, no credentials)" : "",
-             p->url_publish ? "; dead letters also published" : "");
+             p->url[URL_PUBLISH] ? "; dead letters also published" : "");
     *ctx = p;
     return 0;
 fail:
@@ -682,7 +683,7 @@ static int pubsub_commit(void *ctx, const struct batch *b)
     struct pubsub *p = ctx;
     size_t n, failed;
     struct lease *l = take_out(p, b->nrows + b->ndead, &n);
-    if (n && (failed = settle_leases(p, p->url_ack, l, n, -1, true)))
+    if (n && (failed = settle_leases(p, p->url[URL_ACK], l, n, -1, true)))
         log_warn("pubsub: could not acknowledge %zu stored messages yet; will try again with the next batch",
                  failed);
     else if (!n)
@@ -696,7 +697,7 @@ static void pubsub_rewind(void *ctx)
     struct pubsub *p = ctx;
     size_t n;
     struct lease *l = take_out(p, SIZE_MAX, &n);
-    if (n && settle_leases(p, p->url_modack, l, n, 0, false))
+    if (n && settle_leases(p, p->url[URL_MODACK], l, n, 0, false))
         log_warn("pubsub: could not nack some of %zu messages; they come back after their ack deadline", n);
     else if (!n)
         free(l);
@@ -762,7 +763,7 @@ static int pubsub_dead_letter_flush(void *ctx)
         }
         json_t *body = json_pack("{s:o}", "messages", chunk), *resp = NULL;
         long status;
-        int rc = rest_call(p->rc, "POST", p->url_publish, body, &resp, &status, errmsg, sizeof errmsg);
+        int rc = rest_call(p->rc, "POST", p->url[URL_PUBLISH], body, &resp, &status, errmsg, sizeof errmsg);
         json_decref(body);
         json_decref(resp);
         if (rc) {
@@ -820,7 +821,7 @@ static void pubsub_close(void *ctx)
     struct rest_client *give_back = NULL;
     if (k && p->auth && rest_client_new("pubsub", p->auth, &give_back_opts, &give_back) == 0) {
         log_info("pubsub: giving back %zu messages pulled and not stored", k);
-        if (send_ack_ids(give_back, p->url_modack, ids, k, 0))
+        if (send_ack_ids(give_back, p->url[URL_MODACK], ids, k, 0))
             log_info("pubsub: not all were given back; they come back after their ack deadline");
     }
     rest_client_free(give_back);
@@ -828,16 +829,12 @@ static void pubsub_close(void *ctx)
     unref(p);
 }
 
+/* laid out by hand, one role a line */
+/* clang-format off */
 const struct source_ops pubsub_source_ops = {
     .scheme = "pubsub",
-    .open = pubsub_open,
-    .next = pubsub_next,
-    .dead_letter = pubsub_dead_letter,
-    .dead_letter_flush = pubsub_dead_letter_flush,
-    .commit = pubsub_commit,
-    .rewind = pubsub_rewind,
-    .pause = pubsub_pause,
-    .ready = pubsub_ready,
-    .check = pubsub_check,
-    .close = pubsub_close,
+    .open = pubsub_open, .ready = pubsub_ready, .check = pubsub_check, .close = pubsub_close,
+    .next = pubsub_next, .commit = pubsub_commit, .rewind = pubsub_rewind, .pause = pubsub_pause,
+    .dead_letter = pubsub_dead_letter, .dead_letter_flush = pubsub_dead_letter_flush,
 };
+/* clang-format on */

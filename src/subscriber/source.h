@@ -1,7 +1,8 @@
 /*
- * source.h — a message source (Kafka, Pub/Sub pull) behind thin wrappers,
- * the way store.h wraps storage backends: the subscriber calls these, never
- * a source's ops, and optional methods get their defaults here.
+ * source.h — a message source (Kafka, Pub/Sub pull, colibri load's file or
+ * pipe) behind thin wrappers, the way store.h wraps storage backends: the
+ * subscriber calls these, never a source's ops, and optional methods get
+ * their defaults here.
  */
 #ifndef COLIBRI_SOURCE_H
 #define COLIBRI_SOURCE_H
@@ -22,10 +23,23 @@ struct source;
  */
 int source_open(const char *url, const struct source_env *env, struct source **out);
 
-/* The scheme: "kafka", "pubsub" (the metrics label). */
+/*
+ * Open path ("-": standard input) as colibri load's one-shot source, NDJSON
+ * one message a line (src/subscriber/file.c). As source_open otherwise.
+ */
+int source_open_file(const char *path, const struct source_env *env, struct source **out);
+
+/* The scheme: "kafka", "pubsub", "file" (the metrics label). */
 const char *source_name(const struct source *src);
 
-/* The next message, waiting up to timeout_ms: 0 with *m filled, COLIBRI_ETIMEOUT if none came. */
+/* The source has an end, and a store failure ends its run (see source_int.h). */
+bool source_one_shot(const struct source *src);
+
+/*
+ * The next message, waiting up to timeout_ms: 0 with *m filled, COLIBRI_ETIMEOUT
+ * if none came; a one-shot source's run ends with any other code (COLIBRI_ENOTFOUND:
+ * the input is all read).
+ */
 int source_next(struct source *src, int timeout_ms, struct message *m);
 
 /* Also publish a rejected message where the source keeps dead letters; 0 where it keeps none. */
@@ -48,6 +62,9 @@ bool source_ready(struct source *src, char *why, size_t whylen);
 
 /* Whether the source is reachable (check-config); 0 if so, else detail says why. */
 int source_check(struct source *src, char *detail, size_t detaillen);
+
+/* A one-shot run has ended with total stored, and store_rc (0 or the store's error): report it. */
+void source_end(struct source *src, const struct insert_result *total, int store_rc);
 
 /* Leave the source and free it; NULL is fine. */
 void source_close(struct source *src);

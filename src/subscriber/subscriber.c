@@ -11,7 +11,13 @@
  * that the store refuses is retried here, with capped exponential backoff and
  * full jitter while the source is paused, so memory does not grow and
  * nothing is acknowledged before it is stored.
+ *
+ * A one-shot source (colibri load's file or pipe; source_int.h) runs the same
+ * loop on the caller's thread (subscriber_run) until its input ends; since
+ * nothing it gave can be delivered again, a store failure ends its run
+ * instead of being retried.
  */
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,6 +46,10 @@ struct subscriber {
     struct source *src;
     struct source_env env;
     struct ingest ing;      /* the batch filling, and when it is due */
+    bool one_shot;          /* the source's: see the top of this file */
+    unsigned long rejected; /* messages that became dead letters (loop only) */
+    int ended_rc;           /* one-shot: the error that ended the run early, or 0 (loop only) */
+    bool store_ended;       /* ... and it was the store's */
     pthread_t thread;
     bool started;
     atomic_bool stop;
@@ -100,6 +110,17 @@ static int store_batch(struct subscriber *sub, struct batch *b)
     return rc;
 }
 
+/* A one-shot run ends early with rc: the filling batch is dropped and the loop stops. */
+static void end_run(struct subscriber *sub, int rc, bool store)
+{
+    if (!sub->ended_rc) {
+        sub->ended_rc = rc;
+        sub->store_ended = store;
+    }
+    ingest_drop(&sub->ing);
+    atomic_store(&sub->stop, true);
+}
+
 /* Drop every batch not stored and have the source deliver their messages again. */
 static void drop_and_rewind(struct subscriber *sub)
 {
@@ -135,6 +156,11 @@ static void store_with_retry(struct subscriber *sub, struct batch *b)
         int rc = store_batch(sub, b);
         if (rc == 0)
             break;
+        if (sub->one_shot) {
+            batch_clear(b);
+            end_run(sub, rc, true);
+            break;
+        }
         if (!paused) {
             source_pause(sub->src, true);
             paused = true;
@@ -156,7 +182,8 @@ enum finish {
 };
 
 /*
- * The writer's batch, once written, is acknowledged here (see enum finish).
+ * The writer's batch, once written, is acknowledged here (see enum finish;
+ * a one-shot run ends at a failed write instead).
  * COLIBRI_ETIMEOUT: stopping, and the store did not answer within the budget.
  */
 static int finish_written(struct subscriber *sub, enum finish how)
@@ -187,11 +214,13 @@ static int finish_written(struct subscriber *sub, enum finish how)
     if (rc == 0) {
         rc = source_commit(sub->src, &sub->written);
         batch_clear(&sub->written);
-    } else if (retry) {
+    } else if (retry && !sub->one_shot) {
         store_with_retry(sub, &sub->written);
         rc = 0;
     } else {
         batch_clear(&sub->written);
+        if (sub->one_shot)
+            end_run(sub, rc, true);
     }
     return rc;
 }
@@ -238,36 +267,62 @@ static int settle(void *ud)
  * at once), up to the catch-up bound: while ingestion is behind, transactions
  * grow and there are fewer of them, which is what lets it catch up; at a
  * steady pace nothing is waiting and a batch is stored as soon as it is due.
+ * A one-shot source has its whole input waiting: no catch-up, its batches
+ * stay at BATCH_MAX, so memory stays at two batches however long the input.
  */
 static bool catchup_full(const struct subscriber *sub)
 {
-    return ingest_pending(&sub->ing) >= (size_t)sub->cfg->batch_max * CATCHUP_BATCHES ||
+    return sub->one_shot ||
+           ingest_pending(&sub->ing) >= (size_t)sub->cfg->batch_max * CATCHUP_BATCHES ||
            ingest_bytes(&sub->ing) >= CATCHUP_BYTES;
+}
+
+/*
+ * Batch m as a row or a dead letter. Otherwise (ENOMEM) it is not in the
+ * batch: the batch is read again, or a one-shot run ends.
+ */
+static int batch_message(struct subscriber *sub, const struct message *m)
+{
+    char reason[256];
+    int rc = ingest_message(&sub->ing, m, reason, sizeof reason);
+    if (rc == COLIBRI_EINVAL) {
+        log_debug("dead letter %s: %s", m->id, reason);
+        sub->rejected++;
+        source_dead_letter(sub->src, m, reason);
+        return 0;
+    }
+    if (rc == 0)
+        return 0;
+    log_error("cannot batch message %s: %s; %s", m->id, colibri_strerror(rc),
+              sub->one_shot ? "stopping" : "reading the batch again");
+    if (sub->one_shot) {
+        end_run(sub, rc, false);
+        return rc;
+    }
+    finish_written(sub, FINISH_WAIT);
+    ingest_drop(&sub->ing);
+    source_rewind(sub->src);
+    return rc;
 }
 
 static void *run(void *arg)
 {
     struct subscriber *sub = arg;
-    char reason[256];
-    pthread_setname_np(pthread_self(), "subscriber");     /* for top -H and perf */
+    /* for top -H and perf (not colibri load: its main thread keeps the process name) */
+    if (!sub->one_shot)
+        pthread_setname_np(pthread_self(), "subscriber");
     while (!atomic_load(&sub->stop)) {
         struct message m;
         int64_t now = clock_real_us();
         bool due = ingest_due(&sub->ing, now);
         int rc = source_next(sub->src, ingest_wait_ms(&sub->ing, now, POLL_MS), &m);
         if (rc == 0) {
-            rc = ingest_message(&sub->ing, &m, reason, sizeof reason);
-            if (rc == COLIBRI_EINVAL) {
-                log_debug("dead letter %s: %s", m.id, reason);
-                source_dead_letter(sub->src, &m, reason);
-                rc = 0;
-            } else if (rc) {
-                /* the message is not in the batch: drop the batch and read it all again */
-                log_error("cannot batch message %s: %s; reading the batch again", m.id, colibri_strerror(rc));
-                finish_written(sub, FINISH_WAIT);
-                ingest_drop(&sub->ing);
-                source_rewind(sub->src);
-            }
+            rc = batch_message(sub, &m);
+        } else if (rc != COLIBRI_ETIMEOUT && sub->one_shot) {
+            /* the input ended, or the source could not go on (it said why): store what it gave */
+            if (rc != COLIBRI_ENOTFOUND)
+                sub->ended_rc = rc;
+            break;
         }
         if (due && (rc != 0 || catchup_full(sub)))
             hand_off(sub);
@@ -290,8 +345,9 @@ static void subscriber_free(struct subscriber *sub)
     free(sub);
 }
 
-int subscriber_open(const struct config *cfg, const struct schema *s, struct store *st,
-                    struct subscriber **out)
+/* Open the source at where: a COLIBRI_SUBSCRIBE url, or colibri load's path (file set). */
+static int open_source(const struct config *cfg, const char *where, bool file,
+                       const struct schema *s, struct store *st, struct subscriber **out)
 {
     struct subscriber *sub = calloc(1, sizeof *sub);
     int rc;
@@ -306,24 +362,56 @@ int subscriber_open(const struct config *cfg, const struct schema *s, struct sto
     batch_init(&sub->written);
     pthread_mutex_init(&sub->lock, NULL);
     pthread_cond_init(&sub->cond, NULL);
-    if ((rc = source_open(cfg->subscribe, &sub->env, &sub->src))) {
+    rc = file ? source_open_file(where, &sub->env, &sub->src)
+              : source_open(where, &sub->env, &sub->src);
+    if (rc) {
         subscriber_free(sub);
         return rc;
     }
     sub->ing.source = source_name(sub->src);     /* the metrics label */
+    sub->one_shot = source_one_shot(sub->src);
     *out = sub;
+    return 0;
+}
+
+int subscriber_open(const struct config *cfg, const struct schema *s, struct store *st,
+                    struct subscriber **out)
+{
+    return open_source(cfg, cfg->subscribe, false, s, st, out);
+}
+
+int subscriber_open_file(const struct config *cfg, const char *path, const struct schema *s,
+                         struct store *st, struct subscriber **out)
+{
+    return open_source(cfg, path, true, s, st, out);
+}
+
+static int start_writer(struct subscriber *sub)
+{
+    if (pthread_create(&sub->writer, NULL, write_batches, sub) != 0)
+        return COLIBRI_ENOMEM;
+    sub->writer_started = true;
     return 0;
 }
 
 int subscriber_start(struct subscriber *sub)
 {
-    if (pthread_create(&sub->writer, NULL, write_batches, sub) != 0)
+    if (start_writer(sub))
         return COLIBRI_ENOMEM;
-    sub->writer_started = true;
     if (pthread_create(&sub->thread, NULL, run, sub) != 0)
         return COLIBRI_ENOMEM;
     sub->started = true;
     return 0;
+}
+
+int subscriber_run(struct subscriber *sub)
+{
+    assert(sub->one_shot);
+    if (start_writer(sub))
+        return COLIBRI_ENOMEM;
+    run(sub);
+    source_end(sub->src, &sub->ing.total, sub->store_ended ? sub->ended_rc : 0);
+    return sub->ended_rc ? sub->ended_rc : sub->rejected ? COLIBRI_EINVAL : 0;
 }
 
 bool subscriber_ready(struct subscriber *sub, char *why, size_t whylen)
@@ -366,8 +454,9 @@ int subscriber_stop(struct subscriber *sub)
         }
         pthread_join(sub->writer, NULL);
     }
-    log_info("subscriber stopped: %zu rows stored, %zu duplicates skipped, %zu dead letters",
-             sub->ing.total.stored, sub->ing.total.duplicates, sub->ing.total.dead);
+    if (!sub->one_shot) /* a one-shot source has reported its run (source_end) */
+        log_info("subscriber stopped: %zu rows stored, %zu duplicates skipped, %zu dead letters",
+                 sub->ing.total.stored, sub->ing.total.duplicates, sub->ing.total.dead);
     subscriber_free(sub);
     return 0;
 }

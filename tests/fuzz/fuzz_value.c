@@ -76,7 +76,7 @@ static void float_round_trip(double f)
     size_t n = float_format(f, buf);
     assert(n < 32 && n == strlen(buf));
     if (isfinite(f)) {
-        assert(value_parse(COL_FLOAT64, buf, n, &v, reason, sizeof reason) == 0);
+        assert(value_parse(COL_FLOAT64, buf, n, &v, NULL, reason, sizeof reason) == 0);
         assert(v.u.f == f);
     } else {
         assert(!strcmp(buf, "null"));
@@ -92,7 +92,7 @@ static void check_value(enum col_type t, const char *text, size_t len)
     int64_t back;
 
     reason[0] = '\0';
-    int rc = value_parse(t, text, len, &v, reason, sizeof reason);
+    int rc = value_parse(t, text, len, &v, NULL, reason, sizeof reason);
     if (rc) {
         assert(rc == COLIBRI_EINVAL);
         assert(!memcmp(&v, &zero, sizeof v));
@@ -109,7 +109,7 @@ static void check_value(enum col_type t, const char *text, size_t len)
     case COL_INT64: {
         int n = snprintf(num, sizeof num, "%" PRId64, v.u.i);
         struct value w;
-        assert(value_parse(COL_INT64, num, (size_t)n, &w, NULL, 0) == 0 && w.u.i == v.u.i);
+        assert(value_parse(COL_INT64, num, (size_t)n, &w, NULL, NULL, 0) == 0 && w.u.i == v.u.i);
         break;
     }
     case COL_FLOAT64:

@@ -61,6 +61,23 @@ def test_load_streams_in_bounded_memory(tmp_path):
     assert sql(db, "SELECT count(*) FROM flights") == ["200000"]
 
 
+def test_load_ends_at_a_store_failure_instead_of_retrying(tmp_path):
+    """colibri load's source is one-shot: nothing would deliver its lines again, so a store that
+    refuses every insert ends the run with exit 2, where a subscriber would wait and retry."""
+    db = str(tmp_path / "t.db")
+    first = generate(str(tmp_path / "first.ndjson"), 5, seed=4)
+    assert load(db, first).returncode == 0
+    sql(db, "CREATE TRIGGER refuse BEFORE INSERT ON flights BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    more = generate(str(tmp_path / "more.ndjson"), 3000, seed=5)
+    t0 = time.monotonic()
+    r = subprocess.run([BIN, "load", more], env=base_env(COLIBRI_STORE="sqlite:" + db),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert time.monotonic() - t0 < 30
+    assert "colibri load: the store failed" in r.stderr and "0 rows stored" in r.stderr
+    assert sql(db, "SELECT count(*) FROM flights") == ["5"]
+
+
 def test_bad_configuration_fails_at_start_with_what_to_fix(tmp_path):
     cases = [
         ({"COLIBRI_STORE": "mysql://x"}, "COLIBRI_STORE"),

@@ -4,7 +4,7 @@
  * answers): retry classes, backoff within a deadline, per-attempt timeouts,
  * connection reuse, 401 → token refresh, metadata tokens and their expiry,
  * the service-account JWT exchange (signature checked with the public key),
- * gcloud's authorized_user file found through CLOUDSDK_CONFIG (refresh-token
+ * gcloud's authorized_user application-default file (refresh-token
  * grant, a 503 retried, a refused refresh that keeps the current token), and
  * key files that are refused.
  */
@@ -691,7 +691,7 @@ static void h_refresh(const struct req *rq, int n, struct resp *out)
     }
 }
 
-/* gcloud auth application-default login's file, found in $CLOUDSDK_CONFIG without GOOGLE_APPLICATION_CREDENTIALS */
+/* gcloud auth application-default login's file (in CLOUDSDK_CONFIG), used without GOOGLE_APPLICATION_CREDENTIALS */
 static void test_authorized_user_from_gcloud_config(void **state)
 {
     (void)state;
@@ -704,9 +704,7 @@ static void test_authorized_user_from_gcloud_config(void **state)
                             "client_secret", "s&x", "refresh_token", "1//r", "token_uri", tok);
     assert_int_equal(json_dump_file(key, path, 0), 0);
     json_decref(key);
-    const char *old = getenv("CLOUDSDK_CONFIG");
-    char *saved = old ? strdup(old) : NULL;
-    setenv("CLOUDSDK_CONFIG", dir, 1);
+    auth_cfg.adc_file = path;       /* what config derives from CLOUDSDK_CONFIG=dir */
     auth_cfg.google_application_credentials = NULL;
     server_reset(h_refresh);
     struct gcp_auth *a;
@@ -728,11 +726,7 @@ static void test_authorized_user_from_gcloud_config(void **state)
     assert_int_equal(gcp_auth_header(a, false, small, sizeof small), COLIBRI_ETOOBIG);
     assert_string_equal(small, "");
     gcp_auth_free(a);
-    if (saved)
-        setenv("CLOUDSDK_CONFIG", saved, 1);
-    else
-        unsetenv("CLOUDSDK_CONFIG");
-    free(saved);
+    auth_cfg.adc_file = NULL;
     unlink(path);
     rmdir(dir);
 }

@@ -168,13 +168,22 @@ static void test_load_errors(void **state)
         {"[" ET ",{\"name\":\"a\",\"type\":\"STRING\",\"name\":\"b\"}]", "t", NULL, "duplicate object key"},
         {"[" ET ",{\"name\":\"a\"}]", "t", NULL, "fields[1] \"a\": \"type\" is missing"},
         {"[" ET ",{\"name\":\"a\",\"type\":\"INTEGR\"}]", "t", NULL, "fields[1] \"a\": unknown type \"INTEGR\""},
-        {"[" ET ",{\"name\":\"a\",\"type\":\"NUMERIC\"}]", "t", NULL, "unsupported type \"NUMERIC\""},
-        {"[" ET ",{\"name\":\"a\",\"type\":\"BYTES\"}]", "t", NULL, "unsupported type \"BYTES\""},
-        {"[" ET ",{\"name\":\"a\",\"type\":\"RECORD\",\"fields\":[]}]", "t", NULL, "RECORD/STRUCT columns are not supported"},
-        {"[" ET ",{\"name\":\"a\",\"type\":\"STRUCT\"}]", "t", NULL, "RECORD/STRUCT"},
-        {"[" ET ",{\"name\":\"a\",\"type\":\"STRING\",\"fields\":[]}]", "t", NULL, "RECORD/STRUCT"},
-        {"[" ET ",{\"name\":\"a\",\"type\":\"STRING\",\"mode\":\"REPEATED\"}]", "t", NULL, "REPEATED columns are not supported"},
-        {"[" ET ",{\"name\":\"a\",\"type\":\"STRING\",\"mode\":\"OPTIONAL\"}]", "t", NULL, "mode must be NULLABLE or REQUIRED"},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"INTERVAL\"}]", "t", NULL, "unsupported type \"INTERVAL\""},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"RANGE\"}]", "t", NULL, "unsupported type \"RANGE\""},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"RECORD\",\"fields\":[]}]", "t", NULL, "field a: a RECORD needs a non-empty \"fields\" array"},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"STRUCT\"}]", "t", NULL, "a RECORD needs a non-empty"},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"STRING\",\"fields\":[]}]", "t", NULL, "\"fields\" is only for RECORD columns"},
+        {"[" ET ",{\"name\":\"r\",\"type\":\"RECORD\",\"fields\":[{\"name\":\"x\",\"type\":\"NOPE\"}]}]", "t", NULL,
+         "field r.x: unknown type \"NOPE\""},
+        {"[" ET ",{\"name\":\"r\",\"type\":\"RECORD\",\"fields\":[{\"name\":\"x\",\"type\":\"INT64\"},{\"name\":\"X\",\"type\":\"INT64\"}]}]", "t", NULL,
+         "duplicate field name 'X'"},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"STRING\",\"mode\":\"REPEATED\",\"x-cluster\":true}]", "t", NULL, "\"x-cluster\" applies to top-level scalar columns only"},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"NUMERIC\",\"precision\":30,\"scale\":0}]", "t", NULL, "NUMERIC(30, 0) is out of range"},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"NUMERIC\",\"precision\":10,\"scale\":10}]", "t", NULL, "NUMERIC(10, 10) is out of range"},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"NUMERIC\",\"scale\":10}]", "t", NULL, "is out of range"},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"BIGNUMERIC\",\"precision\":40,\"scale\":1}]", "t", NULL, "BIGNUMERIC(40, 1) is out of range"},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"NUMERIC\",\"precision\":\"x\"}]", "t", NULL, "must be whole numbers"},
+        {"[" ET ",{\"name\":\"a\",\"type\":\"STRING\",\"mode\":\"OPTIONAL\"}]", "t", NULL, "mode must be NULLABLE, REQUIRED or REPEATED"},
         {"[" ET ",{\"name\":\"a\",\"type\":\"STRING\",\"mode\":1}]", "t", NULL, "\"mode\" must be a string"},
         {"[" ET ",{\"name\":\"a\",\"type\":\"STRING\",\"description\":1}]", "t", NULL, "\"description\" must be a string"},
         {"[" ET ",{\"name\":\"a\",\"type\":\"STRING\",\"x-cluster\":\"yes\"}]", "t", NULL, "\"x-cluster\" must be true or false"},
@@ -279,6 +288,9 @@ static void value_text(enum col_type t, const struct value *v, char *buf, size_t
     case COL_DATE:      snprintf(buf, len, "%lld", (long long)v->u.i); break;
     case COL_FLOAT64:   snprintf(buf, len, "%.17g", v->u.f); break;
     case COL_BOOL:      snprintf(buf, len, "%s", v->u.b ? "true" : "false"); break;
+    case COL_DATETIME:
+    case COL_TIME:      snprintf(buf, len, "%lld", (long long)v->u.i); break;
+    default:            snprintf(buf, len, "%.*s", (int)v->u.s.n, v->u.s.p); break;
     }
 }
 
@@ -834,14 +846,14 @@ static void test_value_parse(void **state)
     struct value v;
     char reason[128];
     static const char text[] = "12abc";
-#define VP(t, lit) value_parse(t, lit, sizeof lit - 1, &v, reason, sizeof reason)
+#define VP(t, lit) value_parse(t, lit, sizeof lit - 1, &v, NULL, reason, sizeof reason)
 
-    assert_int_equal(value_parse(COL_INT64, text, 2, &v, reason, sizeof reason), 0);
+    assert_int_equal(value_parse(COL_INT64, text, 2, &v, NULL, reason, sizeof reason), 0);
     assert_int_equal(v.u.i, 12);
     assert_false(v.is_null);
-    assert_int_equal(value_parse(COL_INT64, text, 5, &v, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_int_equal(value_parse(COL_INT64, text, 5, &v, NULL, reason, sizeof reason), COLIBRI_EINVAL);
     assert_string_equal(reason, "expected INT64, got \"12abc\"");
-    assert_int_equal(value_parse(COL_STRING, text, 3, &v, reason, sizeof reason), 0);
+    assert_int_equal(value_parse(COL_STRING, text, 3, &v, NULL, reason, sizeof reason), 0);
     assert_ptr_equal(v.u.s.p, text);        /* borrowed */
     assert_int_equal(v.u.s.n, 3);
     assert_int_equal(VP(COL_STRING, ""), 0);
@@ -869,10 +881,10 @@ static void test_value_parse(void **state)
     assert_string_equal(reason, "expected TIMESTAMP (RFC 3339), got \"1767225600\"");
     assert_int_equal(VP(COL_DATE, "2026-01-01"), 0);
     assert_int_equal(v.u.i, 20454);
-    assert_int_equal(value_parse(COL_DATE, "2026-01-01", 9, &v, reason, sizeof reason),
+    assert_int_equal(value_parse(COL_DATE, "2026-01-01", 9, &v, NULL, reason, sizeof reason),
                      COLIBRI_EINVAL);
     assert_string_equal(reason, "expected DATE (YYYY-MM-DD), got \"2026-01-0\"");
-    assert_int_equal(value_parse(COL_INT64, "x", 1, &v, NULL, 0), COLIBRI_EINVAL);
+    assert_int_equal(value_parse(COL_INT64, "x", 1, &v, NULL, NULL, 0), COLIBRI_EINVAL);
 #undef VP
 }
 

@@ -186,6 +186,35 @@ static void test_dead_letters_and_positions_commit_with_rows(void **state)
     ingest_release(&ing);
 }
 
+/* A message its source could not read whole: a dead letter with the source's reason, unparsed. */
+static void test_unread_message_is_a_dead_letter_with_its_reason(void **state)
+{
+    struct fixture *f = *state;
+    struct ingest ing;
+    struct insert_result r;
+    char reason[128];
+    const char *row =
+        "{\"carrier\":\"LA\",\"delay\":1,\"km\":1.5,\"cancelled\":false,\"day\":\"2024-01-01\","
+        "\"event_time\":\"2024-01-01T00:00:00Z\"}";
+    struct message m = { .id = "load:overlong:1:7",
+                         .source = "load",
+                         .payload = row,
+                         .len = strlen(row),
+                         .unread = "line longer than 16 bytes; not kept" };
+
+    ingest_init(&ing, "load", f->s, f->st);
+    assert_int_equal(ingest_message(&ing, &m, reason, sizeof reason), COLIBRI_EINVAL);
+    assert_string_equal(reason, "line longer than 16 bytes; not kept");
+    assert_int_equal(ing.batch.nrows, 0);
+    assert_int_equal(ing.batch.ndead, 1);
+    assert_string_equal(ing.batch.dead[0].reason, m.unread);
+    assert_int_equal(ing.batch.dead[0].payload_len, strlen(row));
+    assert_int_equal(ingest_flush(&ing, &r), 0);
+    assert_int_equal(r.dead, 1);
+    assert_int_equal(r.stored, 0);
+    ingest_release(&ing);
+}
+
 static void test_order_and_filters(void **state)
 {
     struct fixture *f = *state;
@@ -570,11 +599,17 @@ int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_insert_is_idempotent_and_counts, setup_memory, teardown),
-        cmocka_unit_test_setup_teardown(test_dead_letters_and_positions_commit_with_rows, setup_memory, teardown),
+        cmocka_unit_test_setup_teardown(test_insert_is_idempotent_and_counts, setup_memory,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letters_and_positions_commit_with_rows,
+                                        setup_memory, teardown),
+        cmocka_unit_test_setup_teardown(test_unread_message_is_a_dead_letter_with_its_reason,
+                                        setup_memory, teardown),
         cmocka_unit_test_setup_teardown(test_order_and_filters, setup_memory, teardown),
-        cmocka_unit_test_setup_teardown(test_cursor_continues_strictly_after, setup_memory, teardown),
-        cmocka_unit_test_setup_teardown(test_index_walks_return_the_same_rows, setup_memory, teardown),
+        cmocka_unit_test_setup_teardown(test_cursor_continues_strictly_after, setup_memory,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_index_walks_return_the_same_rows, setup_memory,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_get_by_id_and_ping, setup_memory, teardown),
         cmocka_unit_test(test_file_store_reopens_and_rejects_bad_urls),
         cmocka_unit_test(test_wal_is_checkpointed_in_the_background),
