@@ -10,7 +10,7 @@
 #   make bench           benchmarks against peers, results in bench/results/
 #   make lint | image | image-test | deploy ENV=dev | smoke   delivery (see README)
 #   make fuzz | chaos | soak   hardening suites (minutes each; not part of make test)
-#   make security        the offline security gates (SAST, secrets, commits, SBOM, DAST)
+#   make security        the offline security gates (SAST, secrets, commits, SBOM, DAST, coverage)
 #   make sast | secrets | commit-lint | sbom | dast | coverage | image-scan | sign   one gate each
 #   V=1                  show the compiler command lines
 
@@ -165,7 +165,7 @@ sbom:        # the image's SBOM (build/sbom/) is for the current image and lists
 dast:        # schemathesis against build/colibri (IMAGE=... for the image, URL=... for a service)
 	scripts/dast $(if $(URL),--url $(URL),$(if $(IMAGE),--image $(IMAGE)))
 
-coverage:    # gcov build, unit + integration tests, gcovr per file; gate 90% lines, no file < 75%
+coverage:    # gcov build, unit + chosen integration tests, gcovr per file; gate 90% lines, no file < 75%
 	scripts/coverage
 
 image-scan:  # grype on the image SBOM: fail on fixable HIGH/CRITICAL (needs grype's database: CI)

@@ -92,10 +92,11 @@ struct coerce {
 static int decimal_value(const struct column *col, const char *p, size_t n, bool number,
                          struct value *v, struct arena *a, char *why, size_t whylen)
 {
-    char canon[DEC_TEXT_MAX], detail[64], shown[VALUE_ECHO_MAX + 16];
+    char canon[DEC_TEXT_MAX], detail[64];
     size_t len;
 
     if (decimal_canon(p, n, col->int_digits, col->scale, canon, &len, detail, sizeof detail)) {
+        char shown[VALUE_ECHO_MAX + 16];
         value_echo(shown, sizeof shown, p, n);
         if (number) {       /* as written, without the quotes of a string */
             memmove(shown, shown + 1, strlen(shown));
@@ -357,14 +358,14 @@ static int nested(struct nest *n, const struct column *f, bool element, size_t d
     if (depth > JSON_MAX_DEPTH)
         return jr_syntax(r, r->p, "maximum parsing depth reached");
     if (f->repeated && !element && r->p < r->end && *r->p == '[') {
-        size_t base = n->plen, k = 0;
+        size_t base = n->plen;
         r->p++;
         jr_skip_ws(r);
         strbuf_addc(out, '[');
         if (r->p < r->end && *r->p == ']') {
             r->p++;
         } else {
-            for (;; k++) {
+            for (size_t k = 0;; k++) {
                 if (k)
                     strbuf_addc(out, ',');
                 path_push(n, NULL, k);
@@ -458,7 +459,6 @@ static int read_field(struct jreader *r, struct coerce *c, size_t col)
     const unsigned char *start = r->p;
     struct jtoken t;
     char *dst;
-    size_t n;
     int rc;
 
     if (f->repeated || f->elem == COL_RECORD) {
@@ -474,7 +474,7 @@ static int read_field(struct jreader *r, struct coerce *c, size_t col)
     }
     if (t.type == J_STRING && f->type == COL_STRING) {
         dst = r->buf + r->used;
-        n = jr_decode(&t.s, dst);
+        size_t n = jr_decode(&t.s, dst);
         dst[n] = '\0';          /* strings are C strings too, for consumers that want them */
         v->u.s.p = dst;
         v->u.s.n = n;
@@ -501,8 +501,6 @@ static int read_object(struct jreader *r, struct coerce *c)
     const char *kp;
     size_t kn;
     uint64_t h;
-    long col;
-    int rc;
 
     r->p++;
     jr_skip_ws(r);
@@ -512,9 +510,10 @@ static int read_object(struct jreader *r, struct coerce *c)
     }
     for (;;) {
         const unsigned char *at = r->p;
+        int rc;
         if ((rc = jr_key(r, &k, &kp, &kn, &h)) != 0)
             return rc;
-        col = find_column(c->s, kp, kn, h);
+        long col = find_column(c->s, kp, kn, h);
         if (col < 0) {
             if ((rc = jr_remember_key(r, 0, &k, kp, kn, h, at)) != 0 || (rc = jr_skip(r, 2)) != 0)
                 return rc;

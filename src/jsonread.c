@@ -304,9 +304,9 @@ static int scan_number(struct jreader *r, struct jtoken *t)
 {
     const unsigned char *p = r->p, *end = r->end, *start = p;
     uint64_t m = 0;
-    long e10 = 0, ev = 0;
+    long e10 = 0;
     int nd = 0;
-    bool neg = false, lost = false, eneg = false;
+    bool neg = false, lost = false;
 
     if (*p == '-') {
         neg = true;
@@ -352,6 +352,8 @@ static int scan_number(struct jreader *r, struct jtoken *t)
         }
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
+        long ev = 0;
+        bool eneg = false;
         if (++p < end && (*p == '+' || *p == '-'))
             eneg = *p++ == '-';
         if (p == end || !is_digit(*p))

@@ -232,16 +232,17 @@ static int parse_value(struct parser *p, const char *label, enum col_type t, con
 
 static int parse_limit(struct parser *p, const char *v, size_t n)
 {
-    char a[SHOW_BUF];
     size_t x = 0, i;
     for (i = 0; i < n && x <= QUERY_LIMIT_MAX; i++) {
         if (v[i] < '0' || v[i] > '9')
             break;
         x = x * 10 + (size_t)(v[i] - '0');
     }
-    if (n == 0 || i < n || x < 1 || x > QUERY_LIMIT_MAX)
+    if (n == 0 || i < n || x < 1 || x > QUERY_LIMIT_MAX) {
+        char a[SHOW_BUF];
         return fail(p, "limit: must be an integer from 1 to %d, got '%s'", QUERY_LIMIT_MAX,
                     show(a, v, n));
+    }
     p->q->limit = x;
     return 0;
 }

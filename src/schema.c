@@ -264,7 +264,6 @@ static int parse_fields(const json_t *fields, const char *parent, int depth, str
                         size_t *nout, char *err, size_t errlen)
 {
     size_t n = json_array_size(fields);
-    int rc;
 
     *out = NULL;
     *nout = 0;
@@ -277,7 +276,7 @@ static int parse_fields(const json_t *fields, const char *parent, int depth, str
         return COLIBRI_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        rc = parse_column(json_array_get(fields, i), parent, i, depth, &(*out)[i], err, errlen);
+        int rc = parse_column(json_array_get(fields, i), parent, i, depth, &(*out)[i], err, errlen);
         *nout = i + 1;          /* so that columns_free releases what parse_column set */
         if (rc)
             return rc;

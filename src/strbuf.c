@@ -141,7 +141,6 @@ void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n)
         }
         strbuf_add(sb, s + start, i - start);
         start = i + 1;
-        char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
         switch (c) {
         case '"':  strbuf_add(sb, "\\\"", 2); break;
         case '\\': strbuf_add(sb, "\\\\", 2); break;
@@ -149,10 +148,12 @@ void strbuf_add_json_str(struct strbuf *sb, const char *s, size_t n)
         case '\r': strbuf_add(sb, "\\r", 2); break;
         case '\t': strbuf_add(sb, "\\t", 2); break;
         default:
-            if (c >= 0x80)
+            if (c >= 0x80) {
                 strbuf_add(sb, "\\ufffd", 6);     /* not UTF-8: never copied out as it is */
-            else
+            } else {
+                char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
                 strbuf_add(sb, esc, 6);
+            }
             break;
         }
     }

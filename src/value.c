@@ -25,9 +25,10 @@
 bool utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, k;
+    size_t i = 0;
 
     while (i < n) {
+        size_t k;
         if (p[i] == 0 || (k = utf8_seq(p + i, n - i)) == 0)
             return false;
         i += k;
@@ -43,10 +44,10 @@ bool utf8_valid(const char *s, size_t n)
 static void sanitize(char *dst, size_t dstlen, const char *s, size_t n, size_t max)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, o = 0, k;
+    size_t i = 0, o = 0;
 
     while (i < n && o < max && o + 5 < dstlen) {
-        k = p[i] < 0x20 || p[i] == 0x7f ? 0 : utf8_seq(p + i, n - i);
+        size_t k = p[i] < 0x20 || p[i] == 0x7f ? 0 : utf8_seq(p + i, n - i);
         if (k == 0) {
             dst[o++] = '?';
             i++;
@@ -154,7 +155,7 @@ int timestamp_parse(const char *text, size_t len, int64_t *out_us)
     const char *p = text, *end = text + len;
     int64_t days, us, frac = 0;
     long hh, mi, ss, oh, om;
-    int nfrac = 0, sign;
+    int sign;
 
     *out_us = 0;
     if (len < 20 || parse_ymd(p, &days) != 0)
@@ -168,6 +169,7 @@ int timestamp_parse(const char *text, size_t len, int64_t *out_us)
         return COLIBRI_EINVAL;
     p += 19;
     if (p < end && *p == '.') {
+        int nfrac = 0;
         for (p++; p < end && *p >= '0' && *p <= '9'; p++, nfrac++)
             if (nfrac < 6)
                 frac = frac * 10 + (*p - '0');  /* digits past µs are truncated */
@@ -292,7 +294,6 @@ size_t date_format(int64_t days, char *buf)
 static int parse_hms(const char *p, size_t n, int64_t *us)
 {
     long hh, mi, ss, frac = 0;
-    size_t nfrac = 0;
 
     if (n < 8 || p[2] != ':' || p[5] != ':')
         return COLIBRI_EINVAL;
@@ -300,7 +301,7 @@ static int parse_hms(const char *p, size_t n, int64_t *us)
     if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59)
         return COLIBRI_EINVAL;
     if (n > 8) {
-        nfrac = n - 9;
+        size_t nfrac = n - 9;
         if (p[8] != '.' || nfrac < 1 || nfrac > 6 || (frac = digits(p + 9, (int)nfrac)) < 0)
             return COLIBRI_EINVAL;
         for (size_t i = nfrac; i < 6; i++)
@@ -598,11 +599,12 @@ const char *col_type_name(enum col_type t)
 /* A JSON string of arbitrary bytes: invalid UTF-8 becomes U+FFFD (BigQuery STRING is UTF-8). */
 static void add_quoted_bytes(struct strbuf *sb, const char *p, size_t n)
 {
-    size_t start = 0, i = 0, k;
+    size_t start = 0, i = 0;
 
     strbuf_addc(sb, '"');
     while (i < n) {
-        if ((k = utf8_seq((const unsigned char *)p + i, n - i)) != 0) {
+        size_t k = utf8_seq((const unsigned char *)p + i, n - i);
+        if (k != 0) {
             i += k;
             continue;
         }

@@ -148,7 +148,6 @@ static CURLcode attempt(struct rest_client *c, const char *method, const char *u
 {
     CURL *h = c->curl;
     struct curl_slist *hdrs = NULL;
-    char authline[4200];
 
     curl_easy_reset(h);     /* keeps live connections, the DNS and TLS session caches */
     strbuf_reset(&c->body);
@@ -158,6 +157,7 @@ static CURLcode attempt(struct rest_client *c, const char *method, const char *u
     if (payload)
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json; charset=utf-8");
     if (authz && *authz) {
+        char authline[4200];                /* curl_slist_append copies it */
         snprintf(authline, sizeof authline, "Authorization: %s", authz);
         hdrs = curl_slist_append(hdrs, authline);
     }

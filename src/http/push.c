@@ -80,7 +80,6 @@ int admit_pubsub_push(const struct route_ctx *ctx, struct request *req, struct r
 static int envelope_check(const json_t *root, char *err, size_t errlen)
 {
     const json_t *msg = json_object_get(root, "message"), *v, *a;
-    const char *key;
     if (!json_is_object(root))
         return snprintf(err, errlen, "the body is not a JSON object"), COLIBRI_EINVAL;
     if ((v = json_object_get(root, "subscription")) && !json_is_string(v))
@@ -93,6 +92,7 @@ static int envelope_check(const json_t *root, char *err, size_t errlen)
         if ((v = json_object_get(msg, strings[i])) && !json_is_string(v))
             return snprintf(err, errlen, "message.%s is not a string", strings[i]), COLIBRI_EINVAL;
     if ((a = json_object_get(msg, "attributes"))) {
+        const char *key;
         if (!json_is_object(a))
             return snprintf(err, errlen, "message.attributes is not an object"), COLIBRI_EINVAL;
         json_object_foreach((json_t *)a, key, v)

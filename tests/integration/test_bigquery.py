@@ -632,7 +632,8 @@ def test_fake_429_503_bursts_are_retried(clean_fake, tmp_path):
     src = generate(str(tmp_path / "f.ndjson"), 1200, seed=3)
     fake_post(fake, "/_fake/faults", {"status": {"insertAll": [429, 503, 503, 500, 429],
                                                  "tables.get": [503, 429]}})
-    r = fake_load(fake, src, COLIBRI_BATCH_MAX="1200")
+    # one batch of 1200 however slowly the lines are read (a slower build would flush by age)
+    r = fake_load(fake, src, COLIBRI_BATCH_MAX="1200", COLIBRI_BATCH_MS="60000")
     assert r.returncode == 0, r.stderr
     st = fake_stats(fake)
     assert st["rows"]["ds.flights"] == 1200                       # all of them, once

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from pylib.edge import half_sent, rss_kib, still_open
-from pylib.server import BIN, Server, base_env, free_port, generate, load
+from pylib.server import BIN, Server, base_env, free_port, generate, load, slack
 
 
 @pytest.fixture(scope="module")
@@ -300,7 +300,7 @@ def test_sigterm_after_aborted_and_stalled_requests_is_fast(db):
     for s in stalled:
         s.close()
     print(f"\n[shutdown] SIGTERM with an aborted and 50 stalled requests: exit {rc} in {took:.2f} s")
-    assert rc == 0 and took < 2.0
+    assert rc == 0 and took < slack(2.0)
 
 
 def test_a_second_signal_exits_at_once(db, tmp_path):
@@ -316,4 +316,4 @@ def test_a_second_signal_exits_at_once(db, tmp_path):
     srv.proc.send_signal(signal.SIGINT)
     rc = srv.proc.wait(5)
     s.close()
-    assert rc == 128 + signal.SIGINT and time.monotonic() - t0 < 1.0
+    assert rc == 128 + signal.SIGINT and time.monotonic() - t0 < slack(1.0)

@@ -229,6 +229,23 @@ static void test_signatures_that_fail(void **state)
     oidc_free(o);
 }
 
+/* A message whose data cannot be decoded: parsed all the same, data_ok false, the data as text. */
+static void expect_kept_as_received(const char *json, const char *kept)
+{
+    char err[128] = "";
+    struct pubsub_msg m;
+    json_t *j = json_loads(json, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(pubsub_msg_parse(j, &m, err, sizeof err), 0);
+    assert_false(m.data_ok);
+    assert_non_null(m.id);
+    assert_string_equal(m.data, kept);
+    assert_int_equal(m.len, strlen(kept));
+    assert_non_null(strstr(err, "base64"));
+    pubsub_msg_release(&m);
+    json_decref(j);
+}
+
 static void test_message_parse(void **state)
 {
     char err[128];
@@ -261,14 +278,11 @@ static void test_message_parse(void **state)
     pubsub_msg_release(&m);
     json_decref(j);
 
-    /* data that is not base64: kept as received, for the dead letters */
-    j = json_loads("{\"data\":\"no base64!\",\"messageId\":\"9\"}", 0, NULL);
-    assert_int_equal(pubsub_msg_parse(j, &m, err, sizeof err), 0);
-    assert_false(m.data_ok);
-    assert_string_equal(m.data, "no base64!");
-    assert_non_null(strstr(err, "base64"));
-    pubsub_msg_release(&m);
-    json_decref(j);
+    /* data that is not base64, or not even a string (a pull answer from a broken server): kept
+     * as received, as text, for the dead letters */
+    expect_kept_as_received("{\"data\":\"no base64!\",\"messageId\":\"9\"}", "no base64!");
+    expect_kept_as_received("{\"data\":{\"a\":[1,null]},\"messageId\":\"10\"}", "{\"a\":[1,null]}");
+    expect_kept_as_received("{\"data\":null,\"messageId\":\"11\"}", "null");
 
     j = json_loads("{\"data\":\"eyJhIjoxfQ==\"}", 0, NULL);
     assert_int_equal(pubsub_msg_parse(j, &m, err, sizeof err), COLIBRI_EINVAL);

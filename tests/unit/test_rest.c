@@ -3,7 +3,10 @@
  * HTTP/1.1 server running in-process on 127.0.0.1 (keep-alive, scripted
  * answers): retry classes, backoff within a deadline, per-attempt timeouts,
  * connection reuse, 401 → token refresh, metadata tokens and their expiry,
- * and the service-account JWT exchange (signature checked with the public key).
+ * the service-account JWT exchange (signature checked with the public key),
+ * gcloud's authorized_user application-default file (refresh-token
+ * grant, a 503 retried, a refused refresh that keeps the current token), and
+ * key files that are refused.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -669,6 +672,110 @@ static void test_bad_key_file(void **state)
     unlink(path);
 }
 
+/* authorized_user token endpoint: 503 once, then u1 (30 s: always within the refresh margin), then refusals */
+static void h_refresh(const struct req *rq, int n, struct resp *out)
+{
+    if (strcmp(rq->path, "/token") != 0 || strcmp(rq->method, "POST") != 0 ||
+        strcmp(rq->body, "grant_type=refresh_token&client_id=cid.apps&client_secret=s%26x"
+                         "&refresh_token=1%2F%2Fr") != 0) {
+        out->status = 400;
+        out->body = "{\"error\":\"invalid_request\"}";
+    } else if (n == 0) {
+        out->status = 503;
+        out->body = "{}";
+    } else if (n == 1) {
+        out->body = "{\"access_token\":\"u1\",\"expires_in\":30,\"token_type\":\"Bearer\"}";
+    } else {
+        out->status = 400;
+        out->body = "{\"error\":\"invalid_grant\",\"error_description\":\"Token has been expired or revoked.\"}";
+    }
+}
+
+/* gcloud auth application-default login's file (in CLOUDSDK_CONFIG), used without GOOGLE_APPLICATION_CREDENTIALS */
+static void test_authorized_user_from_gcloud_config(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/colibri-gcloud-XXXXXX", path[128], hdr[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/application_default_credentials.json", dir);
+    char tok[128];
+    snprintf(tok, sizeof tok, "http://127.0.0.1:%d/token", srv.port);
+    json_t *key = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "authorized_user", "client_id", "cid.apps",
+                            "client_secret", "s&x", "refresh_token", "1//r", "token_uri", tok);
+    assert_int_equal(json_dump_file(key, path, 0), 0);
+    json_decref(key);
+    auth_cfg.adc_file = path;       /* what config derives from CLOUDSDK_CONFIG=dir */
+    auth_cfg.google_application_credentials = NULL;
+    server_reset(h_refresh);
+    struct gcp_auth *a;
+    assert_int_equal(gcp_auth_new(&auth_cfg, NULL, false, &a), 0);
+    /* the 503 is retried after a backoff; the grant is the refresh-token form, escaped */
+    assert_int_equal(gcp_auth_header(a, false, hdr, sizeof hdr), 0);
+    assert_string_equal(hdr, "Bearer u1");
+    assert_int_equal(srv.nreq, 2);
+    /* u1 expires within the margin: each call asks again; a refused refresh keeps u1 while it lasts */
+    assert_int_equal(gcp_auth_header(a, false, hdr, sizeof hdr), 0);
+    assert_string_equal(hdr, "Bearer u1");
+    assert_int_equal(srv.nreq, 3);
+    /* a forced refresh (the API said 401) that is refused is an auth error, not retried */
+    assert_int_equal(gcp_auth_header(a, true, hdr, sizeof hdr), COLIBRI_EAUTH);
+    assert_string_equal(hdr, "");
+    assert_int_equal(srv.nreq, 4);
+    /* a header that does not fit is refused, never cut */
+    char small[8] = "x";
+    assert_int_equal(gcp_auth_header(a, false, small, sizeof small), COLIBRI_ETOOBIG);
+    assert_string_equal(small, "");
+    gcp_auth_free(a);
+    auth_cfg.adc_file = NULL;
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Write text to a fresh key file; path receives its name. */
+static void key_file(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_true(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+}
+
+/* Key files that cannot give a token: refused at start (ECONFIG), or at the first token (EAUTH, no request sent). */
+static void test_key_files_that_are_refused(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{\"type\":\"service_account\",",                                             /* not JSON */
+        "{\"type\":\"service_account\",\"client_email\":\"sa@p\"}",                  /* no private_key */
+        "{\"type\":\"authorized_user\",\"client_id\":\"c\",\"client_secret\":\"s\"}", /* no refresh_token */
+        "{\"type\":\"authorized_user\",\"client_id\":\"c\",\"client_secret\":\"s\",\"refresh_token\":\"\"}",
+    };
+    struct gcp_auth *a;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char path[] = "/tmp/colibri-sa-XXXXXX";
+        key_file(path, bad[i]);
+        auth_cfg.google_application_credentials = path;
+        a = (struct gcp_auth *)1;
+        assert_int_equal(gcp_auth_new(&auth_cfg, NULL, false, &a), COLIBRI_ECONFIG);
+        assert_null(a);
+        unlink(path);
+    }
+    /* a private_key that is not an RSA key: no assertion can be signed, nothing is sent */
+    char path[] = "/tmp/colibri-sa-XXXXXX", text[512], hdr[64];
+    snprintf(text, sizeof text, "{\"type\":\"service_account\",\"client_email\":\"sa@p\",\"private_key\":"
+             "\"-----BEGIN PRIVATE KEY-----\\nbm90IGEga2V5\\n-----END PRIVATE KEY-----\\n\","
+             "\"token_uri\":\"http://127.0.0.1:%d/token\"}", srv.port);
+    key_file(path, text);
+    auth_cfg.google_application_credentials = path;
+    server_reset(h_token);
+    assert_int_equal(gcp_auth_new(&auth_cfg, NULL, false, &a), 0);
+    assert_int_equal(gcp_auth_header(a, false, hdr, sizeof hdr), COLIBRI_EAUTH);
+    assert_int_equal(srv.nreq, 0);
+    gcp_auth_free(a);
+    auth_cfg.google_application_credentials = NULL;
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
@@ -681,6 +788,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_emulator_no_auth),
         cmocka_unit_test(test_service_account),
         cmocka_unit_test(test_bad_key_file),
+        cmocka_unit_test(test_authorized_user_from_gcloud_config),
+        cmocka_unit_test(test_key_files_that_are_refused),
     };
     return cmocka_run_group_tests(tests, server_start, server_stop);
 }

@@ -2,7 +2,9 @@
  * test_store.c — the store interface on the SQLite backend (":memory:" and a
  * temporary file): idempotent inserts, dead letters, positions, queries with
  * every filter kind, keyset order and cursors, the same rows and pages when
- * indexes serve the filters, get by id.
+ * indexes serve the filters, get by id; a file from an older schema gains the
+ * new nullable columns (and refuses a new required one); SQLite's result codes
+ * in colibri's vocabulary.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "unit.h"
 
@@ -24,6 +27,7 @@
 #include "colibri/ingest.h"
 #include "colibri/query.h"
 #include "colibri/store.h"
+#include "store/sqlite_int.h"
 
 /* CLUSTER: the attribute of carrier, delay and day: "" or an x-cluster mark (an index each) */
 #define SCHEMA_JSON(CLUSTER) \
@@ -286,6 +290,15 @@ static const char *run_pages(struct fixture *f, const char *qs, size_t limit)
     return NULL;
 }
 
+/* A fresh database file from path (a mkstemp template, rewritten) and its store URL in url. */
+static void temp_db(char *path, char *url, size_t urllen)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(url, urllen, "sqlite:%s", path);
+}
+
 static void remove_db(const char *path)
 {
     char name[80];
@@ -319,10 +332,7 @@ static void test_index_walks_return_the_same_rows(void **state)
 {
     struct fixture *plain = *state, *cl;
     char path[] = "/tmp/colibri-test-XXXXXX", url[64], want[512];
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    snprintf(url, sizeof url, "sqlite:%s", path);
+    temp_db(path, url, sizeof url);
     load_rows(plain, "w");
     for (int file = 0; file < 2; file++) {
         assert_int_equal(open_schema_fixture((void **)&cl, schema_cluster_json,
@@ -373,10 +383,7 @@ static void test_get_by_id_and_ping(void **state)
 static void test_file_store_reopens_and_rejects_bad_urls(void **state)
 {
     char path[] = "/tmp/colibri-test-XXXXXX", url[64];
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    snprintf(url, sizeof url, "sqlite:%s", path);
+    temp_db(path, url, sizeof url);
     struct fixture *f;
     assert_int_equal(open_fixture((void **)&f, url), 0);
     load_rows(f, "f");
@@ -419,10 +426,7 @@ static void test_wal_is_checkpointed_in_the_background(void **state)
 {
     (void)state;
     char path[] = "/tmp/colibri-test-XXXXXX", url[64], wal[80], id[32];
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    snprintf(url, sizeof url, "sqlite:%s", path);
+    temp_db(path, url, sizeof url);
     snprintf(wal, sizeof wal, "%s-wal", path);
     struct fixture *f;
     assert_int_equal(open_fixture((void **)&f, url), 0);
@@ -473,6 +477,124 @@ static void test_wal_is_checkpointed_in_the_background(void **state)
     remove_db(path);
 }
 
+/* The columns of table in the file at path, as "a b c" in table order. */
+static const char *columns_of(const char *path, const char *table)
+{
+    static char out[256];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char sql[64];
+    out[0] = '\0';
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(sql, sizeof sql, "PRAGMA table_info(\"%s\")", table);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        strcat(out, out[0] ? " " : "");
+        strcat(out, (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+/*
+ * A file written under an older schema (carrier and event_time only, and a _positions table
+ * from before the witness column) opens under the current one: the nullable columns are
+ * added, old rows read back with them NULL, new rows carry them. A schema that gained a
+ * required column is refused with a configuration error, and the file is left as it was.
+ */
+static void test_older_file_gains_nullable_columns_and_refuses_required_ones(void **state)
+{
+    (void)state;
+    static const char old_json[] = "[{\"name\":\"carrier\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
+                                   " {\"name\":\"event_time\",\"type\":\"TIMESTAMP\",\"mode\":\"REQUIRED\"}]";
+    static const char required_json[] = "[{\"name\":\"carrier\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
+                                        " {\"name\":\"gate\",\"type\":\"STRING\",\"mode\":\"REQUIRED\"},"
+                                        " {\"name\":\"event_time\",\"type\":\"TIMESTAMP\",\"mode\":\"REQUIRED\"}]";
+    char path[] = "/tmp/colibri-test-XXXXXX", url[64];
+    temp_db(path, url, sizeof url);
+
+    struct fixture *f;
+    assert_int_equal(open_schema_fixture((void **)&f, old_json, url), 0);
+    struct ingest ing;
+    struct insert_result r;
+    char msg[] = "{\"carrier\":\"LA\",\"delay\":7,\"event_time\":\"2024-01-01T00:00:00Z\"}";
+    struct message m = { .id = "old", .source = "test", .payload = msg, .len = strlen(msg) };
+    ingest_init(&ing, "load", f->s, f->st);
+    assert_int_equal(ingest_message(&ing, &m, NULL, 0), 0);
+    assert_int_equal(ingest_flush(&ing, &r), 0);
+    assert_int_equal(r.stored, 1);
+    ingest_release(&ing);
+    teardown((void **)&f);
+    assert_string_equal(columns_of(path, "t"),
+                        "carrier event_time _id _source _published_at _ingested_at");
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE _positions DROP COLUMN witness", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_string_equal(columns_of(path, "_positions"), "key next");
+
+    /* the current schema: four nullable columns more, and the witness back */
+    assert_int_equal(open_fixture((void **)&f, url), 0);
+    assert_string_equal(columns_of(path, "t"),
+                        "carrier event_time _id _source _published_at _ingested_at delay km cancelled day");
+    assert_string_equal(columns_of(path, "_positions"), "key next witness");
+    char msg2[] = "{\"carrier\":\"AA\",\"delay\":9,\"km\":1.5,\"event_time\":\"2024-01-02T00:00:00Z\"}";
+    struct message m2 = { .id = "new", .source = "test", .payload = msg2, .len = strlen(msg2) };
+    ingest_init(&ing, "load", f->s, f->st);
+    assert_int_equal(ingest_message(&ing, &m2, NULL, 0), 0);
+    assert_int_equal(batch_set_position(&ing.batch, "kafka:t/0", 4, 40), 0);
+    assert_int_equal(ingest_flush(&ing, &r), 0);
+    assert_int_equal(r.stored, 1);
+    ingest_release(&ing);
+    int64_t next, witness;
+    assert_int_equal(store_position(f->st, "kafka:t/0", &next, &witness), 0);
+    assert_int_equal(next, 4);
+    assert_int_equal(witness, 40);
+    assert_string_equal(run(f, "fields=_id&delay__isnull=true"), "old");     /* dropped before: NULL */
+    assert_string_equal(run(f, "fields=_id&delay=9"), "new");
+    teardown((void **)&f);
+
+    /* a required column the file does not have: refused, nothing added */
+    struct schema *s;
+    struct store *st = (struct store *)0x1;
+    char err[128];
+    assert_int_equal(schema_parse(required_json, strlen(required_json), "t", "event_time", &s, err, sizeof err), 0);
+    assert_int_equal(store_open(NULL, url, s, &st), COLIBRI_ECONFIG);
+    assert_null(st);
+    schema_free(s);
+    assert_string_equal(columns_of(path, "t"),
+                        "carrier event_time _id _source _published_at _ingested_at delay km cancelled day");
+    remove_db(path);
+}
+
+/* SQLite's result codes (primary and extended) in colibri's vocabulary: what reaches HTTP as 503 or 500. */
+static void test_sqlite_codes_map_to_colibri_codes(void **state)
+{
+    (void)state;
+    static const struct { int rc, want; } cases[] = {
+        { SQLITE_BUSY, COLIBRI_EUNAVAIL },          { SQLITE_BUSY_SNAPSHOT, COLIBRI_EUNAVAIL },
+        { SQLITE_LOCKED, COLIBRI_EUNAVAIL },        { SQLITE_READONLY, COLIBRI_EUNAVAIL },
+        { SQLITE_READONLY_DBMOVED, COLIBRI_EUNAVAIL }, { SQLITE_FULL, COLIBRI_EUNAVAIL },
+        { SQLITE_IOERR, COLIBRI_EUNAVAIL },         { SQLITE_IOERR_FSYNC, COLIBRI_EUNAVAIL },
+        { SQLITE_CANTOPEN, COLIBRI_EUNAVAIL },      { SQLITE_PROTOCOL, COLIBRI_EUNAVAIL },
+        { SQLITE_NOMEM, COLIBRI_ENOMEM },           { SQLITE_INTERRUPT, COLIBRI_ETIMEOUT },
+        { SQLITE_ERROR, COLIBRI_EIO },              { SQLITE_CORRUPT, COLIBRI_EIO },
+        { SQLITE_CONSTRAINT_UNIQUE, COLIBRI_EIO },  { SQLITE_MISMATCH, COLIBRI_EIO },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(sqlite_map_err(NULL, cases[i].rc, "test"), cases[i].want);
+    }
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_equal(sqlite_exec(db, "CREATE TABLE x (a INTEGER PRIMARY KEY); INSERT INTO x VALUES (1)"), 0);
+    assert_int_equal(sqlite_map_err(db, SQLITE_ERROR, "test"), COLIBRI_EIO);    /* with the handle's message */
+    assert_int_equal(sqlite_exec(db, "SELEKT 1"), COLIBRI_EIO);                 /* a syntax error */
+    assert_int_equal(sqlite_exec(db, "INSERT INTO x VALUES (1)"), COLIBRI_EIO);  /* a constraint */
+    assert_int_equal(sqlite_exec(db, "INSERT INTO x VALUES (2)"), 0);
+    sqlite3_close(db);
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
@@ -491,6 +613,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_get_by_id_and_ping, setup_memory, teardown),
         cmocka_unit_test(test_file_store_reopens_and_rejects_bad_urls),
         cmocka_unit_test(test_wal_is_checkpointed_in_the_background),
+        cmocka_unit_test(test_older_file_gains_nullable_columns_and_refuses_required_ones),
+        cmocka_unit_test(test_sqlite_codes_map_to_colibri_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
