@@ -396,32 +396,36 @@ static const struct column *resolve(const struct schema *s, const char *name, in
     return nested_field(&s->cols[*col], dot + 1, false);
 }
 
-enum refusal { R_OK, R_NOT_REPEATED, R_REPEATED, R_RECORD, R_ISNULL_ONLY, R_PREFIX, R_RANGE };
+/* R_OK would be unistd.h's access() mode, hence the longer prefix */
+enum refusal {
+    REFUSAL_NONE, REFUSAL_NOT_REPEATED, REFUSAL_REPEATED, REFUSAL_RECORD, REFUSAL_ISNULL_ONLY,
+    REFUSAL_PREFIX, REFUSAL_RANGE
+};
 
-/* Why op does not apply to leaf (R_OK: it does). */
-static enum refusal refusal(const struct column *leaf, enum filter_op op)
+/* Why op does not apply to leaf (REFUSAL_NONE: it does). */
+static enum refusal refusal_of(const struct column *leaf, enum filter_op op)
 {
     enum col_type t = leaf->elem;
     bool range = op == OP_GT || op == OP_GTE || op == OP_LT || op == OP_LTE;
 
     if (op == OP_CONTAINS && (!leaf->repeated || t == COL_RECORD))
-        return R_NOT_REPEATED;
+        return REFUSAL_NOT_REPEATED;
     if (leaf->repeated && op != OP_CONTAINS)
-        return R_REPEATED;
+        return REFUSAL_REPEATED;
     if (t == COL_RECORD && op != OP_ISNULL)
-        return R_RECORD;
+        return REFUSAL_RECORD;
     if ((t == COL_JSON || t == COL_GEOGRAPHY) && op != OP_ISNULL)
-        return R_ISNULL_ONLY;
+        return REFUSAL_ISNULL_ONLY;
     if (op == OP_PREFIX && t != COL_STRING)
-        return R_PREFIX;
+        return REFUSAL_PREFIX;
     if (range && (t == COL_BOOL || t == COL_BYTES))
-        return R_RANGE;
-    return R_OK;
+        return REFUSAL_RANGE;
+    return REFUSAL_NONE;
 }
 
 bool query_op_applies(const struct column *leaf, enum filter_op op)
 {
-    return refusal(leaf, op) == R_OK;
+    return refusal_of(leaf, op) == REFUSAL_NONE;
 }
 
 /* Whether op applies to leaf; if not, fails with why. */
@@ -430,22 +434,22 @@ static int op_applies(struct parser *p, const char *label, const struct column *
 {
     const char *n = leaf->name, *tn = col_type_name(leaf->elem);
 
-    switch (refusal(leaf, op)) {
-    case R_OK:
+    switch (refusal_of(leaf, op)) {
+    case REFUSAL_NONE:
         return 0;
-    case R_NOT_REPEATED:
+    case REFUSAL_NOT_REPEATED:
         return fail(p, "%s: contains applies to REPEATED columns of a scalar type only", label);
-    case R_REPEATED:
+    case REFUSAL_REPEATED:
         return fail(p, "%s: '%s' is REPEATED: use %s__contains (or a field inside its records)",
                     label, n, n);
-    case R_RECORD:
+    case REFUSAL_RECORD:
         return fail(p, "%s: '%s' is a RECORD: use isnull, or filter a field of it (%s.field)",
                     label, n, n);
-    case R_ISNULL_ONLY:
+    case REFUSAL_ISNULL_ONLY:
         return fail(p, "%s: %s columns take isnull only", label, tn);
-    case R_PREFIX:
+    case REFUSAL_PREFIX:
         return fail(p, "%s: prefix applies to STRING columns only, '%s' is %s", label, n, tn);
-    case R_RANGE:
+    case REFUSAL_RANGE:
         return fail(p, "%s: %s does not apply to %s columns", label, op_names[op], tn);
     }
     return 0;

@@ -411,8 +411,8 @@ static bool base64_canonical(const char *p, size_t n)
         return false;
     while (pad < 2 && pad < n && p[n - 1 - pad] == '=')
         pad++;
-    for (size_t i = 0; i < n - pad; i++)
-        if (!p[i] || !strchr(tab, p[i]))
+    for (const char *q = p, *end = p + n - pad; q < end; q++)
+        if (!*q || !strchr(tab, *q))
             return false;
     if (!pad)
         return true;

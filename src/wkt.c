@@ -102,7 +102,7 @@ static bool point(struct wkt *w, double xy[2])
 /* "(x y, x y, ...)" with at least min points; ring: closed. */
 static bool points(struct wkt *w, size_t min, bool ring)
 {
-    double first[2], xy[2];
+    double first[2] = { 0, 0 }, xy[2] = { 0, 0 };
     size_t n = 0;
     if (!eat(w, '('))
         return fail(w, "expected '('");

@@ -397,7 +397,7 @@ static char *put_fare_segments(struct gen *g, char *p, uint64_t h, size_t c, uin
 static size_t make_flight(struct gen *g, uint64_t row, int bad_kind, char *line, const char **path)
 {
     enum bad bad = (enum bad)bad_kind;
-    char *p = line, *tail;
+    char *p = line;
     enum status st;
     size_t c, o, d, mission;
     uint64_t fn, h, step, lo, nreg;
@@ -541,7 +541,7 @@ static size_t make_flight(struct gen *g, uint64_t row, int bad_kind, char *line,
         p = put_qstr(p, ac->type);
         p = put_key(p, "tail_number");
         *p++ = '"';
-        tail = p;                       /* N123AB, JA801A, CC-BAW, G-EUPA */
+        char *tail = p;                 /* N123AB, JA801A, CC-BAW, G-EUPA */
         p = put(p, carriers[c].reg);
         if (!strcmp(carriers[c].reg, "N") || !strcmp(carriers[c].reg, "JA")) {
             p = put_uint(p, 100 + th % 900, 3);
@@ -724,7 +724,6 @@ static size_t make_payment(struct gen *g, uint64_t row, int bad_kind, char *line
     const struct city *city;
     enum pstatus st;
     bool fx = false, has_fee;
-    unsigned char fp[32];
     int64_t created_s;
 
     step = below(g, 100) == 0 ? 0 : 1 + below(g, 2 * g->step_us);
@@ -990,6 +989,7 @@ static size_t make_payment(struct gen *g, uint64_t row, int bad_kind, char *line
             p = put(p, row % 2 ? "not*base64!" : "AAEC/w=");
             *path = "fingerprint";
         } else {
+            unsigned char fp[32];
             for (size_t i = 0; i < sizeof fp; i += 8) {
                 uint64_t w = next(g);
                 memcpy(fp + i, &w, 8);

@@ -10,6 +10,7 @@
 
 #include "colibri/schema.h"
 #include "colibri/strbuf.h"
+#include "sql.h"
 
 /* Map a SQLite result code to ours (logged with what): a store that cannot write is "unavailable". */
 int sqlite_map_err(sqlite3 *db, int rc, const char *what);
@@ -33,7 +34,8 @@ void sqlite_add_table(struct strbuf *sb, const char *verb, const struct schema *
  * record's JSON text (SQL_PARAM_JSON), or as a decimal's order key
  * (SQL_PARAM_DECKEY). A sqlite3_bind_* result code (sqlite_types.c).
  */
-int sqlite_bind_param(sqlite3_stmt *st, int i, enum col_type t, const struct value *v, int kind);
+int sqlite_bind_param(sqlite3_stmt *st, int i, enum col_type t, const struct value *v,
+                      enum sql_param_kind kind);
 
 /* colibri_deckey(text) on db: the order key of a decimal (decimal_key), NULL if not one. */
 int sqlite_register_types(sqlite3 *db);

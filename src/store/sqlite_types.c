@@ -30,7 +30,8 @@ static int bind_stored(sqlite3_stmt *st, int i, enum col_type t, const struct va
     }
 }
 
-int sqlite_bind_param(sqlite3_stmt *st, int i, enum col_type t, const struct value *v, int kind)
+int sqlite_bind_param(sqlite3_stmt *st, int i, enum col_type t, const struct value *v,
+                      enum sql_param_kind kind)
 {
     char buf[DEC_KEY_LEN + 1];
     size_t n;
