@@ -383,8 +383,8 @@ static int nested(struct nest *n, const struct column *f, bool element, size_t d
         strbuf_addc(out, ']');
         return 0;
     }
-    if (f->elem == COL_RECORD && r->p < r->end && *r->p == '{')
-        return record(n, f, depth, out);
+    if (f->elem == COL_RECORD && (element || !f->repeated) && r->p < r->end && *r->p == '{')
+        return record(n, f, depth, out);    /* a REPEATED RECORD's own value must be an array */
     start = r->p;
     if ((rc = jr_token(r, &t, depth)) != 0)
         return rc;

@@ -25,7 +25,7 @@
 #define TS_PATTERN "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 #define DATE_PATTERN "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 #define NO_NUL "^[^\\u0000]*$"          /* %00 is refused in a query string */
-#define DATETIME_PATTERN "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?$"
+#define DATETIME_PATTERN "^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?$"
 #define TIME_PATTERN "^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?$"
 #define DECIMAL_PATTERN "^-?(0|[1-9][0-9]*)(\\.[0-9]*[1-9])?$"   /* as rows write them */
 #define BASE64_PATTERN "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
@@ -144,6 +144,7 @@ static void add_leaf_filters(json_t *params, const struct column *leaf, const ch
             json_t *item = type_schema(t, true);
             if (t == COL_STRING)
                 json_object_set_new(item, "pattern", json_string(ITEM));
+            json_object_set_new(item, "minLength", json_integer(1));    /* an empty item is no value */
             json_array_append_new(params, list_param(name, desc, item, QUERY_MAX_IN));
         } else if (ops[o].op == OP_ISNULL) {
             json_array_append_new(params, param(name, desc, json_pack("{s:s,s:[s,s]}", "type", "string",
