@@ -1,6 +1,8 @@
 /* arena.c — chunks of stable memory, freed together (arena.h). */
 #include "colibri/arena.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +14,8 @@ struct arena_chunk {
     char data[];
 };
 
-char *arena_dup(struct arena *a, const char *p, size_t n)
+/* Room for n bytes and a NUL, never moved; NULL on ENOMEM. */
+static char *arena_alloc(struct arena *a, size_t n)
 {
     struct arena_chunk *c = a->head;
 
@@ -26,10 +29,38 @@ char *arena_dup(struct arena *a, const char *p, size_t n)
         a->head = c;
     }
     char *dst = c->data + c->used;
+    c->used += n + 1;
+    return dst;
+}
+
+char *arena_dup(struct arena *a, const char *p, size_t n)
+{
+    char *dst = arena_alloc(a, n);
+    if (!dst)
+        return NULL;
     if (n)
         memcpy(dst, p, n);
     dst[n] = '\0';
-    c->used += n + 1;
+    return dst;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+    return arena_dup(a, s, strlen(s));
+}
+
+char *arena_printf(struct arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *dst = n < 0 ? NULL : arena_alloc(a, (size_t)n);
+    if (dst) {
+        va_start(ap, fmt);
+        vsnprintf(dst, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     return dst;
 }
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "colibri/array.h"
 #include "colibri/batch.h"
 #include "colibri/error.h"
 
@@ -10,23 +11,9 @@ void batch_init(struct batch *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Make room for one more element of size sz in *arr (count n, capacity *cap). */
-static int grow(void **arr, size_t n, size_t *cap, size_t sz)
-{
-    if (n < *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    void *p = realloc(*arr, ncap * sz);
-    if (!p)
-        return COLIBRI_ENOMEM;
-    *arr = p;
-    *cap = ncap;
-    return 0;
-}
-
 int batch_add_row(struct batch *b, struct row *r, size_t payload_bytes)
 {
-    if (grow((void **)&b->rows, b->nrows, &b->caprows, sizeof *b->rows))
+    if (array_grow((void **)&b->rows, b->nrows, &b->caprows, sizeof *b->rows, 64))
         return COLIBRI_ENOMEM;
     b->rows[b->nrows++] = *r;
     memset(r, 0, sizeof *r);
@@ -37,7 +24,7 @@ int batch_add_row(struct batch *b, struct row *r, size_t payload_bytes)
 int batch_add_dead(struct batch *b, const char *id, const char *source, const char *reason,
                    const char *payload, size_t payload_len, int64_t at_us)
 {
-    if (grow((void **)&b->dead, b->ndead, &b->capdead, sizeof *b->dead))
+    if (array_grow((void **)&b->dead, b->ndead, &b->capdead, sizeof *b->dead, 64))
         return COLIBRI_ENOMEM;
     struct dead_letter d = {
         .id = strdup(id ? id : ""),
@@ -70,7 +57,7 @@ int batch_set_position(struct batch *b, const char *key, int64_t next, int64_t w
             return 0;
         }
     }
-    if (grow((void **)&b->pos, b->npos, &b->cappos, sizeof *b->pos))
+    if (array_grow((void **)&b->pos, b->npos, &b->cappos, sizeof *b->pos, 64))
         return COLIBRI_ENOMEM;
     char *k = strdup(key);
     if (!k)

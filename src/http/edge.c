@@ -55,10 +55,7 @@ struct edge {
     size_t nslots, open;            /* open: connections that hold a general slot */
     size_t limit;                   /* the general limit */
     int64_t idle_us, head_us, body_us;
-    pthread_t reaper;
-    pthread_mutex_t stop_lock;
-    pthread_cond_t stop_cond;
-    bool stop, reaper_started;
+    struct helper reaper;
 };
 
 /* Cut one connection (lock held). */
@@ -99,17 +96,18 @@ static void *reaper_main(void *arg)
 {
     struct edge *g = arg;
     pthread_setname_np(pthread_self(), "http-reaper");
-    pthread_mutex_lock(&g->stop_lock);
-    while (!g->stop) {
+    struct helper *h = &g->reaper;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stop) {
         struct timespec ts = clock_after_ms(CLOCK_REALTIME, REAP_EVERY_MS);
-        pthread_cond_timedwait(&g->stop_cond, &g->stop_lock, &ts);
-        if (g->stop)
+        pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+        if (h->stop)
             break;
-        pthread_mutex_unlock(&g->stop_lock);
+        pthread_mutex_unlock(&h->lock);
         reap(g);
-        pthread_mutex_lock(&g->stop_lock);
+        pthread_mutex_lock(&h->lock);
     }
-    pthread_mutex_unlock(&g->stop_lock);
+    pthread_mutex_unlock(&h->lock);
     return NULL;
 }
 
@@ -126,13 +124,11 @@ int edge_new(const struct edge_limits *lim, struct edge **out)
     g->body_us = lim->body_ms * 1000;
     g->slots = calloc(g->nslots, sizeof *g->slots);
     pthread_mutex_init(&g->lock, NULL);
-    pthread_mutex_init(&g->stop_lock, NULL);
-    pthread_cond_init(&g->stop_cond, NULL);
-    if (!g->slots || pthread_create(&g->reaper, NULL, reaper_main, g) != 0) {
+    helper_init(&g->reaper);
+    if (!g->slots || helper_start(&g->reaper, reaper_main, g)) {
         edge_free(g);
         return COLIBRI_ENOMEM;
     }
-    g->reaper_started = true;
     *out = g;
     return 0;
 }
@@ -141,11 +137,8 @@ void edge_free(struct edge *g)
 {
     if (!g)
         return;
-    if (g->reaper_started)
-        thread_stop(g->reaper, &g->stop_lock, &g->stop_cond, &g->stop);
+    helper_release(&g->reaper);
     pthread_mutex_destroy(&g->lock);
-    pthread_mutex_destroy(&g->stop_lock);
-    pthread_cond_destroy(&g->stop_cond);
     free(g->slots);
     free(g);
 }

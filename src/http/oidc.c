@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/arena.h"
 #include "colibri/base64.h"
 #include "colibri/error.h"
 #include "colibri/gcp.h"
@@ -32,7 +33,8 @@ struct jwk {
 };
 
 struct oidc {
-    char *jwks_url, *audience, *email;
+    const char *jwks_url, *audience, *email;    /* copies, in texts */
+    struct arena texts;
     pthread_mutex_t lock;   /* keys, fetched_at and rc */
     struct jwk *keys;
     size_t nkeys;
@@ -101,9 +103,9 @@ int oidc_new(const char *jwks_url, const char *audience, const char *email, stru
     if (!o)
         return COLIBRI_ENOMEM;
     pthread_mutex_init(&o->lock, NULL);
-    o->audience = strdup(audience);
-    o->email = strdup(email ? email : "");
-    o->jwks_url = jwks_url ? strdup(jwks_url) : NULL;
+    o->audience = arena_strdup(&o->texts, audience);
+    o->email = arena_strdup(&o->texts, email ? email : "");
+    o->jwks_url = jwks_url ? arena_strdup(&o->texts, jwks_url) : NULL;
     struct rest_opts opts = { .timeout_ms = 5000, .deadline_ms = 10000, .max_attempts = 3 };
     if (!o->audience || !o->email || (jwks_url && !o->jwks_url) ||
         (jwks_url && rest_client_new("pubsub", NULL, &opts, &o->rc))) {
@@ -316,8 +318,6 @@ void oidc_free(struct oidc *o)
     keys_free(o->keys, o->nkeys);
     rest_client_free(o->rc);
     pthread_mutex_destroy(&o->lock);
-    free(o->jwks_url);
-    free(o->audience);
-    free(o->email);
+    arena_release(&o->texts);
     free(o);
 }

@@ -10,7 +10,7 @@
  * maximumBytesBilled guard; the SQL is store/sql.c's page, the same plan
  * sqlite.c writes, so that GET /data answers byte for byte the same on both
  * backends, cursors included. Identical queries within a short TTL share one
- * BigQuery job (a single-flight response cache).
+ * BigQuery job (a single-flight response cache, bigquery_cache.c).
  *
  * Positions: BigQuery cannot write rows and offsets in one transaction
  * (insertAll is per table and has no transactions), so a _positions table
@@ -126,9 +126,9 @@ static int parse_target(struct bq_store *s, const char *target)
         log_error("bigquery store needs bigquery:PROJECT.DATASET.TABLE, not '%s'", target);
         return COLIBRI_ECONFIG;
     }
-    s->project = strndup(target, (size_t)(d - target));
-    s->dataset = strndup(d + 1, (size_t)(t - d - 1));
-    s->table = strdup(t + 1);
+    s->project = arena_dup(&s->texts, target, (size_t)(d - target));
+    s->dataset = arena_dup(&s->texts, d + 1, (size_t)(t - d - 1));
+    s->table = arena_strdup(&s->texts, t + 1);
     if (!s->project || !s->dataset || !s->table)
         return COLIBRI_ENOMEM;
     if (!valid_name(s->project, "-.:") || !valid_name(s->dataset, "") || !valid_name(s->table, "-")) {
@@ -144,19 +144,14 @@ static int api_base(struct bq_store *s, const struct config *cfg, bool *emulator
 {
     const char *emu = cfg->bigquery_emulator_host;
     const char *ep = cfg->bigquery_endpoint;
-    struct strbuf sb = STRBUF_INIT;
     *emulator = emu && *emu;
     const char *root = *emulator ? emu : ep && *ep ? ep : BQ_DEFAULT_BASE;
-    if (!strstr(root, "://"))
-        strbuf_adds(&sb, "http://");
-    strbuf_adds(&sb, root);
-    while (sb.len && sb.buf[sb.len - 1] == '/')
-        sb.buf[--sb.len] = '\0';
-    strbuf_addf(&sb, "/bigquery/v2/projects/%s", s->project);
-    if (sb.failed)
-        return COLIBRI_ENOMEM;
-    s->base = strbuf_detach(&sb, NULL);
-    return 0;
+    size_t len = strlen(root);
+    while (len && root[len - 1] == '/')
+        len--;
+    s->base = arena_printf(&s->texts, "%s%.*s/bigquery/v2/projects/%s", strstr(root, "://") ? "" : "http://",
+                           (int)len, root, s->project);
+    return s->base ? 0 : COLIBRI_ENOMEM;
 }
 
 /* ---- tables --------------------------------------------------------------------- */
@@ -319,26 +314,21 @@ static int bq_open(const struct config *cfg, const char *target, const struct sc
         return COLIBRI_ENOMEM;
     s->schema = sc;
     pthread_mutex_init(&s->plock, NULL);
-    pthread_mutex_init(&s->clock, NULL);
-    pthread_cond_init(&s->cdone, NULL);
+    bq_cache_init(&s->cache, cfg->bq_cache_ms);
     bool emulator = false;
     int rc = parse_target(s, target);
     if (!rc)
         rc = api_base(s, cfg, &emulator);
     if (rc)
         goto out;
-    struct strbuf sb = STRBUF_INIT;
-    strbuf_addf(&sb, "%s/datasets/%s/tables/%s", s->base, s->dataset, s->table);
-    s->table_url = strbuf_detach(&sb, NULL);
-    s->location = *cfg->bq_location ? strdup(cfg->bq_location) : NULL;
-    if (cfg->bq_max_bytes_billed > 0 && asprintf(&s->max_bytes, "%ld", cfg->bq_max_bytes_billed) < 0)
-        s->max_bytes = NULL;
+    s->table_url = arena_printf(&s->texts, "%s/datasets/%s/tables/%s", s->base, s->dataset, s->table);
+    s->location = *cfg->bq_location ? arena_strdup(&s->texts, cfg->bq_location) : NULL;
+    s->max_bytes = cfg->bq_max_bytes_billed > 0 ? arena_printf(&s->texts, "%ld", cfg->bq_max_bytes_billed) : NULL;
     if (!s->table_url || (*cfg->bq_location && !s->location) ||
         (cfg->bq_max_bytes_billed > 0 && !s->max_bytes)) {
         rc = COLIBRI_ENOMEM;
         goto out;
     }
-    s->cache_ms = cfg->bq_cache_ms;
     s->window_us = (int64_t)cfg->bq_default_window_h * 3600 * 1000000;
     if ((rc = gcp_auth_new(cfg, BQ_SCOPE, emulator, &s->auth)))
         goto out;
@@ -355,18 +345,6 @@ out:
     return 0;
 }
 
-void bq_cache_clear(struct bq_store *s, bool all)
-{
-    for (size_t i = 0; i < CACHE_SLOTS; i++) {
-        struct cache_slot *e = &s->cache[i];
-        if (!e->key || (e->pending && !all))
-            continue;
-        free(e->key);
-        json_decref(e->rows);
-        memset(e, 0, sizeof *e);
-    }
-}
-
 static void bq_close(void *ctx)
 {
     struct bq_store *s = ctx;
@@ -377,18 +355,10 @@ static void bq_close(void *ctx)
         rest_client_free(n->c);
         free(n);
     }
-    bq_cache_clear(s, true);
+    bq_cache_release(&s->cache);
     gcp_auth_free(s->auth);
     pthread_mutex_destroy(&s->plock);
-    pthread_mutex_destroy(&s->clock);
-    pthread_cond_destroy(&s->cdone);
-    free(s->project);
-    free(s->dataset);
-    free(s->table);
-    free(s->base);
-    free(s->table_url);
-    free(s->location);
-    free(s->max_bytes);
+    arena_release(&s->texts);
     free(s);
 }
 
@@ -633,92 +603,30 @@ out:
     return rc;
 }
 
-/*
- * Rows for (sql, params), through the response cache: within cache_ms an
- * identical request is answered from memory, and identical requests that
- * arrive while one is running wait for it instead of starting their own job.
- * *rows is owned by the caller (json_decref).
- */
+struct job {
+    struct bq_store *s;
+    const char *sql;
+    json_t *params;
+    size_t max_results;
+};
+
+static int fetch_job(void *arg, json_t **rows)
+{
+    const struct job *j = arg;
+    return run_job(j->s, j->sql, j->params, j->max_results, rows);
+}
+
+/* Rows for (sql, params), through the response cache; *rows is the caller's (json_decref). */
 static int cached_rows(struct bq_store *s, const char *sql, json_t *params, size_t max_results,
                        json_t **rows)
 {
+    struct job job = { s, sql, params, max_results };
     *rows = NULL;
-    if (s->cache_ms <= 0)
-        return run_job(s, sql, params, max_results, rows);
     char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
     struct strbuf key = STRBUF_INIT;
     strbuf_addf(&key, "%zu\n%s\n%s", max_results, sql, pj ? pj : "");
     free(pj);
-    if (key.failed || !pj) {
-        strbuf_release(&key);
-        return COLIBRI_ENOMEM;
-    }
-    struct cache_slot *e = NULL;
-    pthread_mutex_lock(&s->clock);
-    uint64_t writes = s->writes;
-    for (;;) {
-        int64_t now = clock_mono_ms();
-        e = NULL;
-        for (size_t i = 0; i < CACHE_SLOTS; i++)
-            if (s->cache[i].key && strcmp(s->cache[i].key, key.buf) == 0)
-                e = &s->cache[i];
-        if (e && e->pending) {
-            pthread_cond_wait(&s->cdone, &s->clock);
-            continue;
-        }
-        if (e && e->rows && e->expires_ms > now) {
-            *rows = json_incref(e->rows);
-            e->used_ms = now;
-            pthread_mutex_unlock(&s->clock);
-            strbuf_release(&key);
-            return 0;
-        }
-        break;
-    }
-    if (!e) {   /* a free slot, else the least recently used one that is not running */
-        for (size_t i = 0; i < CACHE_SLOTS; i++) {
-            struct cache_slot *c = &s->cache[i];
-            if (c->pending)
-                continue;
-            if (!c->key) {
-                e = c;
-                break;
-            }
-            if (!e || c->used_ms < e->used_ms)
-                e = c;
-        }
-    }
-    if (e) {
-        if (e->key != NULL && strcmp(e->key, key.buf) != 0) {
-            free(e->key);
-            e->key = NULL;
-        }
-        json_decref(e->rows);
-        e->rows = NULL;
-        if (!e->key)
-            e->key = strbuf_detach(&key, NULL);
-        e->pending = e->key != NULL;
-        if (!e->key)
-            e = NULL;
-    }
-    pthread_mutex_unlock(&s->clock);
-
-    int rc = run_job(s, sql, params, max_results, rows);
-
-    if (e) {
-        pthread_mutex_lock(&s->clock);
-        e->pending = false;
-        e->used_ms = clock_mono_ms();
-        e->expires_ms = e->used_ms + s->cache_ms;
-        bool keep = !rc && s->writes == writes;
-        e->rows = keep ? json_incref(*rows) : NULL;
-        if (!keep) {   /* failures are not cached, nor what a concurrent insert may have changed */
-            free(e->key);
-            e->key = NULL;
-        }
-        pthread_cond_broadcast(&s->cdone);
-        pthread_mutex_unlock(&s->clock);
-    }
+    int rc = key.failed || !pj ? COLIBRI_ENOMEM : bq_cache_rows(&s->cache, key.buf, fetch_job, &job, rows);
     strbuf_release(&key);
     return rc;
 }

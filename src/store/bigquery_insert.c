@@ -304,10 +304,7 @@ int bq_insert(void *ctx, const struct batch *b, struct insert_result *out)
         out->stored = stored;
         out->duplicates = 0;
         out->dead = dead;
-        pthread_mutex_lock(&s->clock);
-        s->writes++;
-        bq_cache_clear(s, false);     /* readers in this process see their own writes */
-        pthread_mutex_unlock(&s->clock);
+        bq_cache_wrote(&s->cache);
     }
 out:
     strbuf_release(&url);

@@ -10,22 +10,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "colibri/arena.h"
 #include "colibri/batch.h"
 #include "colibri/gcp.h"
 #include "colibri/schema.h"
 #include "colibri/store.h"
+#include "store/bigquery_cache.h"
 
 #define DEAD_TABLE "_dead_letters"
-#define CACHE_SLOTS 64
-
-struct cache_slot {
-    char *key;                  /* NULL: free */
-    json_t *rows;               /* the "rows" array (owned), NULL while pending or after failure */
-    int64_t expires_ms;
-    bool pending;               /* a query for key is running */
-    int64_t used_ms;
-};
-
 struct client_node {
     struct rest_client *c;
     struct client_node *next;
@@ -33,20 +25,17 @@ struct client_node {
 
 struct bq_store {
     const struct schema *schema;
-    char *project, *dataset, *table;
-    char *base;                 /* ".../bigquery/v2/projects/PROJECT" */
-    char *table_url;            /* base + "/datasets/D/tables/T" */
-    char *location;             /* may be NULL */
-    char *max_bytes;            /* decimal string, or NULL for no guard */
-    long cache_ms;
+    const char *project, *dataset, *table;
+    const char *base;           /* ".../bigquery/v2/projects/PROJECT" */
+    const char *table_url;      /* base + "/datasets/D/tables/T" */
+    const char *location;       /* may be NULL */
+    const char *max_bytes;      /* decimal string, or NULL for no guard */
+    struct arena texts;         /* owns the strings above */
     int64_t window_us;      /* GET /data without since: the last this long; 0 = unbounded */
     struct gcp_auth *auth;
     pthread_mutex_t plock;      /* the client pool */
     struct client_node *pool;
-    pthread_mutex_t clock;      /* the response cache */
-    pthread_cond_t cdone;
-    uint64_t writes;            /* inserts so far: results of a query that overlapped one are not cached */
-    struct cache_slot cache[CACHE_SLOTS];
+    struct bq_cache cache;      /* query answers */
 };
 
 /*
@@ -55,9 +44,6 @@ struct bq_store {
  */
 int bq_call(struct bq_store *s, const char *method, const char *url, json_t *body,
             const char *raw, json_t **resp, long *status, char *err, size_t errlen);
-
-/* Drop cached query results: all, or those not being fetched; the caller holds s->clock. */
-void bq_cache_clear(struct bq_store *s, bool all);
 
 /* Column c as a field of a table schema, nested fields and all (bigquery_types.c). */
 json_t *bq_field_json(const struct column *c);

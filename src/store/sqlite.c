@@ -45,25 +45,26 @@ struct reader {
     struct reader *next;
 };
 
+/* The one connection that writes, with its insert statements. */
+struct writer {
+    pthread_mutex_t lock;
+    sqlite3 *db;
+    sqlite3_stmt *ins_rows, *ins_dead, *ins_pos;   /* ins_rows: a whole batch's rows */
+    struct stmt_cache cache;
+};
+
 struct sqlite_store {
     const struct schema *schema;
     char *path;
     bool memory;            /* ":memory:": readers share the writer */
     uint64_t id;            /* tells thread-local readers apart across stores */
-    pthread_mutex_t wlock;  /* the writer and, for :memory:, every read */
-    sqlite3 *w;
-    sqlite3_stmt *ins_rows, *ins_dead, *ins_pos;   /* ins_rows: a whole batch's rows */
-    struct stmt_cache wcache;
+    struct writer writer;   /* its lock also serialises every read of a :memory: store */
     pthread_mutex_t rlock;  /* the readers list */
     struct reader *readers;
-    pthread_t ckpt;         /* the checkpointer (file stores only) */
-    bool ckpt_running;
-    pthread_mutex_t ckpt_lock;
-    pthread_cond_t ckpt_cond;
+    struct helper ckpt;     /* the checkpointer (started for file stores only); its lock guards ckpt_* */
     bool ckpt_due;          /* a commit asked for a copy */
     bool ckpt_copying;      /* the checkpointer is copying */
     bool ckpt_resetting;    /* the writer is resetting the WAL: no copy meanwhile */
-    bool ckpt_stop;
     int64_t next_reset;     /* µs, monotonic: no reset attempt before */
 };
 
@@ -131,9 +132,9 @@ static void cache_clear(struct stmt_cache *c)
     memset(c, 0, sizeof *c);
 }
 
-static int prepare_writes(struct sqlite_store *s)
+/* The writer's insert statements, for schema sc. */
+static int writer_prepare(struct writer *w, const struct schema *sc)
 {
-    const struct schema *sc = s->schema;
     struct strbuf sb = STRBUF_INIT;
     int rc;
 
@@ -146,20 +147,20 @@ static int prepare_writes(struct sqlite_store *s)
         rc = COLIBRI_ENOMEM;
         goto out;
     }
-    rc = sqlite_batch_register(s->w, sc);
+    rc = sqlite_batch_register(w->db, sc);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(s->w, sb.buf, -1, SQLITE_PREPARE_PERSISTENT, &s->ins_rows, NULL);
+        rc = sqlite3_prepare_v3(w->db, sb.buf, -1, SQLITE_PREPARE_PERSISTENT, &w->ins_rows, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(s->w,
+        rc = sqlite3_prepare_v3(w->db,
             "INSERT INTO _dead_letters (id, source, reason, payload, at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT(id) DO NOTHING", -1, SQLITE_PREPARE_PERSISTENT, &s->ins_dead, NULL);
+            " ON CONFLICT(id) DO NOTHING", -1, SQLITE_PREPARE_PERSISTENT, &w->ins_dead, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(s->w,
+        rc = sqlite3_prepare_v3(w->db,
             "INSERT INTO _positions (key, next, witness) VALUES (?, ?, ?)"
             " ON CONFLICT(key) DO UPDATE SET next = excluded.next, witness = excluded.witness"
             " WHERE excluded.next > next",
-            -1, SQLITE_PREPARE_PERSISTENT, &s->ins_pos, NULL);
-    rc = rc == SQLITE_OK ? 0 : sqlite_map_err(s->w, rc, "prepare insert");
+            -1, SQLITE_PREPARE_PERSISTENT, &w->ins_pos, NULL);
+    rc = rc == SQLITE_OK ? 0 : sqlite_map_err(w->db, rc, "prepare insert");
 out:
     strbuf_release(&sb);
     return rc;
@@ -183,21 +184,21 @@ static int wal_grew(void *ctx, sqlite3 *db, const char *name, int pages)
     struct sqlite_store *s = ctx;
     if (pages < WAL_COPY_PAGES)
         return SQLITE_OK;
-    pthread_mutex_lock(&s->ckpt_lock);
+    pthread_mutex_lock(&s->ckpt.lock);
     bool want_reset = pages >= WAL_CHECKPOINT_PAGES && clock_mono_us() >= s->next_reset;
     bool reset = want_reset && !s->ckpt_copying;
     s->ckpt_resetting = reset;
     s->ckpt_due = !want_reset;  /* no new copy while a reset waits: the next commit finds it idle */
-    pthread_cond_signal(&s->ckpt_cond);
-    pthread_mutex_unlock(&s->ckpt_lock);
+    pthread_cond_signal(&s->ckpt.cond);
+    pthread_mutex_unlock(&s->ckpt.lock);
     if (reset) {
         sqlite3_busy_timeout(db, CHECKPOINT_WAIT_MS);
         int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-        pthread_mutex_lock(&s->ckpt_lock);
+        pthread_mutex_lock(&s->ckpt.lock);
         s->next_reset = rc == SQLITE_OK ? 0 : clock_mono_us() + RESET_RETRY_MS * 1000;
         s->ckpt_resetting = false;
-        pthread_mutex_unlock(&s->ckpt_lock);
+        pthread_mutex_unlock(&s->ckpt.lock);
     }
     return SQLITE_OK;
 }
@@ -214,24 +215,24 @@ static void *checkpointer(void *arg)
         sqlite3_close(db);
         return NULL;
     }
-    pthread_mutex_lock(&s->ckpt_lock);
+    pthread_mutex_lock(&s->ckpt.lock);
     for (;;) {
-        while ((!s->ckpt_due || s->ckpt_resetting) && !s->ckpt_stop)
-            pthread_cond_wait(&s->ckpt_cond, &s->ckpt_lock);
-        if (s->ckpt_stop)
+        while ((!s->ckpt_due || s->ckpt_resetting) && !s->ckpt.stop)
+            pthread_cond_wait(&s->ckpt.cond, &s->ckpt.lock);
+        if (s->ckpt.stop)
             break;
         s->ckpt_due = false;
         s->ckpt_copying = true;
-        pthread_mutex_unlock(&s->ckpt_lock);
+        pthread_mutex_unlock(&s->ckpt.lock);
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc != last)
             log_msg(rc == SQLITE_OK ? LOG_INFO : LOG_WARN, __func__, "sqlite %s: background checkpoint: %s",
                     s->path, rc == SQLITE_OK ? "working again" : sqlite3_errmsg(db));
         last = rc;
-        pthread_mutex_lock(&s->ckpt_lock);
+        pthread_mutex_lock(&s->ckpt.lock);
         s->ckpt_copying = false;
     }
-    pthread_mutex_unlock(&s->ckpt_lock);
+    pthread_mutex_unlock(&s->ckpt.lock);
     sqlite3_close(db);
     return NULL;
 }
@@ -255,24 +256,20 @@ static int sqlite_open(const struct config *cfg, const char *target, const struc
     s->schema = sc;
     s->memory = strcmp(target, ":memory:") == 0;
     s->id = atomic_fetch_add(&next_store_id, 1);
-    pthread_mutex_init(&s->wlock, NULL);
+    pthread_mutex_init(&s->writer.lock, NULL);
     pthread_mutex_init(&s->rlock, NULL);
-    pthread_mutex_init(&s->ckpt_lock, NULL);
-    pthread_cond_init(&s->ckpt_cond, NULL);
-    int rc = open_conn(s, false, &s->w);
+    helper_init(&s->ckpt);
+    int rc = open_conn(s, false, &s->writer.db);
     if (!rc && !s->memory)
-        rc = sqlite_exec(s->w, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
+        rc = sqlite_exec(s->writer.db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;");
     if (!rc && !s->memory)
-        sqlite3_wal_hook(s->w, wal_grew, s);
-    if (!rc && !s->memory) {
-        s->ckpt_running = pthread_create(&s->ckpt, NULL, checkpointer, s) == 0;
-        if (!s->ckpt_running)
-            rc = COLIBRI_ENOMEM;
-    }
+        sqlite3_wal_hook(s->writer.db, wal_grew, s);
+    if (!rc && !s->memory)
+        rc = helper_start(&s->ckpt, checkpointer, s);
     if (!rc)
-        rc = sqlite_create_tables(s->w, s->schema, s->path);
+        rc = sqlite_create_tables(s->writer.db, s->schema, s->path);
     if (!rc)
-        rc = prepare_writes(s);
+        rc = writer_prepare(&s->writer, s->schema);
     if (rc) {
         log_error("cannot open the SQLite store at %s", target);
         sqlite_close(s);
@@ -282,28 +279,30 @@ static int sqlite_open(const struct config *cfg, const char *target, const struc
     return 0;
 }
 
+static void writer_close(struct writer *w)
+{
+    cache_clear(&w->cache);
+    sqlite3_finalize(w->ins_rows);
+    sqlite3_finalize(w->ins_dead);
+    sqlite3_finalize(w->ins_pos);
+    sqlite3_close(w->db);
+    pthread_mutex_destroy(&w->lock);
+}
+
 static void sqlite_close(void *ctx)
 {
     struct sqlite_store *s = ctx;
     if (!s)
         return;
-    if (s->ckpt_running)
-        thread_stop(s->ckpt, &s->ckpt_lock, &s->ckpt_cond, &s->ckpt_stop);
+    helper_release(&s->ckpt);
     for (struct reader *r = s->readers, *next; r; r = next) {
         next = r->next;
         cache_clear(&r->cache);
         sqlite3_close(r->db);
         free(r);
     }
-    cache_clear(&s->wcache);
-    sqlite3_finalize(s->ins_rows);
-    sqlite3_finalize(s->ins_dead);
-    sqlite3_finalize(s->ins_pos);
-    sqlite3_close(s->w);
-    pthread_mutex_destroy(&s->wlock);
+    writer_close(&s->writer);
     pthread_mutex_destroy(&s->rlock);
-    pthread_mutex_destroy(&s->ckpt_lock);
-    pthread_cond_destroy(&s->ckpt_cond);
     free(s->path);
     free(s);
 }
@@ -352,33 +351,33 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
     return rc == SQLITE_DONE ? 0 : sqlite_map_err(db, rc, what);
 }
 
-static int insert_locked(struct sqlite_store *s, const struct batch *b, struct insert_result *out)
+static int insert_locked(struct writer *w, const struct batch *b, struct insert_result *out)
 {
     int rc;
     if (b->nrows) {
-        sqlite_batch_bind(s->ins_rows, 1, b);
-        if ((rc = step_done(s->w, s->ins_rows, "insert rows")))
+        sqlite_batch_bind(w->ins_rows, 1, b);
+        if ((rc = step_done(w->db, w->ins_rows, "insert rows")))
             return rc;
-        out->stored = (size_t)sqlite3_changes(s->w);
+        out->stored = (size_t)sqlite3_changes(w->db);
         out->duplicates = b->nrows - out->stored;
     }
     for (size_t d = 0; d < b->ndead; d++) {
         const struct dead_letter *dl = &b->dead[d];
-        sqlite3_bind_text(s->ins_dead, 1, dl->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s->ins_dead, 2, dl->source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s->ins_dead, 3, dl->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(w->ins_dead, 1, dl->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(w->ins_dead, 2, dl->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(w->ins_dead, 3, dl->reason, -1, SQLITE_STATIC);
         /* text, so the sqlite3 shell shows it; bytes that are not UTF-8 survive all the same */
-        sqlite3_bind_text(s->ins_dead, 4, dl->payload, (int)dl->payload_len, SQLITE_STATIC);
-        sqlite3_bind_int64(s->ins_dead, 5, dl->at_us);
-        if ((rc = step_done(s->w, s->ins_dead, "insert dead letter")))
+        sqlite3_bind_text(w->ins_dead, 4, dl->payload, (int)dl->payload_len, SQLITE_STATIC);
+        sqlite3_bind_int64(w->ins_dead, 5, dl->at_us);
+        if ((rc = step_done(w->db, w->ins_dead, "insert dead letter")))
             return rc;
-        out->dead += (size_t)sqlite3_changes(s->w);
+        out->dead += (size_t)sqlite3_changes(w->db);
     }
     for (size_t p = 0; p < b->npos; p++) {
-        sqlite3_bind_text(s->ins_pos, 1, b->pos[p].key, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s->ins_pos, 2, b->pos[p].next);
-        sqlite3_bind_int64(s->ins_pos, 3, b->pos[p].witness);
-        if ((rc = step_done(s->w, s->ins_pos, "store position")))
+        sqlite3_bind_text(w->ins_pos, 1, b->pos[p].key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(w->ins_pos, 2, b->pos[p].next);
+        sqlite3_bind_int64(w->ins_pos, 3, b->pos[p].witness);
+        if ((rc = step_done(w->db, w->ins_pos, "store position")))
             return rc;
     }
     return 0;
@@ -387,18 +386,19 @@ static int insert_locked(struct sqlite_store *s, const struct batch *b, struct i
 static int sqlite_insert(void *ctx, const struct batch *b, struct insert_result *out)
 {
     struct sqlite_store *s = ctx;
-    pthread_mutex_lock(&s->wlock);
-    int rc = sqlite_exec(s->w, "BEGIN IMMEDIATE");
+    struct writer *w = &s->writer;
+    pthread_mutex_lock(&w->lock);
+    int rc = sqlite_exec(w->db, "BEGIN IMMEDIATE");
     if (!rc) {
-        rc = insert_locked(s, b, out);
+        rc = insert_locked(w, b, out);
         if (!rc)
-            rc = sqlite_exec(s->w, "COMMIT");
+            rc = sqlite_exec(w->db, "COMMIT");
         if (rc) {
-            sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
             memset(out, 0, sizeof *out);
         }
     }
-    pthread_mutex_unlock(&s->wlock);
+    pthread_mutex_unlock(&w->lock);
     return rc;
 }
 
@@ -410,9 +410,9 @@ static int sqlite_insert(void *ctx, const struct batch *b, struct insert_result 
 static int reader_get(struct sqlite_store *s, sqlite3 **db, struct stmt_cache **cache)
 {
     if (s->memory) {
-        pthread_mutex_lock(&s->wlock);
-        *db = s->w;
-        *cache = &s->wcache;
+        pthread_mutex_lock(&s->writer.lock);
+        *db = s->writer.db;
+        *cache = &s->writer.cache;
         return 0;
     }
     if (tl_reader.store_id != s->id) {
@@ -439,7 +439,7 @@ static int reader_get(struct sqlite_store *s, sqlite3 **db, struct stmt_cache **
 static void reader_put(struct sqlite_store *s)
 {
     if (s->memory)
-        pthread_mutex_unlock(&s->wlock);
+        pthread_mutex_unlock(&s->writer.lock);
 }
 
 /*
@@ -791,9 +791,10 @@ static int sqlite_get(void *ctx, const char *id, struct row_sink *sink)
 static int sqlite_position(void *ctx, const char *key, int64_t *out_next, int64_t *out_witness)
 {
     struct sqlite_store *s = ctx;
+    struct writer *w = &s->writer;
     sqlite3_stmt *st;
-    pthread_mutex_lock(&s->wlock);
-    int rc = cached_stmt(s->w, &s->wcache, "SELECT next, coalesce(witness, 0) FROM _positions WHERE key = ?", &st);
+    pthread_mutex_lock(&w->lock);
+    int rc = cached_stmt(w->db, &w->cache, "SELECT next, coalesce(witness, 0) FROM _positions WHERE key = ?", &st);
     if (!rc) {
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         int step = sqlite3_step(st);
@@ -801,11 +802,11 @@ static int sqlite_position(void *ctx, const char *key, int64_t *out_next, int64_
             *out_next = sqlite3_column_int64(st, 0);
             *out_witness = sqlite3_column_int64(st, 1);
         } else {
-            rc = step == SQLITE_DONE ? COLIBRI_ENOTFOUND : sqlite_map_err(s->w, step, "position");
+            rc = step == SQLITE_DONE ? COLIBRI_ENOTFOUND : sqlite_map_err(w->db, step, "position");
         }
         sqlite3_reset(st);
     }
-    pthread_mutex_unlock(&s->wlock);
+    pthread_mutex_unlock(&w->lock);
     return rc;
 }
 
@@ -816,18 +817,19 @@ static int sqlite_position(void *ctx, const char *key, int64_t *out_next, int64_
 static int sqlite_ping(void *ctx)
 {
     struct sqlite_store *s = ctx;
+    struct writer *w = &s->writer;
     /* a write in progress here answers for itself (the subscriber reports its failures);
        waiting behind it would stall the HTTP worker that asked */
-    if (pthread_mutex_trylock(&s->wlock) != 0)
+    if (pthread_mutex_trylock(&w->lock) != 0)
         return 0;
-    sqlite3_busy_timeout(s->w, PING_WAIT_MS);
-    int rc = sqlite3_exec(s->w, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    sqlite3_busy_timeout(w->db, PING_WAIT_MS);
+    int rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
-        sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
     else
-        log_warn("sqlite %s: not writable: %s", s->path, sqlite3_errmsg(s->w));
-    sqlite3_busy_timeout(s->w, BUSY_TIMEOUT_MS);
-    pthread_mutex_unlock(&s->wlock);
+        log_warn("sqlite %s: not writable: %s", s->path, sqlite3_errmsg(w->db));
+    sqlite3_busy_timeout(w->db, BUSY_TIMEOUT_MS);
+    pthread_mutex_unlock(&w->lock);
     return rc == SQLITE_OK ? 0 : COLIBRI_EUNAVAIL;
 }
 

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "colibri/array.h"
 #include "colibri/clock.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
@@ -129,14 +130,8 @@ static struct part *part_get(struct kafka *k, int32_t partition)
     for (size_t i = 0; i < k->nparts; i++)
         if (k->parts[i].partition == partition)
             return &k->parts[i];
-    if (k->nparts == k->capparts) {
-        size_t cap = k->capparts ? k->capparts * 2 : 16;
-        struct part *p = realloc(k->parts, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        k->parts = p;
-        k->capparts = cap;
-    }
+    if (array_grow((void **)&k->parts, k->nparts, &k->capparts, sizeof *k->parts, 16))
+        return NULL;
     k->parts[k->nparts] = (struct part){ .partition = partition, .first = -1, .next = -1, .verify_at = -1 };
     return &k->parts[k->nparts++];
 }
@@ -808,12 +803,4 @@ static void kafka_close(void *ctx)
     free(k);
 }
 
-/* laid out by hand, one role a line */
-/* clang-format off */
-const struct source_ops kafka_source_ops = {
-    .scheme = "kafka",
-    .open = kafka_open, .ready = kafka_ready, .check = kafka_check, .close = kafka_close,
-    .next = kafka_next, .commit = kafka_commit, .rewind = kafka_rewind, .pause = kafka_pause,
-    .dead_letter = kafka_dead_letter, .dead_letter_flush = kafka_dead_letter_flush,
-};
-/* clang-format on */
+const struct source_ops kafka_source_ops = LONG_RUNNING_SOURCE_OPS(kafka);

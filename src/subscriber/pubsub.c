@@ -34,6 +34,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "colibri/arena.h"
+#include "colibri/array.h"
 #include "colibri/base64.h"
 #include "colibri/clock.h"
 #include "colibri/error.h"
@@ -76,10 +78,11 @@ enum { URL_SUB, URL_PULL, URL_ACK, URL_MODACK, URL_PUBLISH, URL_COUNT };
 
 struct pubsub {
     atomic_int refs;        /* close() and each running thread */
-    char *sub;              /* projects/P/subscriptions/S */
-    char *project;
+    const char *sub;        /* projects/P/subscriptions/S */
+    const char *project;
     char *base;             /* https://pubsub.googleapis.com or http://HOST:PORT */
-    char *url[URL_COUNT];   /* the REST addresses called; URL_PUBLISH only with a dead-letter topic */
+    const char *url[URL_COUNT]; /* the REST addresses called; URL_PUBLISH only with a dead-letter topic */
+    struct arena texts;     /* owns sub, project, base and url[] */
     bool emulator;
     struct gcp_auth *auth;
     struct rest_client *pull_rc, *lease_rc, *rc;    /* puller, leaser, subscriber thread */
@@ -168,11 +171,7 @@ static void pubsub_free(struct pubsub *p)
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
     pthread_cond_destroy(&p->stopped);
-    free(p->sub);
-    free(p->project);
-    free(p->base);
-    for (int i = 0; i < URL_COUNT; i++)
-        free(p->url[i]);
+    arena_release(&p->texts);
     free(p);
 }
 
@@ -207,13 +206,8 @@ static int queue_push(struct pubsub *p, struct pmsg *m)
         if (p->qhead > 0) {
             memmove(p->q, p->q + p->qhead, p->qlen * sizeof *p->q);
             p->qhead = 0;
-        } else {
-            size_t cap = p->qcap ? p->qcap * 2 : 1024;
-            struct pmsg *q = realloc(p->q, cap * sizeof *q);
-            if (!q)
-                return COLIBRI_ENOMEM;
-            p->q = q;
-            p->qcap = cap;
+        } else if (array_grow((void **)&p->q, p->qlen, &p->qcap, sizeof *p->q, 1024)) {
+            return COLIBRI_ENOMEM;
         }
     }
     p->q[p->qhead + p->qlen++] = *m;
@@ -342,15 +336,7 @@ static size_t due_leases(struct pubsub *p, int64_t now, int64_t margin_ms, char 
             const char *ack = pass == 0 ? p->q[p->qhead + i].ack_id : p->out[i].ack_id;
             if (*expires - now > margin_ms || now - received > LEASE_MAX_MS)
                 continue;
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 256;
-                char **t = realloc(ids, nc * sizeof *t);
-                if (!t)
-                    goto out;
-                ids = t;
-                cap = nc;
-            }
-            if (!(ids[n] = strdup(ack)))
+            if (array_grow((void **)&ids, n, &cap, sizeof *ids, 256) || !(ids[n] = strdup(ack)))
                 goto out;
             n++;
             *expires = now + p->extend_s * 1000;
@@ -402,38 +388,39 @@ static int parse_url(struct pubsub *p, const char *url)
         log_error("COLIBRI_SUBSCRIBE: expected pubsub://projects/PROJECT/subscriptions/NAME, got pubsub://%s", url);
         return COLIBRI_ECONFIG;
     }
-    p->sub = strdup(url);
-    p->project = strndup(proj, (size_t)(slash - proj));
+    p->sub = arena_strdup(&p->texts, url);
+    p->project = arena_dup(&p->texts, proj, (size_t)(slash - proj));
     return p->sub && p->project ? 0 : COLIBRI_ENOMEM;
 }
 
 static int set_endpoint(struct pubsub *p, const struct config *cfg)
 {
     const char *emu = cfg->pubsub_emulator_host;
-    int n;
+    struct arena *a = &p->texts;
     if (emu && *emu) {
         p->emulator = true;
-        n = strncmp(emu, "http://", 7) == 0 ? asprintf(&p->base, "%s", emu) : asprintf(&p->base, "http://%s", emu);
+        p->base = arena_printf(a, "%s%s", strncmp(emu, "http://", 7) == 0 ? "" : "http://", emu);
     } else {
-        n = asprintf(&p->base, "%s", *cfg->pubsub_endpoint ? cfg->pubsub_endpoint : DEFAULT_ENDPOINT);
+        p->base = arena_strdup(a, *cfg->pubsub_endpoint ? cfg->pubsub_endpoint : DEFAULT_ENDPOINT);
     }
-    if (n < 0)
+    if (!p->base)
         return COLIBRI_ENOMEM;
     size_t len = strlen(p->base);
     while (len > 0 && p->base[len - 1] == '/')
         p->base[--len] = '\0';
     static const char *const method[] = { [URL_PULL] = ":pull", [URL_ACK] = ":acknowledge",
                                           [URL_MODACK] = ":modifyAckDeadline" };
-    if (asprintf(&p->url[URL_SUB], "%s/v1/%s", p->base, p->sub) < 0)
+    if (!(p->url[URL_SUB] = arena_printf(a, "%s/v1/%s", p->base, p->sub)))
         return COLIBRI_ENOMEM;
     for (int i = URL_PULL; i <= URL_MODACK; i++)
-        if (asprintf(&p->url[i], "%s%s", p->url[URL_SUB], method[i]) < 0)
+        if (!(p->url[i] = arena_printf(a, "%s%s", p->url[URL_SUB], method[i])))
             return COLIBRI_ENOMEM;
     if (*cfg->dlq_topic) {
         const char *t = cfg->dlq_topic;
-        n = strncmp(t, "projects/", 9) == 0 ? asprintf(&p->url[URL_PUBLISH], "%s/v1/%s:publish", p->base, t)
-            : asprintf(&p->url[URL_PUBLISH], "%s/v1/projects/%s/topics/%s:publish", p->base, p->project, t);
-        if (n < 0 || !(p->dlq = json_array()))
+        p->url[URL_PUBLISH] = strncmp(t, "projects/", 9) == 0
+            ? arena_printf(a, "%s/v1/%s:publish", p->base, t)
+            : arena_printf(a, "%s/v1/projects/%s/topics/%s:publish", p->base, p->project, t);
+        if (!p->url[URL_PUBLISH] || !(p->dlq = json_array()))
             return COLIBRI_ENOMEM;
     }
     return 0;
@@ -561,15 +548,9 @@ static int pubsub_next(void *ctx, int timeout_ms, struct message *m)
         pthread_mutex_unlock(&p->lock);
         return COLIBRI_ETIMEOUT;
     }
-    if (p->nout == p->capout) {
-        size_t cap = p->capout ? p->capout * 2 : 1024;
-        struct lease *o = realloc(p->out, cap * sizeof *o);
-        if (!o) {
-            pthread_mutex_unlock(&p->lock);
-            return COLIBRI_ETIMEOUT;    /* the message stays queued */
-        }
-        p->out = o;
-        p->capout = cap;
+    if (array_grow((void **)&p->out, p->nout, &p->capout, sizeof *p->out, 1024)) {
+        pthread_mutex_unlock(&p->lock);
+        return COLIBRI_ETIMEOUT;    /* the message stays queued */
     }
     p->cur = p->q[p->qhead];
     p->qhead++;
@@ -829,12 +810,4 @@ static void pubsub_close(void *ctx)
     unref(p);
 }
 
-/* laid out by hand, one role a line */
-/* clang-format off */
-const struct source_ops pubsub_source_ops = {
-    .scheme = "pubsub",
-    .open = pubsub_open, .ready = pubsub_ready, .check = pubsub_check, .close = pubsub_close,
-    .next = pubsub_next, .commit = pubsub_commit, .rewind = pubsub_rewind, .pause = pubsub_pause,
-    .dead_letter = pubsub_dead_letter, .dead_letter_flush = pubsub_dead_letter_flush,
-};
-/* clang-format on */
+const struct source_ops pubsub_source_ops = LONG_RUNNING_SOURCE_OPS(pubsub);

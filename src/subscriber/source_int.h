@@ -65,6 +65,18 @@ struct source_ops {
     void (*close)(void *ctx);
 };
 
+/*
+ * The ops of a long-running source that has every role, each named
+ * NAME_ROLE (kafka_open, kafka_next, ...): a missing one fails to compile.
+ */
+#define LONG_RUNNING_SOURCE_OPS(name) {                                          \
+        .scheme = #name, .open = name##_open, .ready = name##_ready,             \
+        .check = name##_check, .close = name##_close, .next = name##_next,       \
+        .commit = name##_commit, .rewind = name##_rewind, .pause = name##_pause, \
+        .dead_letter = name##_dead_letter,                                       \
+        .dead_letter_flush = name##_dead_letter_flush,                           \
+    }
+
 extern const struct source_ops kafka_source_ops;  /* COLIBRI_SUBSCRIBE=kafka://... */
 extern const struct source_ops pubsub_source_ops; /* COLIBRI_SUBSCRIBE=pubsub://... */
 extern const struct source_ops file_source_ops;   /* colibri load FILE|- (one-shot) */
