@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "colibri/array.h"
 #include "colibri/config.h"
 #include "colibri/error.h"
 #include "colibri/log.h"
@@ -237,6 +238,30 @@ static int derive_adc_file(struct config *c)
     return c->adc_file ? 0 : COLIBRI_ENOMEM;
 }
 
+#define KAFKA_PREFIX "COLIBRI_KAFKA_"
+
+/* Every non-empty COLIBRI_KAFKA_<PROP> of the environment, as a librdkafka property. */
+static int collect_kafka_props(struct config *c)
+{
+    extern char **environ;
+    const size_t plen = strlen(KAFKA_PREFIX);
+    struct arena *a = &c->kafka_texts;
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || strncmp(*e, KAFKA_PREFIX, plen) != 0 || (size_t)(eq - *e) == plen || !eq[1])
+            continue;
+        char *name = arena_dup(a, *e + plen, (size_t)(eq - *e) - plen);
+        struct kafka_prop p = { arena_dup(a, *e, (size_t)(eq - *e)), name, arena_strdup(a, eq + 1) };
+        if (!p.env || !name || !p.value ||
+            array_grow((void **)&c->kafka_props, c->nkafka_props, &c->capkafka_props, sizeof p, 8))
+            return COLIBRI_ENOMEM;
+        for (char *ch = name; *ch; ch++)
+            *ch = *ch == '_' ? '.' : (char)tolower((unsigned char)*ch);
+        c->kafka_props[c->nkafka_props++] = p;
+    }
+    return 0;
+}
+
 int config_load(struct config *c, int argc, char **argv, char **rest, int *nrest,
                 char *err, size_t errlen)
 {
@@ -248,6 +273,10 @@ int config_load(struct config *c, int argc, char **argv, char **rest, int *nrest
         bool from_env = env && *env;
         if ((rc = set_value(c, &settings[i], from_env ? env : settings[i].def, false, err, errlen)))
             goto fail;
+    }
+    if ((rc = collect_kafka_props(c))) {
+        snprintf(err, errlen, "out of memory reading " KAFKA_PREFIX "* variables");
+        goto fail;
     }
     bool flags_done = false;
     for (int i = 0; i < argc; i++) {
@@ -294,6 +323,8 @@ void config_free(struct config *c)
             free(*str_field(c, &settings[i]));
     free(c->listen_host);
     free(c->adc_file);
+    free(c->kafka_props);
+    arena_release(&c->kafka_texts);
     memset(c, 0, sizeof *c);
 }
 
@@ -309,7 +340,6 @@ static bool kafka_secret(const char *env)
 
 void config_print(const struct config *c, FILE *f)
 {
-    extern char **environ;
     fprintf(f, "listen=%s:%d\n", c->listen_host, c->listen_port);
     for (size_t i = 0; i < NSETTINGS; i++) {
         const struct setting *s = &settings[i];
@@ -320,18 +350,9 @@ void config_print(const struct config *c, FILE *f)
             fprintf(f, "%s=%s\n", s->env, s->secret && *v ? "********" : v);
         }
     }
-    /* the librdkafka pass-through: COLIBRI_KAFKA_SASL_USERNAME=u is sasl.username=u */
-    for (char **e = environ; *e; e++) {
-        const char *eq = strchr(*e, '=');
-        if (strncmp(*e, "COLIBRI_KAFKA_", 14) != 0 || !eq || !eq[1])
-            continue;
-        char prop[128];
-        size_t n = (size_t)(eq - *e) - 14, i;
-        for (i = 0; i < n && i < sizeof prop - 1; i++)
-            prop[i] = (*e)[14 + i] == '_' ? '.' : (char)tolower((unsigned char)(*e)[14 + i]);
-        prop[i] = '\0';
-        fprintf(f, "%.*s=%s   (librdkafka %s)\n", (int)(eq - *e), *e,
-                kafka_secret(*e) ? "********" : eq + 1, prop);
+    for (size_t i = 0; i < c->nkafka_props; i++) {
+        const struct kafka_prop *p = &c->kafka_props[i];
+        fprintf(f, "%s=%s   (librdkafka %s)\n", p->env, kafka_secret(p->env) ? "********" : p->value, p->name);
     }
 }
 

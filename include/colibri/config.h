@@ -13,6 +13,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "colibri/arena.h"
+
+/* COLIBRI_KAFKA_<PROP>=value: the librdkafka property <prop> (_ becomes ., lower case). */
+struct kafka_prop {
+    const char *env;        /* COLIBRI_KAFKA_SASL_USERNAME */
+    const char *name;       /* sasl.username */
+    const char *value;
+};
+
 struct config {
     char *listen;           /* COLIBRI_LISTEN, host:port */
     long port;              /* PORT (Cloud Run); used when COLIBRI_LISTEN is unset */
@@ -63,12 +72,15 @@ struct config {
     char *google_cloud_project;     /* access log trace field; "" = none */
     char *cloudsdk_config;          /* gcloud's folder; "" = $HOME/.config/gcloud */
     char *adc_file; /* derived: gcloud's application-default credentials file, or "" */
+    struct kafka_prop *kafka_props;     /* the librdkafka pass-through, in environment order */
+    size_t nkafka_props, capkafka_props;
+    struct arena kafka_texts;           /* owns their strings */
 };
 
 /*
- * Build the configuration from the environment (envp-style lookups through
- * getenv: the only place colibri reads the environment) and then from flags argv[0..argc) ("--name=value" or "--name
- * value"). Arguments that are not flags are returned in order through
+ * Build the configuration from the environment (the only place colibri
+ * reads it: every setting, and the COLIBRI_KAFKA_* pass-through) and then
+ * from flags argv[0..argc) ("--name=value" or "--name value"). Arguments that are not flags are returned in order through
  * rest/nrest (pointers into argv). On error *err holds a message naming the
  * variable or flag. Caller frees with config_free.
  */

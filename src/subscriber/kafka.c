@@ -46,9 +46,6 @@
 #include "colibri/metrics.h"
 #include "subscriber/source_int.h"
 
-extern char **environ;
-
-#define ENV_PREFIX "COLIBRI_KAFKA_"
 #define DLQ_WAIT_MS 5000
 #define PROBE_TIMEOUT_MS 200    /* longest a readiness probe holds the HTTP thread that makes it */
 #define PROBE_TTL_MS 1000       /* how long one probe's answer stands for every caller */
@@ -295,18 +292,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-/* "bootstrap.servers"-style name from COLIBRI_KAFKA_BOOTSTRAP_SERVERS. */
-static void prop_name(const char *env_name, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        out[i] = env_name[i] == '_' ? '.' : (char)tolower((unsigned char)env_name[i]);
-    out[n] = '\0';
-}
-
 /* A conf with our settings, then every COLIBRI_KAFKA_<PROP> on top. */
 static int make_conf(struct kafka *k, bool consumer, rd_kafka_conf_t **out)
 {
-    char err[512], name[256];
+    char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *const common[][2] = {
         { "bootstrap.servers", k->brokers },
@@ -340,16 +329,13 @@ static int make_conf(struct kafka *k, bool consumer, rd_kafka_conf_t **out)
     for (size_t i = 0; i < ndefs; i++)
         if (defs[i][1])
             rd_kafka_conf_set(conf, defs[i][0], defs[i][1], err, sizeof err);
-    for (char **e = environ; *e; e++) {
-        const char *eq = strchr(*e, '=');
-        size_t plen = strlen(ENV_PREFIX);
-        if (!eq || strncmp(*e, ENV_PREFIX, plen) != 0 || eq[1] == '\0' || (size_t)(eq - *e) - plen >= sizeof name)
-            continue;
-        prop_name(*e + plen, (size_t)(eq - *e) - plen, name);
-        rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, name, eq + 1, err, sizeof err);
+    const struct config *cfg = k->env->cfg;
+    for (size_t i = 0; i < cfg->nkafka_props; i++) {
+        const struct kafka_prop *p = &cfg->kafka_props[i];
+        rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, p->name, p->value, err, sizeof err);
         /* a consumer-only property is not an error for the producer, and the reverse */
         if (r == RD_KAFKA_CONF_INVALID || (r == RD_KAFKA_CONF_UNKNOWN && consumer)) {
-            log_error("%.*s: %s", (int)(eq - *e), *e, err);
+            log_error("%s: %s", p->env, err);
             rd_kafka_conf_destroy(conf);
             return COLIBRI_ECONFIG;
         }

@@ -20,6 +20,7 @@
 static const char *const vars[] = {
     "PORT", "COLIBRI_LISTEN", "COLIBRI_STORE", "COLIBRI_BATCH_MAX", "COLIBRI_LOG_LEVEL",
     "COLIBRI_API_KEYS", "COLIBRI_CURSOR_SECRET", "COLIBRI_HTTP_THREADS",
+    "COLIBRI_KAFKA_SASL_USERNAME", "COLIBRI_KAFKA_SASL_PASSWORD", "COLIBRI_KAFKA_LINGER_MS", "COLIBRI_KAFKA_",
 };
 
 static int clean_env(void **state)
@@ -138,6 +139,40 @@ static void test_print_masks_secrets(void **state)
     config_free(&c);
 }
 
+/* COLIBRI_KAFKA_<PROP> becomes librdkafka's <prop>; empty ones are unset; secrets are masked in print. */
+static void test_kafka_pass_through(void **state)
+{
+    struct config c;
+    char err[256], *text = NULL;
+    size_t len = 0;
+    setenv("COLIBRI_KAFKA_SASL_USERNAME", "u", 1);
+    setenv("COLIBRI_KAFKA_SASL_PASSWORD", "hunter2", 1);
+    setenv("COLIBRI_KAFKA_LINGER_MS", "", 1);       /* empty: unset */
+    setenv("COLIBRI_KAFKA_", "x", 1);               /* no property named */
+    assert_int_equal(load(&c, 0, NULL, err), 0);
+    assert_int_equal(c.nkafka_props, 2);
+    for (size_t i = 0; i < c.nkafka_props; i++) {
+        const struct kafka_prop *p = &c.kafka_props[i];
+        if (strcmp(p->env, "COLIBRI_KAFKA_SASL_USERNAME") == 0) {
+            assert_string_equal(p->name, "sasl.username");
+            assert_string_equal(p->value, "u");
+        } else {
+            assert_string_equal(p->env, "COLIBRI_KAFKA_SASL_PASSWORD");
+            assert_string_equal(p->name, "sasl.password");
+            assert_string_equal(p->value, "hunter2");
+        }
+    }
+    FILE *f = open_memstream(&text, &len);
+    config_print(&c, f);
+    fclose(f);
+    assert_non_null(strstr(text, "COLIBRI_KAFKA_SASL_USERNAME=u   (librdkafka sasl.username)"));
+    assert_non_null(strstr(text, "COLIBRI_KAFKA_SASL_PASSWORD=********   (librdkafka sasl.password)"));
+    assert_null(strstr(text, "hunter2"));
+    free(text);
+    config_free(&c);
+    assert_null(c.kafka_props);
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
@@ -147,6 +182,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_listen_forms, clean_env),
         cmocka_unit_test_setup(test_errors_name_what_to_fix, clean_env),
         cmocka_unit_test_setup(test_print_masks_secrets, clean_env),
+        cmocka_unit_test_setup(test_kafka_pass_through, clean_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
