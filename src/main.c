@@ -6,6 +6,7 @@
  *   colibri load [FILE|-]  import NDJSON through the ingest path
  *   colibri check-config   print the effective configuration, test the store
  */
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -136,8 +137,14 @@ static void *watchdog(void *arg)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
-    struct timespec budget = { SHUTDOWN_HARD_MS / 1000, (SHUTDOWN_HARD_MS % 1000) * 1000000L };
-    int sig = sigtimedwait(&stop, NULL, &budget);
+    const int64_t deadline = clock_mono_ms() + SHUTDOWN_HARD_MS;
+    int sig;
+    do {    /* EINTR (a debugger, LeakSanitizer stopping the world) is not the end of the budget */
+        int64_t left = deadline - clock_mono_ms();
+        left = left > 0 ? left : 0;
+        struct timespec budget = { (time_t)(left / 1000), (long)(left % 1000) * 1000000L };
+        sig = sigtimedwait(&stop, NULL, &budget);
+    } while (sig < 0 && errno == EINTR);
     if (sig > 0) {
         log_warn("received %s again: exiting now", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         _exit(128 + sig);

@@ -760,7 +760,14 @@ def test_fake_sigterm_while_the_store_hangs(clean_fake, tmp_path):
     bq = Colibri("bigquery:test.ds.flights", COLIBRI_BQ_CACHE_MS="0", **fake_env(fake))
     try:
         fake_post(fake, "/_fake/faults", {"delay_ms": {"query": 20000}})
-        hung = threading.Thread(target=lambda: bq.get("/data?limit=5"), daemon=True)
+        outcome = {}
+
+        def hang():
+            try:
+                outcome["status"] = bq.get("/data?limit=5").status
+            except OSError as e:            # the process ends under it
+                outcome["error"] = type(e).__name__
+        hung = threading.Thread(target=hang, daemon=True)
         hung.start()
         time.sleep(1)
     finally:
@@ -771,3 +778,5 @@ def test_fake_sigterm_while_the_store_hangs(clean_fake, tmp_path):
     print(f"\n[sigterm, store hangs] exit {rc} in {took:.1f} s")
     assert rc == 0 and took < 10, (rc, took, bq.log[-2000:])
     assert "abandoned" in bq.log
+    hung.join(timeout=5)
+    assert "error" in outcome, outcome      # abandoned: the connection closes, no answer is made up

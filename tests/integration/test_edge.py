@@ -313,6 +313,27 @@ def test_sigterm_after_aborted_and_stalled_requests_is_fast(db):
     assert rc == 0 and took < slack(2.0)
 
 
+def test_stop_and_continue_during_the_drain_is_not_a_timeout(db):
+    """SIGSTOP then SIGCONT (a debugger, a paused container) while draining makes the watchdog's
+    wait return early (EINTR); that is not the end of the shutdown budget: the drain goes on and
+    the process exits 0 once its last request is done."""
+    srv = Server(db, COLIBRI_PUSH="on")
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.sendall(b"POST /pubsub/push HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")   # holds the drain
+    time.sleep(0.2)
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    srv.proc.send_signal(signal.SIGSTOP)
+    time.sleep(0.2)
+    srv.proc.send_signal(signal.SIGCONT)
+    time.sleep(0.5)
+    early = srv.proc.poll()
+    s.close()
+    rc = srv.proc.wait(10)
+    assert early is None, f"exited with {early} when continued, the drain not done"
+    assert rc == 0
+
+
 def test_a_second_signal_exits_at_once(db, tmp_path):
     """A request in progress holds the drain (up to its budget); a second signal does not wait."""
     srv = Server(db, COLIBRI_PUSH="on")
