@@ -120,17 +120,26 @@ static void test_errors_name_what_to_fix(void **state)
     assert_non_null(strstr(err, "needs a value"));
 }
 
+/* What config_print writes for c; the caller frees it. */
+static char *printed(const struct config *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    config_print(c, f);
+    fclose(f);
+    return text;
+}
+
 static void test_print_masks_secrets(void **state)
 {
     struct config c;
-    char err[256], *text = NULL;
-    size_t len = 0;
+    char err[256];
     setenv("COLIBRI_API_KEYS", "key-one,key-two", 1);
     setenv("COLIBRI_CURSOR_SECRET", "hush", 1);
     assert_int_equal(load(&c, 0, NULL, err), 0);
-    FILE *f = open_memstream(&text, &len);
-    config_print(&c, f);
-    fclose(f);
+    char *text = printed(&c);
     assert_null(strstr(text, "key-one"));
     assert_null(strstr(text, "hush"));
     assert_non_null(strstr(text, "COLIBRI_API_KEYS=********"));
@@ -143,8 +152,7 @@ static void test_print_masks_secrets(void **state)
 static void test_kafka_pass_through(void **state)
 {
     struct config c;
-    char err[256], *text = NULL;
-    size_t len = 0;
+    char err[256];
     setenv("COLIBRI_KAFKA_SASL_USERNAME", "u", 1);
     setenv("COLIBRI_KAFKA_SASL_PASSWORD", "hunter2", 1);
     setenv("COLIBRI_KAFKA_LINGER_MS", "", 1);       /* empty: unset */
@@ -162,9 +170,7 @@ static void test_kafka_pass_through(void **state)
             assert_string_equal(p->value, "hunter2");
         }
     }
-    FILE *f = open_memstream(&text, &len);
-    config_print(&c, f);
-    fclose(f);
+    char *text = printed(&c);
     assert_non_null(strstr(text, "COLIBRI_KAFKA_SASL_USERNAME=u   (librdkafka sasl.username)"));
     assert_non_null(strstr(text, "COLIBRI_KAFKA_SASL_PASSWORD=********   (librdkafka sasl.password)"));
     assert_null(strstr(text, "hunter2"));
