@@ -125,6 +125,14 @@ static void app_close(struct app *a)
     config_free(&a->cfg);
 }
 
+/* The signals that stop colibri: SIGTERM (Cloud Run, docker stop) and SIGINT (Ctrl-C). */
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
 /*
  * After the first stop signal: a second one ends the process at once, and so
  * does a shutdown that outruns its budget (every part is bounded on its own;
@@ -134,9 +142,7 @@ static void app_close(struct app *a)
 static void *watchdog(void *arg)
 {
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
+    stop_signals(&stop);
     const int64_t deadline = clock_mono_ms() + SHUTDOWN_HARD_MS;
     int sig;
     do {    /* EINTR (a debugger, LeakSanitizer stopping the world) is not the end of the budget */
@@ -185,9 +191,7 @@ static int cmd_serve(struct app *a)
         goto out;
     if (sub && subscriber_start(sub))
         goto out;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
+    stop_signals(&stop);
     sigwait(&stop, &sig);
     log_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     start_watchdog();
@@ -265,9 +269,7 @@ int main(int argc, char **argv)
 
     /* block the stop signals before any thread starts; cmd_serve waits for them */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
+    stop_signals(&stop);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* every connection is a descriptor: take the hard limit (a soft 1024 is common) */

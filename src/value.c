@@ -653,6 +653,20 @@ static void add_text(struct strbuf *sb, const char *p, size_t n, bool quoted)
         strbuf_addc(sb, '"');
 }
 
+/* Text that may need escaping: a JSON string when quoted, a CSV field, or as it is. */
+static inline void add_escaped(struct strbuf *sb, const char *p, size_t n, bool quoted, enum value_style style)
+{
+    if (quoted) {
+        strbuf_addc(sb, '"');
+        strbuf_add_json_str(sb, p, n);
+        strbuf_addc(sb, '"');
+    } else if (style == VALUE_CSV) {
+        add_csv_text(sb, p, n);
+    } else {
+        strbuf_add(sb, p, n);
+    }
+}
+
 /* value_format of the types added for issue 18 (docs/types.md). */
 static void format_ext(enum col_type t, const struct value *v, struct strbuf *sb,
                        enum value_style style)
@@ -675,21 +689,10 @@ static void format_ext(enum col_type t, const struct value *v, struct strbuf *sb
         add_text(sb, buf, time_format(v->u.i, buf), quoted);
         break;
     case COL_BYTES: case COL_JSON: case COL_GEOGRAPHY:
-        if (quoted) {
-            strbuf_addc(sb, '"');
-            strbuf_add_json_str(sb, v->u.s.p, v->u.s.n);
-            strbuf_addc(sb, '"');
-        } else if (style == VALUE_CSV) {
-            add_csv_text(sb, v->u.s.p, v->u.s.n);
-        } else {
-            strbuf_add(sb, v->u.s.p, v->u.s.n);
-        }
+        add_escaped(sb, v->u.s.p, v->u.s.n, quoted, style);
         break;
     default:        /* RECORD, ARRAY: JSON text (insertAll rows: nested_bq_row) */
-        if (style == VALUE_CSV)
-            add_csv_text(sb, v->u.s.p, v->u.s.n);
-        else
-            strbuf_add(sb, v->u.s.p, v->u.s.n);
+        add_escaped(sb, v->u.s.p, v->u.s.n, false, style);
         break;
     }
 }
@@ -709,17 +712,10 @@ void value_format(enum col_type t, const struct value *v, struct strbuf *sb, enu
     }
     switch (t) {
     case COL_STRING:
-        if (style == VALUE_JSON) {
-            strbuf_addc(sb, '"');
-            strbuf_add_json_str(sb, v->u.s.p, v->u.s.n);
-            strbuf_addc(sb, '"');
-        } else if (style == VALUE_BQ_ROW) {
+        if (style == VALUE_BQ_ROW)
             add_quoted_bytes(sb, v->u.s.p, v->u.s.n);
-        } else if (style == VALUE_CSV) {
-            add_csv_text(sb, v->u.s.p, v->u.s.n);
-        } else {
-            strbuf_add(sb, v->u.s.p, v->u.s.n);
-        }
+        else
+            add_escaped(sb, v->u.s.p, v->u.s.n, style == VALUE_JSON, style);
         break;
     case COL_INT64:     /* insertAll: a string, since JSON numbers lose precision beyond 2^53 */
         if (style == VALUE_BQ_ROW)
