@@ -627,6 +627,45 @@ def clean_fake(fake):
     return fake
 
 
+def test_fake_schema_evolution_adds_nullable_columns_and_refuses_required_ones(clean_fake, tmp_path):
+    """A table made by an older schema (no `fare`) gains the column when colibri starts with the
+    current one (tables.patch); rows stored before read it as null, rows after carry it. A new
+    REQUIRED column cannot be added to a table that has rows: colibri refuses to start and says
+    which column and what to do."""
+    fake = clean_fake
+    flights = json.load(open(os.path.join(ROOT, "schema", "flights.json")))
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps([c for c in flights if c["name"] != "fare"]))
+    first = generate(str(tmp_path / "first.ndjson"), 20, seed=31)
+    r = fake_load(fake, first, table="test.ds.evolve", COLIBRI_SCHEMA=str(old))
+    assert r.returncode == 0, r.stderr
+
+    second = generate(str(tmp_path / "second.ndjson"), 20, seed=32)
+    r = fake_load(fake, second, table="test.ds.evolve", COLIBRI_LOG_LEVEL="info")
+    assert r.returncode == 0, r.stderr
+    assert "added 1 column(s) to ds.evolve" in r.stderr
+
+    bq = Colibri("bigquery:test.ds.evolve", COLIBRI_BQ_CACHE_MS="0", **fake_env(fake))
+    try:
+        rows = json.loads(bq.get("/data?limit=100&fields=event_id,fare").body)["data"]
+    finally:
+        assert bq.stop() == 0
+    fares = {row["event_id"]: row["fare"] for row in rows}
+    want = {}
+    for path in (first, second):
+        for line in open(path):
+            m = json.loads(line)
+            want[m["event_id"]] = m.get("fare") if path == second else None
+    assert len(fares) == 40 and fares == want
+    assert any(v is not None for v in fares.values())
+
+    required = tmp_path / "required.json"
+    required.write_text(json.dumps(flights + [{"name": "gate", "type": "STRING", "mode": "REQUIRED"}]))
+    r = fake_load(fake, second, table="test.ds.evolve", COLIBRI_SCHEMA=str(required))
+    assert r.returncode != 0
+    assert "has no column gate, which the schema requires" in r.stderr, r.stderr
+
+
 def test_fake_429_503_bursts_are_retried(clean_fake, tmp_path):
     fake = clean_fake
     src = generate(str(tmp_path / "f.ndjson"), 1200, seed=3)
