@@ -10,9 +10,9 @@ void helper_init(struct helper *h)
     h->stop = h->started = false;
 }
 
-int helper_start(struct helper *h, void *(*main)(void *), void *arg)
+int helper_start(struct helper *h, void *(*run)(void *), void *arg)
 {
-    h->started = pthread_create(&h->thread, NULL, main, arg) == 0;
+    h->started = pthread_create(&h->thread, NULL, run, arg) == 0;
     return h->started ? 0 : COLIBRI_ENOMEM;
 }
 

@@ -80,9 +80,10 @@ struct config {
 /*
  * Build the configuration from the environment (the only place colibri
  * reads it: every setting, and the COLIBRI_KAFKA_* pass-through) and then
- * from flags argv[0..argc) ("--name=value" or "--name value"). Arguments that are not flags are returned in order through
- * rest/nrest (pointers into argv). On error *err holds a message naming the
- * variable or flag. Caller frees with config_free.
+ * from flags argv[0..argc) ("--name=value" or "--name value"). Arguments
+ * that are not flags are returned in order through rest/nrest (pointers
+ * into argv). On error *err holds a message naming the variable or flag.
+ * Caller frees with config_free.
  */
 int config_load(struct config *c, int argc, char **argv, char **rest, int *nrest,
                 char *err, size_t errlen);

@@ -14,7 +14,7 @@
 struct helper {
     pthread_mutex_t lock;   /* stop, and what the owner guards with it */
     pthread_cond_t cond;    /* stop or new work */
-    bool stop;              /* read under lock: main must return once it is set */
+    bool stop;              /* read under lock: the thread must return once it is set */
     bool started;
     pthread_t thread;
 };
@@ -22,8 +22,8 @@ struct helper {
 /* Ready lock and cond; the thread does not run yet (a helper may never start). */
 void helper_init(struct helper *h);
 
-/* Run main(arg) on a new thread; 0 or COLIBRI_ENOMEM. */
-int helper_start(struct helper *h, void *(*main)(void *), void *arg);
+/* Run run(arg) on a new thread; 0 or COLIBRI_ENOMEM. */
+int helper_start(struct helper *h, void *(*run)(void *), void *arg);
 
 /* Stop and join the thread if it started, then destroy lock and cond. */
 void helper_release(struct helper *h);

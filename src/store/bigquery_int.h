@@ -18,6 +18,7 @@
 #include "store/bigquery_cache.h"
 
 #define DEAD_TABLE "_dead_letters"
+
 struct client_node {
     struct rest_client *c;
     struct client_node *next;
