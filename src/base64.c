@@ -79,6 +79,24 @@ int base64_decode(const char *in, size_t n, char **out, size_t *outlen)
     return 0;
 }
 
+bool base64_std_canonical(const char *s, size_t n)
+{
+    size_t pad = 0;
+    const char *last;
+
+    if (n % 4)
+        return false;
+    while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
+        pad++;
+    for (const char *q = s, *end = s + n - pad; q < end; q++)
+        if (!*q || !memchr(std_tab, *q, 64))
+            return false;
+    if (!pad)
+        return true;
+    last = memchr(std_tab, s[n - pad - 1], 64);
+    return ((last - std_tab) & (pad == 1 ? 3 : 15)) == 0;
+}
+
 long base64url_decode_strict(const char *s, size_t n, unsigned char *out)
 {
     unsigned acc = 0;

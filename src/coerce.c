@@ -16,7 +16,6 @@
 #include <time.h>
 
 #include "colibri/arena.h"
-#include "colibri/decimal.h"
 #include "colibri/error.h"
 #include "colibri/schema.h"
 #include "colibri/strbuf.h"
@@ -92,10 +91,10 @@ struct coerce {
 static int decimal_value(const struct column *col, const char *p, size_t n, bool number,
                          struct value *v, struct arena *a, char *why, size_t whylen)
 {
-    char canon[DEC_TEXT_MAX], detail[64];
-    size_t len;
+    char detail[64];
+    int rc = value_decimal(p, n, col->int_digits, col->scale, v, a, detail, sizeof detail);
 
-    if (decimal_canon(p, n, col->int_digits, col->scale, canon, &len, detail, sizeof detail)) {
+    if (rc == COLIBRI_EINVAL) {
         char shown[VALUE_ECHO_MAX + 16];
         value_echo(shown, sizeof shown, p, n);
         if (number) {       /* as written, without the quotes of a string */
@@ -112,10 +111,7 @@ static int decimal_value(const struct column *col, const char *p, size_t n, bool
                            shown);
         return COLIBRI_EINVAL;
     }
-    if (!(v->u.s.p = arena_dup(a, canon, len)))
-        return COLIBRI_ENOMEM;
-    v->u.s.n = len;
-    return 0;
+    return rc;
 }
 
 /*

@@ -17,6 +17,7 @@
 
 
 #include "colibri/arena.h"
+#include "colibri/base64.h"
 #include "colibri/decimal.h"
 #include "colibri/error.h"
 #include "colibri/strbuf.h"
@@ -397,28 +398,7 @@ const char *col_type_expected(enum col_type t)
     }
 }
 
-/* Type a text value; on failure why says so without naming a field. */
 /* ---- the types of issue 18 (docs/types.md) ---------------------------------- */
-
-/* Padded standard base64 whose unused bits are zero: the one text of its bytes. */
-static bool base64_canonical(const char *p, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t pad = 0;
-    const char *last;
-
-    if (n % 4)
-        return false;
-    while (pad < 2 && pad < n && p[n - 1 - pad] == '=')
-        pad++;
-    for (const char *q = p, *end = p + n - pad; q < end; q++)
-        if (!*q || !strchr(tab, *q))
-            return false;
-    if (!pad)
-        return true;
-    last = strchr(tab, p[n - pad - 1]);
-    return ((last - tab) & (pad == 1 ? 3 : 15)) == 0;
-}
 
 /* v's text becomes sb's (copied into a; sb is released): 0 or ENOMEM. */
 static int value_keep_text(struct arena *a, struct strbuf *sb, struct value *v)
@@ -432,16 +412,12 @@ static int value_keep_text(struct arena *a, struct strbuf *sb, struct value *v)
     return 0;
 }
 
-/* NUMERIC / BIGNUMERIC at their default precision; detail says which rule broke. */
-static int decimal_value(enum col_type t, const char *p, size_t n, struct value *v,
-                         struct arena *a, char *detail, size_t detaillen)
+int value_decimal(const char *p, size_t n, int int_max, int scale, struct value *v, struct arena *a,
+                  char *detail, size_t detaillen)
 {
     char canon[DEC_TEXT_MAX];
     size_t len;
-    int rc = t == COL_NUMERIC
-        ? decimal_canon(p, n, NUMERIC_INT_DIGITS, NUMERIC_SCALE, canon, &len, detail, detaillen)
-        : decimal_canon(p, n, BIGNUMERIC_INT_DIGITS, BIGNUMERIC_SCALE, canon, &len, detail,
-                        detaillen);
+    int rc = decimal_canon(p, n, int_max, scale, canon, &len, detail, detaillen);
     if (rc)
         return rc;
     if (!(v->u.s.p = arena_dup(a, canon, len)))
@@ -461,10 +437,14 @@ static int value_text_ext(enum col_type t, const char *p, size_t n, struct value
     json_t *j;
 
     switch (t) {
-    case COL_NUMERIC: case COL_BIGNUMERIC:
-        return a ? decimal_value(t, p, n, v, a, detail, detaillen) : COLIBRI_EINVAL;
+    case COL_NUMERIC:   /* at the type's default precision */
+        return a ? value_decimal(p, n, NUMERIC_INT_DIGITS, NUMERIC_SCALE, v, a, detail, detaillen)
+                 : COLIBRI_EINVAL;
+    case COL_BIGNUMERIC:
+        return a ? value_decimal(p, n, BIGNUMERIC_INT_DIGITS, BIGNUMERIC_SCALE, v, a, detail, detaillen)
+                 : COLIBRI_EINVAL;
     case COL_BYTES:
-        if (!base64_canonical(p, n))
+        if (!base64_std_canonical(p, n))
             return COLIBRI_EINVAL;
         v->u.s.p = p;
         v->u.s.n = n;
@@ -490,6 +470,7 @@ static int value_text_ext(enum col_type t, const char *p, size_t n, struct value
     }
 }
 
+/* Type a text value; on failure why says so without naming a field. */
 static int text_value(enum col_type t, const char *p, size_t n, struct value *v,
                       struct arena *a, char *why, size_t whylen)
 {

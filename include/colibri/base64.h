@@ -36,4 +36,11 @@ int base64_decode(const char *in, size_t n, char **out, size_t *outlen);
  */
 long base64url_decode_strict(const char *s, size_t n, unsigned char *out);
 
+/*
+ * Whether s[0..n) is the one standard base64 text of its bytes: the
+ * standard alphabet, '=' padding to a multiple of 4, unused bits zero
+ * (BigQuery's BYTES).
+ */
+bool base64_std_canonical(const char *s, size_t n);
+
 #endif

@@ -53,7 +53,6 @@ struct schema {
     struct schema_index *index;     /* private to schema.c: key → column for schema_coerce */
 };
 
-/* Index of metadata column m (META_ID, ...). */
 /* Append c's ,"name": to a JSON object being written; the first key opens the object instead. */
 static inline void json_key_add(struct strbuf *sb, const struct column *c, bool first)
 {
@@ -62,6 +61,7 @@ static inline void json_key_add(struct strbuf *sb, const struct column *c, bool 
     strbuf_add(sb, c->json_key + first, c->json_key_len - first);
 }
 
+/* Index of metadata column m (META_ID, ...). */
 static inline size_t schema_meta(const struct schema *s, int m) { return s->nuser + (size_t)m; }
 
 /*

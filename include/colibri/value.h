@@ -92,6 +92,14 @@ const char *col_type_expected(enum col_type t);
 int value_parse(enum col_type t, const char *text, size_t len, struct value *out,
                 struct arena *a, char *reason, size_t reasonlen);
 
+/*
+ * A NUMERIC or BIGNUMERIC value: p[0..n) with at most int_max integer and
+ * scale fraction digits (decimal_canon), its canonical text kept in a. 0,
+ * COLIBRI_EINVAL with detail (which rule broke; may be NULL), or ENOMEM.
+ */
+int value_decimal(const char *p, size_t n, int int_max, int scale, struct value *v, struct arena *a,
+                  char *detail, size_t detaillen);
+
 /* a and b, both of column type t, are the same value (two NULLs are the same). */
 bool value_equal(enum col_type t, const struct value *a, const struct value *b);
 
